@@ -1,0 +1,61 @@
+// swift-tools-version:6.1
+// vpmem: host persistent memory attached to modelled guests, and the hypervisor hot paths
+// that decide how fast that is. See docs/ARCHITECTURE.md for what each target owns.
+import PackageDescription
+
+let package = Package(
+    name: "vpmem",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vpmem", targets: ["VpmemCLI"]),
+        .library(name: "VpmemCore", targets: ["VpmemCore"]),
+        .library(name: "HostPmem", targets: ["HostPmem"]),
+        .library(name: "GuestMemory", targets: ["GuestMemory"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // C libraries, found with pkg-config. Only HostPmem imports these.
+        .systemLibrary(
+            name: "CPmem", path: "CModules/CPmem", pkgConfig: "libpmem",
+            providers: [.apt(["libpmem-dev"])]),
+        .systemLibrary(
+            name: "CNdctl", path: "CModules/CNdctl", pkgConfig: "libndctl",
+            providers: [.apt(["libndctl-dev"])]),
+
+        // Shared vocabulary: byte sizes, JSON output helpers.
+        .target(name: "VpmemCore"),
+        // Host side of persistent memory: libpmem mappings, libndctl inventory, backing locks.
+        .target(
+            name: "HostPmem",
+            dependencies: [
+                "CPmem", "CNdctl", "VpmemCore",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        // Guest memory: address types, rangesets, the p2m, the guest physmap and safe range.
+        .target(name: "GuestMemory", dependencies: ["VpmemCore"]),
+
+        .executableTarget(
+            name: "VpmemCLI",
+            dependencies: [
+                "VpmemCore", "HostPmem", "GuestMemory",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .testTarget(name: "VpmemCoreTests", dependencies: ["VpmemCore"]),
+        .testTarget(name: "HostPmemTests", dependencies: ["HostPmem", "VpmemCore"]),
+        .testTarget(
+            name: "GuestMemoryTests",
+            dependencies: [
+                "GuestMemory", "VpmemCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
+        .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct HostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "host", abstract: "The host's persistent memory.")
+}
