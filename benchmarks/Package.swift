@@ -23,7 +23,7 @@ let package = Package(
     name: "vpmem-benchmarks",
     platforms: [.macOS(.v14)],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "vpmem", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: suites.map { name in
