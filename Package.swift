@@ -25,7 +25,7 @@ let package = Package(
             providers: [.apt(["libpmem-dev"])]),
         .systemLibrary(
             name: "CNdctl", path: "CModules/CNdctl", pkgConfig: "libndctl",
-            providers: [.apt(["libndctl-dev"])]),
+            providers: [.apt(["libndctl-dev", "libdaxctl-dev"])]),
 
         // Shared vocabulary: byte sizes, JSON output helpers.
         .target(name: "VpmemCore"),
