@@ -55,7 +55,7 @@ let package = Package(
                 "GuestMemory", "VpmemCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
-        .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCore"]),
+        .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCLI", "VpmemCore", "HostPmem"]),
     ],
     swiftLanguageModes: [.v6]
 )

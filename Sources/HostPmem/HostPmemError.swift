@@ -33,7 +33,7 @@ public enum HostPmemError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notPmemCapable(path, reason):
             return "\(path): not usable as pmem (\(reason)): give a regular file, a file on an fsdax mount, or a /dev/daxN.M device"
         case let .locked(path, pid):
-            let who = pid.map { "process \($0)" } ?? "another process"
+            let who = pid.map { "process \($0)" } ?? "another mapping (in this process, or in one whose pid the lock does not tell)"
             return "\(path): in use: \(who) has it mapped for writing; stop that user first (the lock goes away when it exits)"
         case let .invalidSize(path, size, reason):
             return "\(path): size \(size) is not usable: \(reason)"

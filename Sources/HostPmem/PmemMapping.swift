@@ -74,6 +74,7 @@ public final class PmemMapping: @unchecked Sendable {
                 Libpmem.unmap(m)
                 throw HostPmemError.sizeMismatch(path: path, existing: UInt64(m.length), requested: size)
             }
+            SystemCalls.setPidBeacon(fd)
             return PmemMapping(path: path, mapped: m, access: .readWrite, lockFD: fd, created: created)
         } catch {
             SystemCalls.close(fd)
@@ -112,6 +113,7 @@ public final class PmemMapping: @unchecked Sendable {
                 SystemCalls.close(fd)
                 return PmemMapping(path: path, mapped: m, access: access, lockFD: nil, created: false)
             }
+            SystemCalls.setPidBeacon(fd)
             return PmemMapping(path: path, mapped: m, access: access, lockFD: fd, created: false)
         } catch {
             SystemCalls.close(fd)

@@ -114,17 +114,20 @@ enum SystemCalls {
 
     /// Takes the exclusive backing lock, or reports who has it.
     static func lockExclusive(_ fd: FileDescriptor, path: String) throws(HostPmemError) {
-        if vpmem_lock_exclusive(fd.rawValue) == 0 {
-            // Best effort: lets another process name us. Losing it only loses the pid in
-            // their message, never the exclusion (that is the OFD lock).
-            _ = vpmem_set_pid_beacon(fd.rawValue)
-            return
-        }
+        if vpmem_lock_exclusive(fd.rawValue) == 0 { return }
         let e = Errno(rawValue: Glibc.errno)
         if e == .resourceTemporarilyUnavailable || e == .permissionDenied {
             throw .locked(path: path, holderPid: lockHolder(fd))
         }
         throw error(e, path: path, operation: "lock")
+    }
+
+    /// Lets another process learn our pid (OFD locks report none). A POSIX lock, so any close
+    /// of another descriptor for the file in this process drops it: call it after libpmem has
+    /// mapped the file (pmem_map_file opens and closes its own). Losing it loses only the pid
+    /// in someone else's message, never the exclusion, which is the OFD lock.
+    static func setPidBeacon(_ fd: FileDescriptor) {
+        _ = vpmem_set_pid_beacon(fd.rawValue)
     }
 
     /// The pid of the process holding `fd`'s file for writing, if the lock says.
