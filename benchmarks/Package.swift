@@ -3,7 +3,7 @@
 // Every suite compares vpmem's hot path with a baseline measured in the same run.
 //
 //   cd benchmarks && swift package benchmark                 # all suites
-//   cd benchmarks && swift package benchmark --target P2M    # one suite
+//   cd benchmarks && swift package benchmark --target HostPmemBench   # one suite
 import PackageDescription
 
 // One entry per folder under Benchmarks/ (the plugin looks for suites exactly there). Suite
@@ -23,15 +23,15 @@ let package = Package(
     platforms: [.macOS(.v14)],
     dependencies: [
         .package(name: "vpmem", path: ".."),
-        .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: suites.map { name in
         .executableTarget(
             name: name,
-            dependencies: vpmemLibraries + [.product(name: "Benchmark", package: "package-benchmark")],
+            dependencies: vpmemLibraries + [.product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/\(name)",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])],
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         )
     },
     swiftLanguageModes: [.v6]
