@@ -23,9 +23,19 @@ let package = Package(
     platforms: [.macOS(.v14)],
     dependencies: [
         .package(name: "vpmem", path: ".."),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
-    targets: suites.map { name in
+    targets: [
+        // The instruction-count gate (see Sources/Gate): callgrind counts a kernel's loop inside
+        // vpmem_gate_measured, compared with a baseline kernel measured in the same run.
+        .target(name: "CGate", path: "Sources/CGate"),
+        .executableTarget(
+            name: "vpmem-gate",
+            dependencies: vpmemLibraries + ["CGate", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Gate",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+    ] + suites.map { name in
         .executableTarget(
             name: name,
             dependencies: vpmemLibraries + [.product(name: "Benchmark", package: "benchmark")],
