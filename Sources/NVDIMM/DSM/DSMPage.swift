@@ -19,6 +19,8 @@ public enum DSMStatus: UInt32, Sendable, Hashable {
     case notSupported = 1
     case nonExistingMemoryDevice = 2
     case invalidInput = 3
+    /// The label area's backing store failed (Intel DSM interface: "HW error").
+    case hardwareError = 4
     /// The FIT changed while it was read in pieces: restart from offset 0.
     case fitChanged = 0x100
 }
