@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "VpmemCore", targets: ["VpmemCore"]),
         .library(name: "HostPmem", targets: ["HostPmem"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
+        .library(name: "NVDIMM", targets: ["NVDIMM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -38,6 +39,9 @@ let package = Package(
             ]),
         // Guest memory: address types, rangesets, the p2m, the guest physmap and safe range.
         .target(name: "GuestMemory", dependencies: ["VpmemCore"]),
+        // Virtual NVDIMMs, byte level: AML builder, ACPI table framing, NFIT and SSDT builders,
+        // the _DSM function handler and the namespace label area codec.
+        .target(name: "NVDIMM", dependencies: ["VpmemCore", "GuestMemory"]),
 
         .executableTarget(
             name: "VpmemCLI",
@@ -56,6 +60,12 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCLI", "VpmemCore", "HostPmem"]),
+        .testTarget(
+            name: "NVDIMMTests",
+            dependencies: [
+                "NVDIMM", "GuestMemory", "VpmemCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

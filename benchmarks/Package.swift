@@ -10,12 +10,14 @@ import PackageDescription
 // names end in "Bench" so they never collide with the library modules they measure.
 let suites = [
     "HostPmemBench",
+    "NVDIMMBench",
 ]
 
 let vpmemLibraries: [Target.Dependency] = [
     .product(name: "VpmemCore", package: "vpmem"),
     .product(name: "HostPmem", package: "vpmem"),
     .product(name: "GuestMemory", package: "vpmem"),
+    .product(name: "NVDIMM", package: "vpmem"),
 ]
 
 let package = Package(
