@@ -11,12 +11,14 @@ let package = Package(
         .library(name: "VpmemCore", targets: ["VpmemCore"]),
         .library(name: "HostPmem", targets: ["HostPmem"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
+        .library(name: "GuestConfigFile", targets: ["GuestConfigFile"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
     ],
     targets: [
         // C libraries, found with pkg-config. Only HostPmem imports these.
@@ -38,11 +40,17 @@ let package = Package(
             ]),
         // Guest memory: address types, rangesets, the p2m, the guest physmap and safe range.
         .target(name: "GuestMemory", dependencies: ["VpmemCore"]),
+        // The guest config file (TOML, like an xl.cfg): load, validate into GuestMemory's
+        // GuestConfig, save atomically. Kept apart so GuestMemory (and the benchmarks that link
+        // it) carry no C++ TOML parser.
+        .target(
+            name: "GuestConfigFile",
+            dependencies: ["GuestMemory", "VpmemCore", .product(name: "TOMLKit", package: "TOMLKit")]),
 
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
-                "VpmemCore", "HostPmem", "GuestMemory",
+                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -52,7 +60,7 @@ let package = Package(
         .testTarget(
             name: "GuestMemoryTests",
             dependencies: [
-                "GuestMemory", "VpmemCore",
+                "GuestMemory", "GuestConfigFile", "VpmemCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCore"]),
