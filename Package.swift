@@ -11,7 +11,6 @@ let package = Package(
         .library(name: "VpmemCore", targets: ["VpmemCore"]),
         .library(name: "HostPmem", targets: ["HostPmem"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
-        .library(name: "GuestConfigFile", targets: ["GuestConfigFile"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
