@@ -31,7 +31,24 @@ public struct PhysmapReport: Encodable, Sendable {
         public let max_grant_frames: Int
         public let max_maptrack_frames: Int
         public let pmem_aperture: UInt64
+        /// null when the config leaves it to the default.
         public let safe_range_size: UInt64?
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(memory, forKey: .memory)
+            try c.encode(vcpus, forKey: .vcpus)
+            try c.encode(mmio_hole, forKey: .mmio_hole)
+            try c.encode(pci_mmio64, forKey: .pci_mmio64)
+            try c.encode(max_grant_frames, forKey: .max_grant_frames)
+            try c.encode(max_maptrack_frames, forKey: .max_maptrack_frames)
+            try c.encode(pmem_aperture, forKey: .pmem_aperture)
+            try c.encode(safe_range_size, forKey: .safe_range_size)  // null, not absent
+        }
+        enum Keys: String, CodingKey {
+            case name, memory, vcpus, mmio_hole, pci_mmio64, max_grant_frames, max_maptrack_frames, pmem_aperture, safe_range_size
+        }
     }
     public struct Safe: Encodable, Sendable {
         public let start: UInt64
@@ -48,10 +65,26 @@ public struct PhysmapReport: Encodable, Sendable {
     public let config: Config
     public let hole_start: UInt64
     public let regions: [Region]
+    /// null when the guest has none.
     public let pmem_aperture: Range?
     public let e820: [E820]
     public let safe_range: Safe
     public let device_tree: String
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(config, forKey: .config)
+        try c.encode(hole_start, forKey: .hole_start)
+        try c.encode(regions, forKey: .regions)
+        try c.encode(pmem_aperture, forKey: .pmem_aperture)  // null, not absent
+        try c.encode(e820, forKey: .e820)
+        try c.encode(safe_range, forKey: .safe_range)
+        try c.encode(device_tree, forKey: .device_tree)
+    }
+    enum Keys: String, CodingKey {
+        case name, config, hole_start, regions, pmem_aperture, e820, safe_range, device_tree
+    }
 
     public init(_ physmap: GuestPhysmap) {
         let c = physmap.config
