@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
     ],
     targets: [
         // C libraries, found with pkg-config. Only HostPmem imports these.
@@ -42,11 +43,17 @@ let package = Package(
         // Virtual NVDIMMs, byte level: AML builder, ACPI table framing, NFIT and SSDT builders,
         // the _DSM function handler and the namespace label area codec.
         .target(name: "NVDIMM", dependencies: ["VpmemCore", "GuestMemory"]),
+        // The guest config file (TOML, like an xl.cfg): load, validate into GuestMemory's
+        // GuestConfig, save atomically. Kept apart so GuestMemory (and the benchmarks that link
+        // it) carry no C++ TOML parser.
+        .target(
+            name: "GuestConfigFile",
+            dependencies: ["GuestMemory", "VpmemCore", .product(name: "TOMLKit", package: "TOMLKit")]),
 
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
-                "VpmemCore", "HostPmem", "GuestMemory",
+                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -56,7 +63,7 @@ let package = Package(
         .testTarget(
             name: "GuestMemoryTests",
             dependencies: [
-                "GuestMemory", "VpmemCore",
+                "GuestMemory", "GuestConfigFile", "VpmemCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCLI", "VpmemCore", "HostPmem"]),
