@@ -47,7 +47,9 @@ struct GateCommand: ParsableCommand {
             /// kernel instructions / baseline instructions must not exceed this.
             var maxRatio: Double
             var why: String
-            enum CodingKeys: String, CodingKey { case kernel, baseline, why, maxRatio = "max_ratio" }
+            /// Operations per measurement, when the spec-wide count does not suit this kernel.
+            var iterations: Int64?
+            enum CodingKeys: String, CodingKey { case kernel, baseline, why, iterations, maxRatio = "max_ratio" }
         }
         var iterations: Int64
         var checks: [Check]
@@ -64,16 +66,18 @@ struct GateCommand: ParsableCommand {
                 for k in [c.kernel, c.baseline] where !allKernels.contains(where: { $0.name == k }) { throw GateError.unknownKernel(k) }
             }
             var cache: [String: Double] = [:]
-            func measure(_ k: String) throws -> Double {
-                if let v = cache[k] { return v }
-                let v = try instructionsPerOp(k, iterations: s.iterations)
-                cache[k] = v
+            func measure(_ k: String, _ iterations: Int64) throws -> Double {
+                let key = "\(k)/\(iterations)"
+                if let v = cache[key] { return v }
+                let v = try instructionsPerOp(k, iterations: iterations)
+                cache[key] = v
                 return v
             }
             var passed = 0, failed = 0
             print("\(pad("KERNEL", 44)) \(pad("INSTR/OP", 9)) \(pad("BASELINE", 40)) \(pad("INSTR/OP", 9)) \(pad("RATIO", 8)) \(pad("BUDGET", 8)) RESULT")
             for c in s.checks {
-                let a = try measure(c.kernel), b = try measure(c.baseline)
+                let n = c.iterations ?? s.iterations
+                let a = try measure(c.kernel, n), b = try measure(c.baseline, n)
                 let ratio = a / max(b, 1e-9)
                 let ok = ratio <= c.maxRatio
                 if ok { passed += 1 } else { failed += 1 }
