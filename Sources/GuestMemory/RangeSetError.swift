@@ -1,3 +1,4 @@
+import VpmemCore
 /// Why a rangeset operation was refused. Every case names the set and the values involved, and
 /// the set is unchanged after the error (Xen's rangeset.c returns -ENOMEM / -EINVAL instead).
 public enum RangeSetError: Error, Equatable, CustomStringConvertible, Sendable {
@@ -33,4 +34,3 @@ public enum RangeSetError: Error, Equatable, CustomStringConvertible, Sendable {
     }
 }
 
-@inline(__always) private func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

@@ -22,4 +22,3 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     }.joined(separator: "\n")
 }
 
-func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

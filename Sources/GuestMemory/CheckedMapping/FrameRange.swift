@@ -1,3 +1,4 @@
+import VpmemCore
 /// A non-empty run of frames `[first, last]` (inclusive, like Xen's rangesets) in one frame
 /// space. Invariant: `first <= last`; both are below 2^52 because frame numbers are.
 public struct FrameRange<Frame: FrameNumber>: Hashable, Sendable, CustomStringConvertible {

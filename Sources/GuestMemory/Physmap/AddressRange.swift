@@ -1,3 +1,4 @@
+import VpmemCore
 /// A non-empty range of byte addresses in one address space, stored as inclusive bounds
 /// `[first, last]` like Xen's rangesets, so a range that ends at 2^64 - 1 is representable and
 /// no arithmetic on it can wrap.
@@ -42,7 +43,6 @@ public struct AddressRange<Address: PhysicalAddress>: Hashable, Sendable, Custom
 public typealias GpaRange = AddressRange<Gpa>
 public typealias MaddrRange = AddressRange<Maddr>
 
-@usableFromInline func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
 /// Rounds `value` up to a multiple of `alignment` (a power of two), or nil when that wraps.
 func alignUp(_ value: UInt64, to alignment: UInt64) -> UInt64? {

@@ -1,3 +1,4 @@
+import VpmemCore
 /// The guest physmap as a device-tree source (DTS) fragment: what a device-tree guest (Xen on
 /// Arm) is told about its memory. The addresses are those of the same layout the E820 describes;
 /// vpmem does not model Xen's separate Arm guest layout (GUEST_RAM0_BASE and friends).

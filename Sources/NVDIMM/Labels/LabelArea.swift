@@ -1,3 +1,4 @@
+import VpmemCore
 /// Encoding and decoding whole label areas.
 ///
 /// An empty area is written as Linux initialises one: block 0 with seq 3, block 1 with seq 2
@@ -108,7 +109,6 @@ public enum LabelAreaIssue: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         switch self {
         case let .areaTooSmall(size, needed):
             return "label area is \(size) bytes; its layout needs \(needed)"
