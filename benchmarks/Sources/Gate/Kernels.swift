@@ -2,7 +2,7 @@ import GuestMemory
 import NVDIMM
 
 /// Every kernel the gate can measure. Each hot path has its baseline beside it.
-let allKernels: [Kernel] = addressKernels + nvdimmKernels
+let allKernels: [Kernel] = addressKernels + nvdimmKernels + rangeSetKernels
 
 /// Random 32-bit frame deltas, fixed by the seed: kernels read them from memory so the
 /// optimizer cannot fold a loop into a closed form.
@@ -82,6 +82,64 @@ let nvdimmKernels: [Kernel] = [
                 }
             }
             consume(UInt64(sum) &+ UInt64(page[100]))
+        }
+    },
+]
+
+/// RangeSet.contains at 8,192 ranges against a plain branchy binary search (predecessor of the
+/// key among the starts, then compare with that range's end) over the same ranges and keys.
+/// Ranges: i*64 + (i*7 & 15), 1 + (i & 31) long; keys spread over the whole span.
+let rangeSetSize = 8192
+
+func rangeSetFixture() -> (starts: [UInt64], ends: [UInt64], keys: [UInt64]) {
+    let starts = (0..<rangeSetSize).map { UInt64($0) * 64 + (UInt64($0) &* 7 & 15) }
+    let ends = starts.enumerated().map { $1 + UInt64($0 & 31) }
+    let span = UInt64(rangeSetSize) * 64
+    var x: UInt64 = 0x9e3779b97f4a7c15
+    let keys = (0..<4096).map { _ in x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x % span }
+    return (starts, ends, keys)
+}
+
+final class RangeSetHolder: @unchecked Sendable {
+    let set: GuestMemory.RangeSet
+    init(_ set: consuming GuestMemory.RangeSet) { self.set = set }
+}
+
+let rangeSetKernels: [Kernel] = [
+    Kernel(name: "rangeset.contains-8192-random", summary: "RangeSet.contains at 8,192 ranges, random keys") {
+        let f = rangeSetFixture()
+        var set = try! GuestMemory.RangeSet(name: "gate", limit: UInt64(rangeSetSize))
+        for i in 0..<rangeSetSize { try! set.add(first: f.starts[i], last: f.ends[i]) }
+        let holder = RangeSetHolder(set)
+        let keys = f.keys
+        return { n in
+            keys.withUnsafeBufferPointer { k in
+                var hits: UInt64 = 0
+                for i in 0..<Int(n) where holder.set.contains(k[i & 4095]) { hits &+= 1 }
+                consume(hits)
+            }
+        }
+    },
+    Kernel(name: "baseline.binary-search-8192-random", summary: "binary search over the same sorted starts, same keys") {
+        let f = rangeSetFixture()
+        return { n in
+            f.starts.withUnsafeBufferPointer { s in
+                f.ends.withUnsafeBufferPointer { e in
+                    f.keys.withUnsafeBufferPointer { k in
+                        var hits: UInt64 = 0
+                        for i in 0..<Int(n) {
+                            let key = k[i & 4095]
+                            var lo = 0, hi = s.count  // first start > key
+                            while lo < hi {
+                                let mid = (lo + hi) >> 1
+                                if s[mid] <= key { lo = mid + 1 } else { hi = mid }
+                            }
+                            if lo > 0 && key <= e[lo - 1] { hits &+= 1 }
+                        }
+                        consume(hits)
+                    }
+                }
+            }
         }
     },
 ]
