@@ -58,20 +58,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // Test support: `checkProperty`, the property-test entry point every test target uses
+        // (it makes a property that throws fail; see Tests/Support/CheckProperty.swift).
+        .target(
+            name: "VpmemTestSupport",
+            dependencies: [.product(name: "PropertyBased", package: "swift-property-based")],
+            path: "Tests/Support"),
+
         .testTarget(name: "VpmemCoreTests", dependencies: ["VpmemCore"]),
         .testTarget(name: "HostPmemTests", dependencies: ["HostPmem", "VpmemCore"]),
         .testTarget(
             name: "GuestMemoryTests",
             dependencies: [
                 "GuestMemory", "GuestConfigFile", "VpmemCore",
-                .product(name: "PropertyBased", package: "swift-property-based"),
+                "VpmemTestSupport",
             ]),
         .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCLI", "VpmemCore", "HostPmem"]),
         .testTarget(
             name: "NVDIMMTests",
             dependencies: [
                 "NVDIMM", "GuestMemory", "VpmemCore",
-                .product(name: "PropertyBased", package: "swift-property-based"),
+                "VpmemTestSupport",
             ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,4 @@
-import PropertyBased
+import VpmemTestSupport
 import Testing
 import GuestMemory
 import VpmemCore
@@ -165,7 +165,7 @@ import VpmemCore
     /// Random map/unmap sequences on two guests against a per-frame model of ownership and
     /// of each guest's mappings.
     @Test func followsAPerFrameModel() async {
-        await propertyCheck(count: 150, input: Gen.int(in: 0...Int.max).array(of: 1...40)) { words in
+        await checkProperty(count: 150, input: Gen.int(in: 0...Int.max).array(of: 1...40)) { words in
             var s = try! setup()
             let guests = [(a, s.pmemA.first.frame.raw, s.p2mA), (b, s.pmemB.first.frame.raw, s.p2mB)]
             var owner: [UInt64: DomainID] = [:]      // host frame offset from pmemBase - 16

@@ -1,5 +1,5 @@
 import Foundation
-import PropertyBased
+import VpmemTestSupport
 import Testing
 import GuestConfigFile
 import GuestMemory
@@ -80,7 +80,7 @@ import VpmemCore
     }
 
     @Test func renderThenParseGivesTheSameConfig() async {
-        await propertyCheck(count: 200, input: Self.configs) { config in
+        await checkProperty(count: 200, input: Self.configs) { config in
             #expect(throws: Never.self) { try config.validate() }
             #expect((try? GuestConfigFile.parse(GuestConfigFile.render(config), path: "mem")) == config)
         }

@@ -1,4 +1,4 @@
-import PropertyBased
+import VpmemTestSupport
 import Testing
 import GuestMemory
 
@@ -71,7 +71,7 @@ func mfns(_ first: UInt64, _ count: UInt64) throws -> MfnRange { try MfnRange(fi
 
     /// Random register/claim/release sequences against a per-frame array.
     @Test func followsAPerFrameModel() async {
-        await propertyCheck(count: 300, input: Gen.int(in: 0...Int.max).array(of: 1...50)) { words in
+        await checkProperty(count: 300, input: Gen.int(in: 0...Int.max).array(of: 1...50)) { words in
             let universe = 96
             var registry = HostRangeRegistry()
             var kind = [HostMemoryKind?](repeating: nil, count: universe)

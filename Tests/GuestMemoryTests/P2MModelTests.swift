@@ -1,5 +1,5 @@
 import GuestMemory
-import PropertyBased
+import VpmemTestSupport
 import Testing
 
 /// The p2m against a naive model: one packed word per guest frame in a 2 GiB window (two 1G
@@ -204,7 +204,7 @@ import Testing
     }
 
     @Test func randomSequencesMatchTheModel() async {
-        await propertyCheck(count: 40, input: Gen.int(in: 0...2), Self.opGen.array(of: 1...14), Gen.int(in: 0...3)) {
+        await checkProperty(count: 40, input: Gen.int(in: 0...2), Self.opGen.array(of: 1...14), Gen.int(in: 0...3)) {
             baseSel, ops, limitSel in
             let base = Self.windowBases[baseSel]
             // Unlimited most of the time; sometimes a node limit small enough to refuse ops.

@@ -1,4 +1,4 @@
-import PropertyBased
+import VpmemTestSupport
 import Testing
 import GuestMemory
 import VpmemCore
@@ -69,7 +69,7 @@ import VpmemCore
     }
 
     @Test func laterActionsFollowTheRulesAndFailuresChangeNothing() async {
-        await propertyCheck(count: 300, input: Gen.int(in: Int.min...Int.max).array(of: 1...40)) { words in
+        await checkProperty(count: 300, input: Gen.int(in: Int.min...Int.max).array(of: 1...40)) { words in
             var physmap = try! GuestPhysmap(config: Self.config)
             let built = physmap.regions
             var model = Model(used: built.map { ($0.name, $0.range, false) }, aperture: physmap.pmemAperture!, safe: physmap.safeRange.range)

@@ -1,5 +1,5 @@
 import GuestMemory
-import PropertyBased
+import VpmemTestSupport
 import Testing
 
 /// Runs `words` as operations on a fresh `S` and on the naive model, checking after every
@@ -120,13 +120,13 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
     static let ops = Gen.uint64().array(of: 1...160)
 
     @Test func rangeSetAgreesWithTheModel() async {
-        await propertyCheck(count: 150, input: Self.ops, Gen.uint64(in: 0...20)) { words, limit in
+        await checkProperty(count: 150, input: Self.ops, Gen.uint64(in: 0...20)) { words, limit in
             try checkAgainstModel(RangeSet.self, words: words, limit: limit, span: 120, maxLength: 20)
         }
     }
 
     @Test func xenStyleBaselineAgreesWithTheModel() async {
-        await propertyCheck(count: 150, input: Self.ops, Gen.uint64(in: 0...20)) { words, limit in
+        await checkProperty(count: 150, input: Self.ops, Gen.uint64(in: 0...20)) { words, limit in
             try checkAgainstModel(XenStyleRangeSet.self, words: words, limit: limit, span: 120, maxLength: 20)
         }
     }
@@ -134,7 +134,7 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
     /// Thousands of ranges, so the search index has several levels and leaf blocks fill and empty.
     /// (Shrinking a 4,000-step sequence takes too long; a failure reports its seed instead.)
     @Test(.shrinking(false)) func rangeSetAgreesWithTheModelAtThousandsOfRanges() async {
-        await propertyCheck(count: 4, input: Gen.uint64().array(of: 2000...4000), Gen.uint64(in: 900...3000)) {
+        await checkProperty(count: 4, input: Gen.uint64().array(of: 2000...4000), Gen.uint64(in: 900...3000)) {
             words, limit in
             try checkAgainstModel(
                 RangeSet.self, words: words, limit: limit, span: 40_000, maxLength: 12, verifyEvery: 250)

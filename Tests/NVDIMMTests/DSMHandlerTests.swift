@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import GuestMemory
-import PropertyBased
+import VpmemTestSupport
 @testable import NVDIMM
 
 /// A DSM input page: handle, revision, function, arg3.
@@ -197,7 +197,7 @@ struct DSMOutput: Equatable {
 
     /// Random Get/Set sequences against a plain byte array: same statuses, same bytes.
     @Test func randomLabelTrafficMatchesANaiveModel() async throws {
-        await propertyCheck(count: 40, input: Gen.int(in: 0...Int.max)) { seed in
+        await checkProperty(count: 40, input: Gen.int(in: 0...Int.max)) { seed in
             var rng = SplitMix64(seed: UInt64(seed))
             let size = UInt32(rng.next() % 8 + 1) * 4096 + UInt32(rng.next() % 2) * 100
             var h = Handler()

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import PropertyBased
+import VpmemTestSupport
 @testable import NVDIMM
 
 @Suite struct LabelAreaTests {
@@ -77,7 +77,7 @@ import PropertyBased
     }
 
     @Test func labelsRoundTrip() async throws {
-        await propertyCheck(count: 30, input: Gen.int(in: 0...Int.max)) { seed in
+        await checkProperty(count: 30, input: Gen.int(in: 0...Int.max)) { seed in
             var rng = SplitMix64(seed: UInt64(seed))
             let labelSize = rng.next() % 2 == 0 ? 256 : 128
             let layout = try LabelAreaLayout(areaSize: Self.size, labelSize: labelSize)
@@ -171,7 +171,7 @@ import PropertyBased
         let layout = try LabelAreaLayout(areaSize: Self.size)
         let labels = [0, 3, 17].map { Self.label(slot: UInt32($0), seed: UInt64($0)) }
         let area = try LabelArea.encode(layout: layout, labels: labels)
-        await propertyCheck(count: 300, input: Gen.int(in: 0...Int.max)) { seed in
+        await checkProperty(count: 300, input: Gen.int(in: 0...Int.max)) { seed in
             var rng = SplitMix64(seed: UInt64(seed))
             var a = area
             var touched = Set<Int>()
