@@ -28,6 +28,26 @@ public enum DomainError: Error, CustomStringConvertible, Sendable {
     case guestMemory(String)
     case keyStore(KeyStoreError)
     case deviceModel(String)
+    case guestFault(access: String, fault: String)
+    case dsmArgumentTooLong(length: Int, limit: Int)
+    case dsmStatus(handle: UInt32, function: UInt32, status: UInt32)
+    case noLabelArea(slot: Int)
+    case labels(LabelAreaError)
+
+    /// "3 (invalid input parameters)".
+    public static func statusName(_ status: UInt32) -> String {
+        let name: String
+        switch DSMStatus(rawValue: status) {
+        case .success?: name = "success"
+        case .notSupported?: name = "not supported"
+        case .nonExistingMemoryDevice?: name = "non-existing memory device"
+        case .invalidInput?: name = "invalid input parameters"
+        case .hardwareError?: name = "hardware error"
+        case .fitChanged?: name = "FIT changed"
+        case nil: name = "unknown"
+        }
+        return "\(status) (\(name))"
+    }
 
     public var description: String {
         switch self {
@@ -64,6 +84,14 @@ public enum DomainError: Error, CustomStringConvertible, Sendable {
         case .guestMemory(let s): return "guest memory: \(s)"
         case .keyStore(let e): return e.description
         case .deviceModel(let s): return "device model: \(s)"
+        case let .guestFault(access, fault): return "the guest's \(access) faulted: \(fault)"
+        case let .dsmArgumentTooLong(length, limit):
+            return "_DSM Arg3 of \(length) bytes does not fit the DSM page's \(limit)-byte argument field: split the call"
+        case let .dsmStatus(handle, function, status):
+            return "_DSM function \(function) on handle 0x\(String(handle, radix: 16)) returned status \(DomainError.statusName(status))"
+        case .labels(let e): return e.description
+        case .noLabelArea(let slot):
+            return "vNVDIMM slot \(slot) has no label area (label_size = 0): attach it with a label area to use namespace labels"
         }
     }
 }

@@ -16,6 +16,9 @@ struct Vpmem: AsyncParsableCommand {
             HostCommand.self,
             PmemCommand.self,
             GuestCommand.self,
+            NVDIMMCommand.self,
+            AcpiCommand.self,
+            DSMCommand.self,
         ]
     )
 }
