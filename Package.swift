@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "HostPmem", targets: ["HostPmem"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
         .library(name: "NVDIMM", targets: ["NVDIMM"]),
+        .library(name: "DeviceModel", targets: ["DeviceModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -43,6 +44,15 @@ let package = Package(
         // Virtual NVDIMMs, byte level: AML builder, ACPI table framing, NFIT and SSDT builders,
         // the _DSM function handler and the namespace label area codec.
         .target(name: "NVDIMM", dependencies: ["VpmemCore", "GuestMemory"]),
+        // Ioreq servers and fault steering: route each guest access to memory, to a device model
+        // or to a fault, by p2m type and by rangeset; the guest-memory access device models use;
+        // the workload generator for steering measurements.
+        .target(
+            name: "DeviceModel",
+            dependencies: [
+                "GuestMemory", "HostPmem", "VpmemCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The guest config file (TOML, like an xl.cfg): load, validate into GuestMemory's
         // GuestConfig, save atomically. Kept apart so GuestMemory (and the benchmarks that link
         // it) carry no C++ TOML parser.
@@ -53,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
-                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile",
+                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "DeviceModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -67,6 +77,13 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCLI", "VpmemCore", "HostPmem"]),
+        .testTarget(
+            name: "DeviceModelTests",
+            dependencies: [
+                "DeviceModel", "GuestMemory", "HostPmem", "VpmemCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
         .testTarget(
             name: "NVDIMMTests",
             dependencies: [
