@@ -16,6 +16,7 @@ struct Vpmem: AsyncParsableCommand {
             HostCommand.self,
             PmemCommand.self,
             GuestCommand.self,
+            P2MCommand.self,
         ]
     )
 }
