@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
         .library(name: "NVDIMM", targets: ["NVDIMM"]),
         .library(name: "DomainModel", targets: ["DomainModel"]),
+        .library(name: "DeviceModel", targets: ["DeviceModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -50,6 +51,15 @@ let package = Package(
         .target(
             name: "DomainModel",
             dependencies: ["VpmemCore", "GuestMemory", "HostPmem", "NVDIMM", "DeviceModel", "GuestConfigFile"]),
+        // Ioreq servers and fault steering: route each guest access to memory, to a device model
+        // or to a fault, by p2m type and by rangeset; the guest-memory access device models use;
+        // the workload generator for steering measurements.
+        .target(
+            name: "DeviceModel",
+            dependencies: [
+                "GuestMemory", "HostPmem", "VpmemCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The guest config file (TOML, like an xl.cfg): load, validate into GuestMemory's
         // GuestConfig, save atomically. Kept apart so GuestMemory (and the benchmarks that link
         // it) carry no C++ TOML parser.
@@ -60,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
-                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "NVDIMM", "DomainModel",
+                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "DeviceModel", "NVDIMM", "DomainModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -78,6 +88,13 @@ let package = Package(
             name: "DomainModelTests",
             dependencies: [
                 "DomainModel", "DeviceModel", "NVDIMM", "GuestMemory", "GuestConfigFile", "HostPmem", "VpmemCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
+        .testTarget(
+            name: "DeviceModelTests",
+            dependencies: [
+                "DeviceModel", "GuestMemory", "HostPmem", "VpmemCore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(

@@ -30,7 +30,7 @@ public struct FrameRange<Frame: FrameNumber>: Hashable, Sendable, CustomStringCo
         return try? FrameRange(first: max(first, other.first), last: min(last, other.last))
     }
 
-    public var description: String { "\(Frame.kind) [\(hex(first.raw)), \(hex(last.raw))]" }
+    public var description: String { "\(Frame.kind) [\(formatHex(first.raw)), \(formatHex(last.raw))]" }
 }
 
 public typealias MfnRange = FrameRange<Mfn>

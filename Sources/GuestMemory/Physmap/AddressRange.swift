@@ -36,13 +36,13 @@ public struct AddressRange<Address: PhysicalAddress>: Hashable, Sendable, Custom
     public func overlaps(_ other: AddressRange) -> Bool { first <= other.last && other.first <= last }
 
     /// `[0x..., 0x...]` with both bounds inclusive, as Xen prints ranges.
-    public var description: String { "[\(hex(first.raw)), \(hex(last.raw))]" }
+    public var description: String { "[\(formatHex(first.raw)), \(formatHex(last.raw))]" }
 }
 
 public typealias GpaRange = AddressRange<Gpa>
 public typealias MaddrRange = AddressRange<Maddr>
 
-@usableFromInline func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+@usableFromInline func formatHex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
 /// Rounds `value` up to a multiple of `alignment` (a power of two), or nil when that wraps.
 func alignUp(_ value: UInt64, to alignment: UInt64) -> UInt64? {

@@ -62,7 +62,7 @@ public struct DeviceTreeFragment: Equatable, Sendable, CustomStringConvertible {
 
     /// `<hi lo hi lo>` for a 2+2-cell reg entry.
     private func cells(_ range: GpaRange) -> String {
-        func pair(_ v: UInt64) -> String { "\(hex(v >> 32)) \(hex(v & 0xffff_ffff))" }
+        func pair(_ v: UInt64) -> String { "\(formatHex(v >> 32)) \(formatHex(v & 0xffff_ffff))" }
         return "<\(pair(range.first.raw)) \(pair(range.size))>"
     }
 }

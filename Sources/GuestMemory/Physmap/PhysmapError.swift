@@ -32,9 +32,9 @@ public enum PhysmapError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case let .emptyRange(start, size):
-            return "empty range at \(hex(start)) (size \(size)): a region has at least one byte"
+            return "empty range at \(formatHex(start)) (size \(size)): a region has at least one byte"
         case let .rangeBeyondAddressSpace(start, size):
-            return "range at \(hex(start)) of \(ByteSize(bytes: size)) runs past the end of the 64-bit address space"
+            return "range at \(formatHex(start)) of \(ByteSize(bytes: size)) runs past the end of the 64-bit address space"
         case let .config(error):
             return error.description
         case let .beyondPhysicalAddressWidth(what, range):
@@ -42,7 +42,7 @@ public enum PhysmapError: Error, Equatable, CustomStringConvertible, Sendable {
                 + "shrink memory, pci_mmio64, pmem_aperture or safe_range_size, or place it lower"
         case let .overlapsSafeRange(action, name, range, safe):
             return "\(action.rawValue) '\(name)' at \(range) is rejected: it overlaps the safe range \(safe), "
-                + "which is fixed for the guest's life; place it below \(hex(safe.first.raw)) or above \(hex(safe.last.raw))"
+                + "which is fixed for the guest's life; place it below \(formatHex(safe.first.raw)) or above \(formatHex(safe.last.raw))"
         case let .overlapsRegion(action, name, range, existing):
             return "\(action.rawValue) '\(name)' at \(range) is rejected: it overlaps \(existing); choose a free range"
         case let .overlapsPmemAperture(action, name, range, aperture):
