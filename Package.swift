@@ -50,7 +50,7 @@ let package = Package(
         // the _DSM device model on the guest's steering engine.
         .target(
             name: "DomainModel",
-            dependencies: ["VpmemCore", "GuestMemory", "HostPmem", "NVDIMM", "DeviceModel", "GuestConfigFile"]),
+            dependencies: ["VpmemCore", "GuestMemory", "HostPmem", "NVDIMM", "DeviceModel"]),
         // Ioreq servers and fault steering: route each guest access to memory, to a device model
         // or to a fault, by p2m type and by rangeset; the guest-memory access device models use;
         // the workload generator for steering measurements.

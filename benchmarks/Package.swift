@@ -18,6 +18,8 @@ let vpmemLibraries: [Target.Dependency] = [
     .product(name: "HostPmem", package: "vpmem"),
     .product(name: "GuestMemory", package: "vpmem"),
     .product(name: "NVDIMM", package: "vpmem"),
+    .product(name: "DeviceModel", package: "vpmem"),
+    .product(name: "DomainModel", package: "vpmem"),
 ]
 
 let package = Package(

@@ -1,4 +1,3 @@
-import GuestConfigFile
 import GuestMemory
 import HostPmem
 import NVDIMM
@@ -9,7 +8,6 @@ import VpmemCore
 /// and its backings as they were.
 public enum DomainError: Error, CustomStringConvertible, Sendable {
     case config(GuestConfigError)
-    case configFile(GuestConfigFileError)
     case physmap(PhysmapError)
     case mapping(MappingError)
     case p2m(P2MError)
@@ -52,7 +50,6 @@ public enum DomainError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .config(let e): return e.description
-        case .configFile(let e): return e.description
         case .physmap(let e): return e.description
         case .mapping(let e): return e.description
         case .p2m(let e): return e.description
