@@ -17,6 +17,7 @@ struct Vpmem: AsyncParsableCommand {
             PmemCommand.self,
             GuestCommand.self,
             P2MCommand.self,
+            SteerCommand.self,
         ]
     )
 }

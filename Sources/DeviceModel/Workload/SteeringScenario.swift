@@ -97,10 +97,16 @@ public final class SteeringScenario {
             try engine.registerCatchAll(gtt, server: gpu)
             try engine.mapRange(gpu, .mmio, first: gpuBar.first.raw, last: gpuBar.last.raw)
             try engine.mapRange(gpu, .port, first: UInt64(Self.gpuPorts.lowerBound), last: UInt64(Self.gpuPorts.upperBound))
-            let vga = try PciSbdf(raw: 0x10)  // 0000:00:02.0
+            let vga = PciSbdf(raw: 0x10)  // 0000:00:02.0
             try engine.mapRange(gpu, .pciConfig, first: UInt64(vga.raw), last: UInt64(vga.raw))
             for run in layout.runs {
                 if options.mode == .range {
+                    // Runs never touch, so once one is refused every later one would be too:
+                    // leave the rest unprotected without asking (and logging) again.
+                    if degradation != nil {
+                        unprotected += Int(run.count)
+                        continue
+                    }
                     do {
                         try engine.mapRange(gpu, .wpMem, first: run.first.raw, last: run.last.raw)
                     } catch {
@@ -113,12 +119,8 @@ public final class SteeringScenario {
                 protectedRuns += 1
             }
             if options.mode == .type { try engine.claimIoreqServerType(gpu, flags: .write) }
-        } catch let e as SteeringError {
-            throw .steering(e)
-        } catch let e as GuestAccessError {
-            throw .workload(.invalid(option: "pci", value: "\(e)", rule: "a valid function"))
         } catch {
-            throw .workload(.invalid(option: "setup", value: "\(error)", rule: "a valid scenario"))
+            throw .steering(error)
         }
         self.protectedRuns = protectedRuns
         self.unprotectedPages = unprotected
