@@ -11,6 +11,7 @@ import PackageDescription
 let suites = [
     "HostPmemBench",
     "NVDIMMBench",
+    "SteeringBench",
 ]
 
 let vpmemLibraries: [Target.Dependency] = [
@@ -18,6 +19,7 @@ let vpmemLibraries: [Target.Dependency] = [
     .product(name: "HostPmem", package: "vpmem"),
     .product(name: "GuestMemory", package: "vpmem"),
     .product(name: "NVDIMM", package: "vpmem"),
+    .product(name: "DeviceModel", package: "vpmem"),
 ]
 
 let package = Package(

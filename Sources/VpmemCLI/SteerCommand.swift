@@ -31,7 +31,7 @@ struct SteerCommand: AsyncParsableCommand {
 
         @Argument(help: "The guest config file (TOML; see examples/*.toml).")
         var config: String
-        @Option(help: "Workload: xengt (page tables, RAM, BAR, ports), mmio (BAR traffic) or port (port IO).")
+        @Option(help: "Workload: xengt (page tables, RAM, BAR, ports), mmio (BAR traffic), port (port IO) or ptwrite (page-table writes only).")
         var workload: String = "xengt"
         @Option(help: "GPU page-table pages in guest RAM.")
         var pages: Int = 8192

@@ -9,6 +9,9 @@ public enum WorkloadKind: String, Sendable, CaseIterable, Codable {
     case mmio
     /// Port IO only: VGA ports (the GPU's) and others (the default server's).
     case port
+    /// GPU page-table writes only: every access is a steering decision about write-protected
+    /// RAM (what the steering benchmarks measure).
+    case ptwrite
 
     /// The mix of this workload.
     public var mix: WorkloadMix {
@@ -16,6 +19,7 @@ public enum WorkloadKind: String, Sendable, CaseIterable, Codable {
         case .xengt: return WorkloadMix(pageTable: 0.6, ram: 0.25, mmio: 0.1, port: 0.05, pageTableWrites: 0.7)
         case .mmio: return WorkloadMix(pageTable: 0, ram: 0, mmio: 1, port: 0, pageTableWrites: 0)
         case .port: return WorkloadMix(pageTable: 0, ram: 0, mmio: 0, port: 1, pageTableWrites: 0)
+        case .ptwrite: return WorkloadMix(pageTable: 1, ram: 0, mmio: 0, port: 0, pageTableWrites: 1)
         }
     }
 }
