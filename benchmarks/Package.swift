@@ -11,6 +11,7 @@ import PackageDescription
 let suites = [
     "HostPmemBench",
     "NVDIMMBench",
+    "SteeringBench",
 ]
 
 let vpmemLibraries: [Target.Dependency] = [

@@ -58,7 +58,8 @@ public enum AccessDirection: UInt8, Sendable, CaseIterable, Codable, CustomStrin
         try memory(gpa, size: size, direction: .write, data: data)
     }
 
-    static func memory(_ gpa: Gpa, size: UInt8, direction: AccessDirection, data: UInt64) throws(GuestAccessError) -> GuestAccess {
+    /// A read or write of `size` bytes of guest memory at `gpa`.
+    public static func memory(_ gpa: Gpa, size: UInt8, direction: AccessDirection, data: UInt64 = 0) throws(GuestAccessError) -> GuestAccess {
         try checkSize(size)
         try checkData(data, size: size, direction: direction)
         let last = gpa.raw &+ UInt64(size) &- 1

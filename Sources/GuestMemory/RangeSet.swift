@@ -36,7 +36,11 @@
 //   - 2 MiB transparent huge pages for the 1M-range buffers: no gain (noise dominated).
 //   (stdlib RangeSet<UInt64>: 88 / 131; the linked list as in Xen: 127 / 3,900.)
 // 16-start leaves keep the index at 1/14 of a key per range (0.57 B/range) for the same speed as
-// 8-start leaves (1.14 B/range). Sorted arrays keep add/remove a memmove and an index refresh
+// 8-start leaves (1.14 B/range). In the package benchmark (benchmarks/Benchmarks/RangeSet, p50,
+// two runs on a loaded machine): 8,192 random lookups 12 ns vs 134-137 ns for Swift.RangeSet
+// (11x) and 3.9-4.0 us for the linked list (330x); 1,000,000 random 85-155 ns (cache and DRAM
+// misses on the leaf and end lines), sequential 22 ns; 16.59 B/range at 8,192 (16 B of ranges,
+// 0.59 B of index) against 32 B of node payload in the list. Sorted arrays keep add/remove a memmove and an index refresh
 // proportional to the moved tail, so appending ranges in order is O(1) amortised.
 //
 // Ownership: a noncopyable struct. Its fields are raw pointers and integers, so a lookup is a few

@@ -20,6 +20,7 @@ struct Vpmem: AsyncParsableCommand {
             AcpiCommand.self,
             DSMCommand.self,
             P2MCommand.self,
+            SteerCommand.self,
         ]
     )
 }

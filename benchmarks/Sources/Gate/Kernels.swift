@@ -1,7 +1,7 @@
 import GuestMemory
 
 /// Every kernel the gate can measure. Each hot path has its baseline beside it.
-let allKernels: [Kernel] = addressKernels
+let allKernels: [Kernel] = addressKernels + steeringKernels
 
 /// Random 32-bit frame deltas, fixed by the seed: kernels read them from memory so the
 /// optimizer cannot fold a loop into a closed form.
