@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "HostPmem", targets: ["HostPmem"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
         .library(name: "NVDIMM", targets: ["NVDIMM"]),
+        .library(name: "DomainModel", targets: ["DomainModel"]),
+        .library(name: "DeviceModel", targets: ["DeviceModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -43,6 +45,21 @@ let package = Package(
         // Virtual NVDIMMs, byte level: AML builder, ACPI table framing, NFIT and SSDT builders,
         // the _DSM function handler and the namespace label area codec.
         .target(name: "NVDIMM", dependencies: ["VpmemCore", "GuestMemory"]),
+        // A modelled guest tied together: config, physmap, p2m on modelled host RAM, vNVDIMM
+        // backings through the checked mapping, NFIT/SSDT in guest memory, the key store, and
+        // the _DSM device model on the guest's steering engine.
+        .target(
+            name: "DomainModel",
+            dependencies: ["VpmemCore", "GuestMemory", "HostPmem", "NVDIMM", "DeviceModel"]),
+        // Ioreq servers and fault steering: route each guest access to memory, to a device model
+        // or to a fault, by p2m type and by rangeset; the guest-memory access device models use;
+        // the workload generator for steering measurements.
+        .target(
+            name: "DeviceModel",
+            dependencies: [
+                "GuestMemory", "HostPmem", "VpmemCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The guest config file (TOML, like an xl.cfg): load, validate into GuestMemory's
         // GuestConfig, save atomically. Kept apart so GuestMemory (and the benchmarks that link
         // it) carry no C++ TOML parser.
@@ -53,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
-                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile",
+                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "DeviceModel", "NVDIMM", "DomainModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -74,6 +91,19 @@ let package = Package(
                 "VpmemTestSupport",
             ]),
         .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCLI", "VpmemCore", "HostPmem"]),
+        .testTarget(
+            name: "DomainModelTests",
+            dependencies: [
+                "DomainModel", "DeviceModel", "NVDIMM", "GuestMemory", "GuestConfigFile", "HostPmem", "VpmemCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
+        .testTarget(
+            name: "DeviceModelTests",
+            dependencies: [
+                "DeviceModel", "GuestMemory", "HostPmem", "VpmemCore",
+                .product(name: "Logging", package: "swift-log"),
+                "VpmemTestSupport",
+            ]),
         .testTarget(
             name: "NVDIMMTests",
             dependencies: [

@@ -13,6 +13,7 @@ let suites = [
     "NVDIMMBench",
     "P2MBench",
     "RangeSetBench",
+    "SteeringBench",
 ]
 
 let vpmemLibraries: [Target.Dependency] = [
@@ -20,6 +21,8 @@ let vpmemLibraries: [Target.Dependency] = [
     .product(name: "HostPmem", package: "vpmem"),
     .product(name: "GuestMemory", package: "vpmem"),
     .product(name: "NVDIMM", package: "vpmem"),
+    .product(name: "DeviceModel", package: "vpmem"),
+    .product(name: "DomainModel", package: "vpmem"),
 ]
 
 let package = Package(

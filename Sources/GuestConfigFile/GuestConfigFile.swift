@@ -15,18 +15,33 @@ import VpmemCore
 /// max_maptrack_frames = 1024
 /// pmem_aperture = "64G"
 /// # safe_range_size = "128G"   (default: 128G, or more if the maptrack frames need it)
+/// nvdimm_persistence = "cpu"   # or "memory-controller"; absent: no NFIT platform capabilities
+/// acpi_oem_id = "VPMEM"        # also acpi_oem_table_id, acpi_oem_revision, acpi_creator_id,
+///                              # acpi_creator_revision: the NFIT/SSDT header fields
+///
+/// [[nvdimm]]                   # one table per virtual NVDIMM
+/// slot = 0                     # 0 to 255: NFIT handle slot + 1, ACPI device NV00
+/// backing = "g-nvdimm0.pmem"   # relative paths are relative to this file's directory
+/// size = "8G"                  # what the guest sees; a multiple of 2M
+/// label_size = "128K"          # label area after the data (default 128K; 0 for none)
+/// node = 0                     # NUMA node (NFIT proximity domain)
+/// readonly = false
+/// unarmed = false
 /// ```
 ///
-/// `name` and `memory` are required. An unknown key is an error naming the key and the file
-/// (a typo must not be silently ignored). Integers given for sizes are bytes, unlike xl's MiB.
-/// `nvdimm` is reserved for the `[[nvdimm]]` tables of a later version.
+/// `name` and `memory` are required, and `slot`, `backing` and `size` in each `[[nvdimm]]`.
+/// An unknown key is an error naming the key and the file (a typo must not be silently
+/// ignored). Integers given for sizes are bytes, unlike xl's MiB.
 public enum GuestConfigFile {
     /// Every key this version reads, in the order `render` writes them.
     public static let keys = [
         "name", "memory", "vcpus", "mmio_hole", "pci_mmio64", "max_grant_frames",
-        "max_maptrack_frames", "pmem_aperture", "safe_range_size",
+        "max_maptrack_frames", "pmem_aperture", "safe_range_size", "nvdimm_persistence",
+        "acpi_oem_id", "acpi_oem_table_id", "acpi_oem_revision", "acpi_creator_id", "acpi_creator_revision",
+        "nvdimm",
     ]
-    static let reservedKeys = ["nvdimm"]
+    /// Every key of a `[[nvdimm]]` table, in the order `render` writes them.
+    public static let nvdimmKeys = ["slot", "backing", "size", "label_size", "node", "readonly", "unarmed"]
     static let sizeKeys: Set = ["memory", "mmio_hole", "pci_mmio64", "pmem_aperture", "safe_range_size"]
 
     /// Reads and validates the config at `path`.
@@ -47,7 +62,6 @@ public enum GuestConfigFile {
             throw .syntax(path: path, line: 0, column: 0, message: String(describing: error))
         }
         for key in table.keys.sorted() where !keys.contains(key) {
-            if reservedKeys.contains(key) { throw .notYetSupported(path: path, key: key) }
             throw .unknownKey(path: path, key: key, suggestion: closestKey(to: key))
         }
         let reader = Reader(table: table, path: path)
@@ -59,6 +73,18 @@ public enum GuestConfigFile {
         if let v = try reader.optionalInt("max_maptrack_frames") { config.maxMaptrackFrames = v }
         if let v = try reader.optionalSize("pmem_aperture") { config.pmemAperture = v }
         config.safeRangeSize = try reader.optionalSize("safe_range_size")
+        if let p = try reader.optionalString("nvdimm_persistence") {
+            guard let persistence = NVDIMMPersistence(rawValue: p) else {
+                throw .invalid(path: path, error: .invalid(key: "nvdimm_persistence", value: "\"\(p)\"",
+                                                            rule: "\"cpu\" or \"memory-controller\" (or leave it out: no platform capabilities)"), hint: nil)
+            }
+            config.nvdimmPersistence = persistence
+        }
+        config.acpiOem = AcpiOemConfig(
+            oemID: try reader.optionalString("acpi_oem_id"), oemTableID: try reader.optionalString("acpi_oem_table_id"),
+            oemRevision: try reader.optionalUInt32("acpi_oem_revision"), creatorID: try reader.optionalString("acpi_creator_id"),
+            creatorRevision: try reader.optionalUInt32("acpi_creator_revision"))
+        config.nvdimms = try parseNVDIMMs(table, path: path).sorted { $0.slot < $1.slot }
         do { try config.validate() } catch {
             var hint: String?
             if case let .invalid(key, _, _) = error, sizeKeys.contains(key), table[key]?.type == .int {
@@ -67,6 +93,39 @@ public enum GuestConfigFile {
             throw .invalid(path: path, error: error, hint: hint)
         }
         return config
+    }
+
+    /// The `[[nvdimm]]` tables, checked for unknown keys and types; their rules are checked by
+    /// `GuestConfig.validate`.
+    static func parseNVDIMMs(_ table: TOMLTable, path: String) throws(GuestConfigFileError) -> [NVDIMMConfig] {
+        guard let value = table["nvdimm"] else { return [] }
+        guard let array = value.array else {
+            throw .wrongType(path: path, key: "nvdimm", expected: "an array of tables ([[nvdimm]])", found: value.type.rawValue)
+        }
+        var out: [NVDIMMConfig] = []
+        for index in 0..<array.count {
+            let item = array[index]
+            guard let t = item.table else {
+                throw .wrongType(path: path, key: "nvdimm[\(index)]", expected: "a table ([[nvdimm]])", found: item.type.rawValue)
+            }
+            for key in t.keys.sorted() where !nvdimmKeys.contains(key) {
+                throw .unknownNVDIMMKey(path: path, index: index, key: key, suggestion: closest(to: key, in: nvdimmKeys))
+            }
+            let r = Reader(table: t, path: path, prefix: "nvdimm[\(index)].")
+            guard let slot = try r.optionalInt("slot") else { throw .missingKey(path: path, key: "nvdimm[\(index)].slot") }
+            var d = NVDIMMConfig(slot: slot, backing: try r.string("backing"), size: try r.size("size"))
+            if let v = try r.optionalSize("label_size") { d.labelSize = v }
+            if let v = try r.optionalInt("node") {
+                guard v >= 0, v <= Int(UInt32.max) else {
+                    throw .outOfRange(path: path, key: "nvdimm[\(index)].node", value: v, rule: "a NUMA node number, 0 or more")
+                }
+                d.node = UInt32(v)
+            }
+            if let v = try r.optionalBool("readonly") { d.readOnly = v }
+            if let v = try r.optionalBool("unarmed") { d.unarmed = v }
+            out.append(d)
+        }
+        return out
     }
 
     /// The config as TOML text, keys in `keys` order; sizes in their shortest exact form.
@@ -82,6 +141,23 @@ public enum GuestConfigFile {
         out += "max_maptrack_frames = \(config.maxMaptrackFrames)\n"
         out += "pmem_aperture = \"\(config.pmemAperture)\"\n"
         if let safe = config.safeRangeSize { out += "safe_range_size = \"\(safe)\"\n" }
+        if let p = config.nvdimmPersistence { out += "nvdimm_persistence = \"\(p.rawValue)\"\n" }
+        let oem = config.acpiOem
+        if let v = oem.oemID { out += "acpi_oem_id = \(tomlString(v))\n" }
+        if let v = oem.oemTableID { out += "acpi_oem_table_id = \(tomlString(v))\n" }
+        if let v = oem.oemRevision { out += "acpi_oem_revision = \(v)\n" }
+        if let v = oem.creatorID { out += "acpi_creator_id = \(tomlString(v))\n" }
+        if let v = oem.creatorRevision { out += "acpi_creator_revision = \(v)\n" }
+        for d in config.nvdimms {
+            out += "\n[[nvdimm]]\n"
+            out += "slot = \(d.slot)\n"
+            out += "backing = \(tomlString(d.backing))\n"
+            out += "size = \"\(d.size)\"\n"
+            out += "label_size = \"\(d.labelSize)\"\n"
+            out += "node = \(d.node)\n"
+            out += "readonly = \(d.readOnly)\n"
+            out += "unarmed = \(d.unarmed)\n"
+        }
         return out
     }
 
@@ -97,6 +173,22 @@ public enum GuestConfigFile {
         case "max_maptrack_frames": return "max_maptrack_frames = 1024"
         case "pmem_aperture": return "pmem_aperture = \"64G\""
         case "safe_range_size": return "safe_range_size = \"128G\""
+        case "nvdimm_persistence": return "nvdimm_persistence = \"cpu\""
+        case "acpi_oem_id": return "acpi_oem_id = \"VPMEM\""
+        case "acpi_oem_table_id": return "acpi_oem_table_id = \"VPMMNFIT\""
+        case "acpi_oem_revision": return "acpi_oem_revision = 1"
+        case "acpi_creator_id": return "acpi_creator_id = \"VPMM\""
+        case "acpi_creator_revision": return "acpi_creator_revision = 1"
+        case "nvdimm": return "[[nvdimm]] tables"
+        case _ where key.hasPrefix("nvdimm["):
+            switch key.split(separator: ".").last ?? "" {
+            case "slot": return "slot = 0"
+            case "backing": return "backing = \"guest-nvdimm0.pmem\""
+            case "size", "label_size": return "size = \"8G\""
+            case "node": return "node = 0"
+            case "readonly", "unarmed": return "readonly = true"
+            default: return "\(key) = ..."
+            }
         default: return "\(key) = ..."
         }
     }
@@ -120,7 +212,9 @@ public enum GuestConfigFile {
     }
 
     /// The known key closest to `key` by edit distance, when close enough to be a typo.
-    static func closestKey(to key: String) -> String? {
+    static func closestKey(to key: String) -> String? { closest(to: key, in: keys) }
+
+    static func closest(to key: String, in keys: [String]) -> String? {
         let scored = keys.map { ($0, editDistance(Array(key.lowercased()), Array($0))) }
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, key.count / 3) else { return nil }
         return best.0
@@ -143,33 +237,54 @@ public enum GuestConfigFile {
 private struct Reader {
     let table: TOMLTable
     let path: String
+    /// Prepended to keys in errors ("nvdimm[1]." inside a `[[nvdimm]]` table).
+    var prefix = ""
 
     func string(_ key: String) throws(GuestConfigFileError) -> String {
-        guard let value = table[key] else { throw .missingKey(path: path, key: key) }
-        guard let s = value.string else { throw .wrongType(path: path, key: key, expected: "a string", found: value.type.rawValue) }
+        guard let s = try optionalString(key) else { throw .missingKey(path: path, key: prefix + key) }
+        return s
+    }
+
+    func optionalString(_ key: String) throws(GuestConfigFileError) -> String? {
+        guard let value = table[key] else { return nil }
+        guard let s = value.string else { throw .wrongType(path: path, key: prefix + key, expected: "a string", found: value.type.rawValue) }
         return s
     }
 
     func size(_ key: String) throws(GuestConfigFileError) -> ByteSize {
-        guard let size = try optionalSize(key) else { throw .missingKey(path: path, key: key) }
+        guard let size = try optionalSize(key) else { throw .missingKey(path: path, key: prefix + key) }
         return size
     }
 
     func optionalSize(_ key: String) throws(GuestConfigFileError) -> ByteSize? {
         guard let value = table[key] else { return nil }
         if let n = value.int {
-            guard n >= 0 else { throw .outOfRange(path: path, key: key, value: n, rule: "a size of 0 or more bytes") }
+            guard n >= 0 else { throw .outOfRange(path: path, key: prefix + key, value: n, rule: "a size of 0 or more bytes") }
             return ByteSize(bytes: UInt64(n))
         }
         guard let s = value.string else {
-            throw .wrongType(path: path, key: key, expected: "a size string or an integer of bytes", found: value.type.rawValue)
+            throw .wrongType(path: path, key: prefix + key, expected: "a size string or an integer of bytes", found: value.type.rawValue)
         }
-        do { return try ByteSize(parsing: s) } catch { throw .badSize(path: path, key: key, error: error) }
+        do { return try ByteSize(parsing: s) } catch { throw .badSize(path: path, key: prefix + key, error: error) }
     }
 
     func optionalInt(_ key: String) throws(GuestConfigFileError) -> Int? {
         guard let value = table[key] else { return nil }
-        guard let n = value.int else { throw .wrongType(path: path, key: key, expected: "an integer", found: value.type.rawValue) }
+        guard let n = value.int else { throw .wrongType(path: path, key: prefix + key, expected: "an integer", found: value.type.rawValue) }
         return n
+    }
+
+    func optionalUInt32(_ key: String) throws(GuestConfigFileError) -> UInt32? {
+        guard let n = try optionalInt(key) else { return nil }
+        guard let v = UInt32(exactly: n) else {
+            throw .outOfRange(path: path, key: prefix + key, value: n, rule: "0 to 4294967295 (a 32-bit header field)")
+        }
+        return v
+    }
+
+    func optionalBool(_ key: String) throws(GuestConfigFileError) -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let b = value.bool else { throw .wrongType(path: path, key: prefix + key, expected: "true or false", found: value.type.rawValue) }
+        return b
     }
 }

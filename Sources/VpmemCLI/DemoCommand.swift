@@ -1,6 +1,10 @@
 import ArgumentParser
+import DomainModel
 import Foundation
+import GuestConfigFile
+import GuestMemory
 import HostPmem
+import NVDIMM
 import VpmemCore
 
 /// The README's first command: what vpmem does, on this host, in under a minute.
@@ -66,7 +70,93 @@ struct DemoCommand: AsyncParsableCommand {
         let info = try PmemInfo.inspect(path: path)
         print("on disk: \(ByteSize(bytes: info.size).humanReadable) file, \(ByteSize(bytes: info.allocated ?? 0).humanReadable) allocated")
 
+        try nvdimmSteps(workDir: workDir, heading: heading)
+
         print("\nFiles: \(workDir)\(dir == nil && !keep ? " (removed on exit; --keep keeps them)" : "")")
+    }
+
+    /// A modelled guest with a vNVDIMM: its memory map, its NFIT disassembled, labels written
+    /// through _DSM and read back by a second process.
+    func nvdimmSteps(workDir: String, heading: (String) -> Void) throws {
+        heading("A modelled guest with a vNVDIMM on an emulated pmem file")
+        let configPath = workDir + "/demo-guest.toml"
+        let config = GuestConfig(
+            name: "demo-guest", memory: ByteSize(bytes: 2 << 30), vcpus: 2, pmemAperture: ByteSize(bytes: 16 << 30),
+            nvdimms: [NVDIMMConfig(slot: 0, backing: "demo-nvdimm0.pmem", size: ByteSize(bytes: 64 << 20), node: 0)],
+            nvdimmPersistence: .cpu)
+        try config.save(to: configPath)
+        print("config \(configPath):")
+        print(GuestConfigFile.render(config).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        do {
+            let domain = try Domain(config: config, baseDirectory: workDir)
+            let d = domain.nvdimm(slot: 0)!
+            print("\nbacking \(d.path): \(ByteSize(bytes: d.backing.length)) = 64M of data + 128K label area at its end")
+            print("mapped through the checked path: gpa \(d.guestRange) -> host pmem \(d.hostFrames) (registered, owned by \(domain.id))")
+            print("")
+            print(PhysmapText.render(domain.physmap, source: configPath).split(separator: "\n").prefix { !$0.hasPrefix("E820") }.joined(separator: "\n"))
+            print("  ... (vpmem guest show \(configPath) prints all of it)")
+
+            heading("The guest's NFIT and SSDT, in its ACPI-tables area")
+            let t = domain.tables!
+            print("NFIT \(t.nfit.count) bytes + SSDT \(t.ssdt.count) bytes at gpa \(hex(t.address.raw)); published as")
+            for k in [AcpiTablesArea.addressKey, AcpiTablesArea.lengthKey] {
+                print("  \(try domain.keys.absolute(k)) = \(try domain.keys.read(k))")
+            }
+            let nfitPath = workDir + "/nfit.aml"
+            try Data(t.nfit).write(to: URL(fileURLWithPath: nfitPath))
+            try Data(t.ssdt).write(to: URL(fileURLWithPath: workDir + "/ssdt.aml"))
+            if let dsl = Self.disassemble(nfitPath, in: workDir) {
+                print("iasl -d \(nfitPath):")
+                let interesting = dsl.split(separator: "\n").filter {
+                    $0.contains("Signature") || $0.contains("Subtable Type") || $0.contains("Address Range Base")
+                        || $0.contains("Address Range Length") || $0.contains("Device Handle") || $0.contains("Capabilities :")
+                }
+                for line in interesting.prefix(10) { print("  " + line.trimmingCharacters(in: .whitespaces)) }
+            } else {
+                print("iasl not found: install acpica-tools (scripts/setup) to disassemble \(nfitPath)")
+            }
+
+            heading("Namespace labels through _DSM (guest stores, port 0x0a18, the device model)")
+            let client = NamespaceLabelClient(domain: domain, slot: 0)
+            let (size, maxTransfer) = try client.labelSizeInfo()
+            print("Get Namespace Label Size: \(size) bytes, max transfer \(maxTransfer)")
+            let before = domain.device.calls
+            let layout = try client.initLabels()
+            print("init-labels: \(domain.device.calls - before) _DSM calls (Set Namespace Label Data in pieces of at most \(maxTransfer) bytes), 2 index blocks of \(layout.indexSize) bytes, "
+                + "\(layout.nslot) free slots (v1.\(layout.minor)); each call persisted before it returned")
+        }
+        print("guest torn down: backing unmapped and unlocked")
+
+        heading("The labels survive the process: a second vpmem reads them through _DSM")
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["nvdimm", "labels", configPath, "--slot", "0"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        print("$ vpmem nvdimm labels \(configPath) --slot 0   (pid \(p.processIdentifier), exit \(p.terminationStatus))")
+        print(out, terminator: "")
+        guard p.terminationStatus == 0, out.contains("clean") else {
+            throw ValidationError("the second process did not find a clean label area")
+        }
+    }
+
+    /// Runs `iasl -d` on a table; the .dsl text, or nil when iasl is not installed.
+    static func disassemble(_ path: String, in dir: String) -> String? {
+        guard let iasl = ["/usr/bin/iasl", "/usr/local/bin/iasl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: iasl)
+        p.arguments = ["-d", path]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        p.waitUntilExit()
+        return try? String(contentsOfFile: (path as NSString).deletingPathExtension + ".dsl", encoding: .utf8)
     }
 
     /// Deterministic bytes (xorshift64), so a run can be repeated and compared.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DomainModel
 import GuestConfigFile
 import GuestMemory
 import VpmemCore
@@ -7,7 +8,7 @@ struct GuestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guest",
         abstract: "Modelled guests: their config, physmap, firmware memory map and safe range.",
-        subcommands: [GuestShowCommand.self])
+        subcommands: [GuestShowCommand.self, GuestKeysCommand.self])
 }
 
 struct GuestShowCommand: AsyncParsableCommand {
@@ -24,7 +25,7 @@ struct GuestShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let guestConfig = try GuestConfigFile.load(from: config)
-        let physmap = try GuestPhysmap(config: guestConfig)
+        let physmap = try Domain.plannedPhysmap(guestConfig)
         if json {
             print(try JSONOutput.encode(PhysmapReport(physmap)))
         } else {

@@ -16,7 +16,11 @@ struct Vpmem: AsyncParsableCommand {
             HostCommand.self,
             PmemCommand.self,
             GuestCommand.self,
+            NVDIMMCommand.self,
+            AcpiCommand.self,
+            DSMCommand.self,
             P2MCommand.self,
+            SteerCommand.self,
         ]
     )
 }

@@ -42,7 +42,8 @@ import VpmemCore
         #expect(typo == .unknownKey(path: path, key: "memroy", suggestion: "memory"))
         #expect(typo?.description.hasPrefix("/etc/vpmem/g.toml: unknown key 'memroy': did you mean 'memory'?") == true)
         #expect(error("name = \"g\"\nmemory = \"2G\"\n[extra]\nx = 1\n") == .unknownKey(path: path, key: "extra", suggestion: nil))
-        #expect(error("name = \"g\"\nmemory = \"2G\"\n[[nvdimm]]\nslot = 0\n") == .notYetSupported(path: path, key: "nvdimm"))
+        #expect(error("name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"4G\"\n[[nvdimm]]\nslot = 0\nbacking = \"a\"\nsize = \"2M\"\nsise = 1\n")
+                == .unknownNVDIMMKey(path: path, index: 0, key: "sise", suggestion: "size"))
     }
 
     @Test func badValuesAreErrorsNamingTheKeyAndTheFix() {

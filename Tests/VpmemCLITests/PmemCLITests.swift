@@ -70,5 +70,9 @@ import HostPmem
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("verified"))
         #expect(r.stdout.contains("a second writer is refused"))
+        // The vNVDIMM part: NFIT disassembled by iasl, labels read back by a second process.
+        #expect(r.stdout.contains("Subtable Type : 0000 [System Physical Address Range]"), "iasl -d output (acpica-tools must be installed)")
+        #expect(r.stdout.contains("/local/domain/1/hvmloader/dm-acpi/address = "))
+        #expect(r.stdout.contains("$ vpmem nvdimm labels") && r.stdout.contains("index block 0: valid, seq 3"))
     }
 }

@@ -61,6 +61,33 @@ public struct CheckedMemoryMapping {
         guests[domain] = Guest(physmap: physmap, p2m: p2m, extents: [])
     }
 
+    /// Unregisters host frames no guest owns (see `HostRangeRegistry.unregister`).
+    public mutating func unregister(_ kind: HostMemoryKind, _ frames: MfnRange) throws(MappingError) {
+        try registry.unregister(kind, frames)
+    }
+
+    /// Replaces `domain`'s physmap after a change (pmem attached or detached). Every recorded
+    /// extent must still lie inside one region that takes its type; otherwise nothing changes.
+    public mutating func updatePhysmap(_ domain: DomainID, _ physmap: GuestPhysmap) throws(MappingError) {
+        guard let guest = guests[domain] else { throw .unknownDomain(domain) }
+        for extent in guest.extents {
+            let gpas = try CheckedMemoryMapping.gpaRange(extent.gfns)
+            guard let region = physmap.region(containing: gpas.first), region.range.contains(gpas),
+                  CheckedMemoryMapping.regionKinds(for: extent.type).contains(region.kind) else {
+                throw .physmapDropsMapping(extent: extent)
+            }
+        }
+        guests[domain] = Guest(physmap: physmap, p2m: guest.p2m, extents: guest.extents)
+    }
+
+    static func regionKinds(for type: P2MType) -> [RegionKind] {
+        switch type {
+        case .pmem: return [.pmem]
+        case .mmioDirect: return [.mmio, .pciMmio32, .pciMmio64, .pmem]
+        default: return []
+        }
+    }
+
     /// What is mapped into `domain` through this interface, in gfn order.
     public func extents(of domain: DomainID) throws(MappingError) -> [MappedExtent] {
         guard let guest = guests[domain] else { throw .unknownDomain(domain) }

@@ -47,6 +47,19 @@ public struct HostRangeRegistry: Equatable, Sendable {
         ranges = HostRangeRegistry.coalesced(next)
     }
 
+    /// Unregisters `frames` (host pmem hot-removed, a device gone). Every frame must be
+    /// registered as `kind` and owned by no guest; otherwise nothing changes.
+    public mutating func unregister(_ kind: HostMemoryKind, _ frames: MfnRange) throws(MappingError) {
+        if let owned = ranges.first(where: { $0.frames.overlaps(frames) && $0.owner != nil }), let owner = owned.owner,
+           let part = owned.frames.intersection(frames) {
+            throw .stillOwned(frames: part, owner: owner)
+        }
+        guard covers(frames, where: { $0.kind == kind }) else {
+            throw .notRegisteredAs(frames: frames, kind: kind)
+        }
+        ranges = rewriting(frames) { $0 }.filter { !frames.contains($0.frames) }
+    }
+
     /// The entry holding `mfn`, if it is registered.
     public func lookup(_ mfn: Mfn) -> HostRange? {
         var low = 0

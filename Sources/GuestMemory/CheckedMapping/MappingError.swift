@@ -30,6 +30,12 @@ public enum MappingError: Error, Equatable, CustomStringConvertible, Sendable {
     /// An unmap range holding p2m entries that the checked mapping did not make.
     case foreignEntries(gfns: GfnRange, entry: P2MMapping)
     case p2m(P2MError)
+    /// Unregistering frames a guest still owns.
+    case stillOwned(frames: MfnRange, owner: DomainID)
+    /// Unregistering frames that are not (all) registered as that kind.
+    case notRegisteredAs(frames: MfnRange, kind: HostMemoryKind)
+    /// A new physmap for a guest that no longer has a region of the right kind under a mapping.
+    case physmapDropsMapping(extent: MappedExtent)
 
     public var description: String {
         switch self {
@@ -72,6 +78,12 @@ public enum MappingError: Error, Equatable, CustomStringConvertible, Sendable {
             return "unmapping \(gfns) is refused: it also holds \(entry), which this mapping did not make"
         case let .p2m(error):
             return error.description
+        case let .stillOwned(frames, owner):
+            return "cannot unregister \(frames): \(owner) still has it mapped; unmap it there first"
+        case let .notRegisteredAs(frames, kind):
+            return "cannot unregister \(frames): not all of it is registered host \(kind)"
+        case let .physmapDropsMapping(extent):
+            return "the new physmap has no region that takes the mapping \(extent) at \(extent.gfns); unmap it first"
         }
     }
 }

@@ -33,6 +33,13 @@ public struct GuestConfig: Equatable, Sendable {
     /// frames need more). A multiple of 1 GiB and never below what the maptrack and fixed
     /// frames need.
     public var safeRangeSize: ByteSize?
+    /// Virtual NVDIMMs (`[[nvdimm]]` tables), in slot order. Placed in the pmem aperture when
+    /// the guest is built, lowest slot first.
+    public var nvdimms: [NVDIMMConfig]
+    /// The NFIT's persistence domain (`nvdimm_persistence`); nil: no Platform Capabilities.
+    public var nvdimmPersistence: NVDIMMPersistence?
+    /// ACPI header fields for the guest's NFIT and SSDT (`acpi_oem_*`, `acpi_creator_*`).
+    public var acpiOem: AcpiOemConfig
 
     public static let defaultVcpus = 1
     public static let defaultMmioHole = ByteSize(bytes: 256 * ByteSize.mib)
@@ -55,7 +62,9 @@ public struct GuestConfig: Equatable, Sendable {
         pciMmio64: ByteSize = GuestConfig.defaultPciMmio64,
         maxGrantFrames: Int = GuestConfig.defaultMaxGrantFrames,
         maxMaptrackFrames: Int = GuestConfig.defaultMaxMaptrackFrames,
-        pmemAperture: ByteSize = ByteSize(bytes: 0), safeRangeSize: ByteSize? = nil
+        pmemAperture: ByteSize = ByteSize(bytes: 0), safeRangeSize: ByteSize? = nil,
+        nvdimms: [NVDIMMConfig] = [], nvdimmPersistence: NVDIMMPersistence? = nil,
+        acpiOem: AcpiOemConfig = AcpiOemConfig()
     ) {
         self.name = name
         self.memory = memory
@@ -66,7 +75,13 @@ public struct GuestConfig: Equatable, Sendable {
         self.maxMaptrackFrames = maxMaptrackFrames
         self.pmemAperture = pmemAperture
         self.safeRangeSize = safeRangeSize
+        self.nvdimms = nvdimms.sorted { $0.slot < $1.slot }
+        self.nvdimmPersistence = nvdimmPersistence
+        self.acpiOem = acpiOem
     }
+
+    /// The vNVDIMM in `slot`, if any.
+    public func nvdimm(slot: Int) -> NVDIMMConfig? { nvdimms.first { $0.slot == slot } }
 
     /// Checks every rule above; the first broken one is thrown, naming the key and the fix.
     public func validate() throws(GuestConfigError) {
@@ -103,6 +118,21 @@ public struct GuestConfig: Equatable, Sendable {
                                          maptrackFrames: maxMaptrackFrames, vcpus: vcpus)
             }
         }
+        var slots = Set<Int>(), backings = Set<String>()
+        for d in nvdimms {
+            try d.validate()
+            guard slots.insert(d.slot).inserted else {
+                throw .invalid(key: "nvdimm.slot", value: String(d.slot), rule: "a slot no other vNVDIMM of this guest uses")
+            }
+            guard backings.insert(d.backing).inserted else {
+                throw .invalid(key: "nvdimm slot \(d.slot) backing", value: "\"\(d.backing)\"",
+                               rule: "a backing no other vNVDIMM of this guest uses (each vNVDIMM maps its own)")
+            }
+        }
+        if !nvdimms.isEmpty && pmemAperture.bytes == 0 {
+            throw .invalid(key: "pmem_aperture", value: "0", rule: "a pmem aperture (e.g. pmem_aperture = \"64G\") large enough for the vNVDIMMs, each starting on a 1G boundary")
+        }
+        try acpiOem.validate()
     }
 
     private func requireMultiple(_ size: ByteSize, of unit: UInt64, key: String, unit name: String) throws(GuestConfigError) {

@@ -2,7 +2,7 @@ import GuestMemory
 import NVDIMM
 
 /// Every kernel the gate can measure. Each hot path has its baseline beside it.
-let allKernels: [Kernel] = addressKernels + nvdimmKernels + rangeSetKernels
+let allKernels: [Kernel] = addressKernels + nvdimmKernels + rangeSetKernels + steeringKernels
 
 /// Random 32-bit frame deltas, fixed by the seed: kernels read them from memory so the
 /// optimizer cannot fold a loop into a closed form.

@@ -1,0 +1,161 @@
+import GuestMemory
+import HostPmem
+
+/// The memory behind machine frames, as the model has it: modelled host RAM
+/// (`SparseFrameStore`, lazily allocated) and host pmem (`PmemMapping`, a file or device
+/// mapped through libpmem). Direct guest accesses and device models' guest-memory accesses
+/// end here once the p2m has turned a gfn into an mfn.
+///
+/// Invariants: `backings` is sorted by first mfn and the backings' frame runs are disjoint; a
+/// pmem backing's frames lie inside its mapping (`offset + frames * 4096 <= length`). Not a
+/// hot path of the steering decision: the lookup is a binary search over a handful of runs.
+///
+/// Writes to pmem go through `PmemMapping.write`, which makes them durable before returning
+/// (a cache flush on real pmem, msync otherwise), so they survive the process.
+public final class MachineMemory {
+    public enum Backing {
+        case ram(SparseFrameStore)
+        /// `frames` machine frames from `firstMfn` are the mapping's bytes from `offset`.
+        case pmem(PmemMapping, firstMfn: Mfn, frames: UInt64, offset: UInt64)
+
+        public var firstMfn: Mfn {
+            switch self {
+            case let .ram(s): return s.firstMfn
+            case let .pmem(_, first, _, _): return first
+            }
+        }
+
+        public var frames: UInt64 {
+            switch self {
+            case let .ram(s): return s.frames
+            case let .pmem(_, _, frames, _): return frames
+            }
+        }
+    }
+
+    public private(set) var backings: [Backing] = []
+
+    public init() {}
+
+    /// Adds modelled RAM for `frames` machine frames from `firstMfn` and returns it.
+    @discardableResult
+    public func addRAM(firstMfn: Mfn, frames: UInt64) throws(MachineMemoryError) -> SparseFrameStore {
+        let store = try SparseFrameStore(firstMfn: firstMfn, frames: frames)
+        try insert(.ram(store))
+        return store
+    }
+
+    /// Makes `frames` machine frames from `firstMfn` the bytes of `mapping` from `offset`
+    /// (a multiple of 4 KiB).
+    public func addPmem(_ mapping: PmemMapping, firstMfn: Mfn, frames: UInt64, offset: UInt64 = 0) throws(MachineMemoryError) {
+        guard frames > 0 else { throw .emptyBacking(first: firstMfn) }
+        do { _ = try firstMfn.advanced(by: frames - 1) } catch { throw .beyondFrameSpace(first: firstMfn, frames: frames) }
+        guard offset % PageOrder.frameBytes == 0 else { throw .pmemOffsetMisaligned(offset: offset) }
+        let (bytes, o1) = frames.multipliedReportingOverflow(by: PageOrder.frameBytes)
+        let (end, o2) = offset.addingReportingOverflow(bytes)
+        guard !o1, !o2, end <= mapping.length else {
+            throw .pmemTooSmall(path: mapping.path, length: mapping.length, offset: offset, frames: frames)
+        }
+        try insert(.pmem(mapping, firstMfn: firstMfn, frames: frames, offset: offset))
+    }
+
+    /// Removes the pmem backing that starts at `firstMfn` (a vNVDIMM detached), dropping this
+    /// object's reference to its mapping. Returns whether there was one.
+    @discardableResult
+    public func removePmem(firstMfn: Mfn) -> Bool {
+        guard let i = backings.firstIndex(where: {
+            if case let .pmem(_, first, _, _) = $0 { return first == firstMfn }
+            return false
+        }) else { return false }
+        backings.remove(at: i)
+        return true
+    }
+
+    private func insert(_ b: Backing) throws(MachineMemoryError) {
+        let first = b.firstMfn.raw, last = first + b.frames - 1
+        for other in backings {
+            let of = other.firstMfn.raw, ol = of + other.frames - 1
+            if first <= ol && of <= last {
+                throw .overlappingBacking(first: b.firstMfn, frames: b.frames, existing: other.firstMfn, existingFrames: other.frames)
+            }
+        }
+        let i = backings.firstIndex { $0.firstMfn.raw > first } ?? backings.endIndex
+        backings.insert(b, at: i)
+    }
+
+    /// The backing holding `mfn`, or nil.
+    public func backing(for mfn: Mfn) -> Backing? {
+        var lo = 0, hi = backings.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if backings[mid].firstMfn.raw <= mfn.raw { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0 else { return nil }
+        let b = backings[lo - 1]
+        return mfn.raw - b.firstMfn.raw < b.frames ? b : nil
+    }
+
+    /// Reads `buffer.count` bytes at `offset` in frame `mfn` (within the frame).
+    public func read(_ mfn: Mfn, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(MachineMemoryError) {
+        guard let b = backing(for: mfn) else { throw .noBacking(mfn: mfn) }
+        switch b {
+        case let .ram(store):
+            try store.read(mfn, offset: offset, into: buffer)
+        case let .pmem(mapping, first, _, base):
+            guard offset >= 0, offset + buffer.count <= Int(PageOrder.frameBytes) else {
+                throw .crossesFrame(mfn: mfn, offset: offset, count: buffer.count)
+            }
+            let at = base + (mfn.raw - first.raw) * PageOrder.frameBytes + UInt64(offset)
+            do { try mapping.read(at: at, into: buffer) } catch { throw .pmem(error) }
+        }
+    }
+
+    /// Writes `bytes` at `offset` in frame `mfn` (within the frame); pmem writes are durable
+    /// when this returns.
+    public func write(_ mfn: Mfn, offset: Int, from bytes: UnsafeRawBufferPointer) throws(MachineMemoryError) {
+        guard let b = backing(for: mfn) else { throw .noBacking(mfn: mfn) }
+        switch b {
+        case let .ram(store):
+            try store.write(mfn, offset: offset, from: bytes)
+        case let .pmem(mapping, first, _, base):
+            guard offset >= 0, offset + bytes.count <= Int(PageOrder.frameBytes) else {
+                throw .crossesFrame(mfn: mfn, offset: offset, count: bytes.count)
+            }
+            let at = base + (mfn.raw - first.raw) * PageOrder.frameBytes + UInt64(offset)
+            do { try mapping.write(bytes, at: at) } catch { throw .pmem(error) }
+        }
+    }
+}
+
+/// Why machine memory could not be read or written, or a backing not added.
+public enum MachineMemoryError: Error, CustomStringConvertible, Sendable {
+    case noBacking(mfn: Mfn)
+    case crossesFrame(mfn: Mfn, offset: Int, count: Int)
+    case emptyBacking(first: Mfn)
+    case beyondFrameSpace(first: Mfn, frames: UInt64)
+    case overlappingBacking(first: Mfn, frames: UInt64, existing: Mfn, existingFrames: UInt64)
+    case pmemOffsetMisaligned(offset: UInt64)
+    case pmemTooSmall(path: String, length: UInt64, offset: UInt64, frames: UInt64)
+    case pmem(HostPmemError)
+
+    public var description: String {
+        switch self {
+        case let .noBacking(mfn):
+            return "machine memory: \(mfn) has no backing in the model: add RAM or pmem covering it"
+        case let .crossesFrame(mfn, offset, count):
+            return "machine memory: \(count) bytes at offset \(offset) of \(mfn) leave the 4 KiB frame: split the access"
+        case let .emptyBacking(first):
+            return "machine memory: a backing at \(first) needs at least one frame"
+        case let .beyondFrameSpace(first, frames):
+            return "machine memory: \(frames) frames from \(first) run past the last machine frame"
+        case let .overlappingBacking(first, frames, existing, existingFrames):
+            return "machine memory: \(frames) frames from \(first) overlap the backing of \(existingFrames) frames from \(existing): choose free machine frames"
+        case let .pmemOffsetMisaligned(offset):
+            return "machine memory: pmem offset \(offset) is not a multiple of 4096"
+        case let .pmemTooSmall(path, length, offset, frames):
+            return "machine memory: \(frames) frames from offset \(offset) do not fit in \(path) (\(length) bytes): use a larger backing or fewer frames"
+        case let .pmem(e):
+            return "machine memory: \(e)"
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import GuestMemory
+
+extension SteeringEngine {
+    // MARK: Device models
+
+    /// Registers `device` with a server as the handler of `[first, last]` of `kind`, and maps
+    /// that range into the server's set (checked against the limit and the allowance like
+    /// `mapRange`). Registered ranges of one kind on one server must be disjoint.
+    /// The vNVDIMM _DSM transport, for example: `register(dsm, server: s, kind: .port, first: 0x0a18, last: 0x0a1b)`.
+    public func register(_ device: any EmulatedDevice, server id: IoreqServerID, kind: IoRangeKind,
+                         first: UInt64, last: UInt64) throws(SteeringError) {
+        let slot = try existing(id)
+        try checkRange(kind, first, last)
+        if let other = records[slot].unsafelyUnwrapped.devices.first(where: { $0.kind == kind && $0.first <= last && first <= $0.last }) {
+            throw .deviceRangeOverlaps(domain, id, kind, first: first, last: last, device: other.device.name)
+        }
+        try change(slot: slot, kind: kind, first: first, last: last, adding: true)
+        records[slot]!.devices.append(DeviceRegistration(device: device, kind: kind, first: first, last: last))
+    }
+
+    /// Registers `device` as the handler of every ioreq the server receives that no registered
+    /// range matches: type-claimed and wp_mem accesses, default-server traffic, ranges mapped
+    /// with `mapRange`. One per server.
+    public func registerCatchAll(_ device: any EmulatedDevice, server id: IoreqServerID) throws(SteeringError) {
+        let slot = try existing(id)
+        if let other = records[slot].unsafelyUnwrapped.catchAll {
+            throw .catchAllExists(domain, id, device: other.name)
+        }
+        records[slot]!.catchAll = device
+    }
+
+    /// Removes every registration of `device` with the server and unmaps its ranges.
+    public func unregister(_ device: any EmulatedDevice, server id: IoreqServerID) throws(SteeringError) {
+        let slot = try existing(id)
+        var rec = records[slot].unsafelyUnwrapped
+        let mine = rec.devices.filter { $0.device === device }
+        guard !mine.isEmpty || rec.catchAll === device else {
+            throw .deviceNotRegistered(domain, id, device: device.name)
+        }
+        for r in mine {
+            // Removing a whole registered range never splits a range, so it cannot fail.
+            try? change(slot: slot, kind: r.kind, first: r.first, last: r.last, adding: false)
+        }
+        rec.devices.removeAll { $0.device === device }
+        if rec.catchAll === device { rec.catchAll = nil }
+        records[slot] = rec
+    }
+
+    /// The device that handles `ioreq` on its server.
+    func device(for ioreq: Ioreq) -> (any EmulatedDevice)? {
+        guard let rec = records[Int(ioreq.server.raw)] else { return nil }
+        let kind: IoRangeKind?
+        let value: UInt64
+        switch ioreq.route {
+        case let .rangeset(k):
+            kind = k
+            value = k == .wpMem ? ioreq.address >> PageOrder.frameShift : (k == .pciConfig ? ioreq.address >> 32 : ioreq.address)
+        case .typeClaim, .defaultServer:
+            kind = nil
+            value = 0
+        }
+        if let kind, let r = rec.devices.first(where: { $0.kind == kind && $0.first <= value && value <= $0.last }) {
+            return r.device
+        }
+        return rec.catchAll
+    }
+
+    // MARK: Performing an access
+
+    /// Steers `access` (counting it) and carries it out: a direct access is performed on the
+    /// backing memory (pmem writes are durable on return), an emulated one is delivered to its
+    /// server's device model, a fault is returned as the result. Throws only when the backing
+    /// memory or a device model fails.
+    public func handle(_ access: GuestAccess) throws(SteeringError) -> AccessResult {
+        let decision = steer(access)
+        switch decision {
+        case let .direct(mfn, _):
+            let offset = Int(access.address & (PageOrder.frameBytes - 1))
+            let n = Int(access.size)
+            if access.direction == .write {
+                var v = access.data.littleEndian
+                do {
+                    try withUnsafeBytes(of: &v) { (raw) throws(MachineMemoryError) in
+                        try memory.machine.write(mfn, offset: offset, from: UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+                    }
+                } catch { throw .machineMemory(error) }
+                return .completed(data: 0)
+            }
+            var v: UInt64 = 0
+            do {
+                try withUnsafeMutableBytes(of: &v) { (raw) throws(MachineMemoryError) in
+                    try memory.machine.read(mfn, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<n]))
+                }
+            } catch { throw .machineMemory(error) }
+            return .completed(data: UInt64(littleEndian: v))
+        case let .emulate(server, route):
+            let ioreq = Ioreq(access, server: server, route: route)
+            let mask: UInt64 = access.size == 8 ? .max : (1 << (UInt64(access.size) * 8)) - 1
+            guard let device = device(for: ioreq) else {
+                return .unhandled(server: server, data: access.direction == .read ? mask : 0)
+            }
+            let data: UInt64
+            do { data = try device.handle(ioreq, guestMemory: memory) } catch {
+                throw .deviceFailed(device: device.name, ioreq: ioreq, reason: "\(error)")
+            }
+            return .completed(data: access.direction == .read ? data & mask : 0)
+        case let .fault(f):
+            if case .writeDiscarded = f { return .discarded }
+            return .fault(f)
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import GuestMemory
+import Logging
+
+/// What a guest's ioreq server looks like from outside.
+public struct IoreqServerInfo: Sendable, Equatable, CustomStringConvertible {
+    public let id: IoreqServerID
+    public let name: String
+    public let isDefault: Bool
+    /// Ranges per kind.
+    public let rangeCounts: [IoRangeKind: Int]
+    /// Heap bytes of its four rangesets (charged to the guest's allowance).
+    public let rangeBytes: Int
+
+    public var description: String {
+        let counts = IoRangeKind.allCases.map { "\($0.name) \(rangeCounts[$0] ?? 0)" }.joined(separator: ", ")
+        return "\(id) '\(name)'\(isDefault ? " (default)" : ""): \(counts); \(rangeBytes) B"
+    }
+}
+
+extension SteeringEngine {
+    // MARK: Servers
+
+    /// Creates a server in the lowest free slot and returns its id. With `isDefault`, it
+    /// receives every port, MMIO and PCI-config access no server claims (one per guest).
+    public func createServer(name: String, isDefault: Bool = false) throws(SteeringError) -> IoreqServerID {
+        if isDefault, hot.pointee.defaultServer >= 0 {
+            throw .defaultServerExists(domain, existing: IoreqServerID(UInt16(hot.pointee.defaultServer)))
+        }
+        guard let slot = records.firstIndex(where: { $0 == nil }) else {
+            logger.warning("ioreq server limit reached", metadata: ["domain": "\(domain)", "maximum": "\(Self.maxServers)"])
+            throw .serverSlotsFull(domain, maximum: Self.maxServers)
+        }
+        records[slot] = ServerRecord(name: name, isDefault: isDefault, devices: [], catchAll: nil)
+        // Keep `active` ascending.
+        var n = hot.pointee.activeCount
+        var i = n
+        while i > 0 && Int(active[i - 1]) > slot {
+            active[i] = active[i - 1]
+            i -= 1
+        }
+        active[i] = UInt16(slot)
+        n += 1
+        hot.pointee.activeCount = n
+        if isDefault { hot.pointee.defaultServer = slot }
+        return IoreqServerID(UInt16(slot))
+    }
+
+    /// Destroys a server: its ranges are freed (and credited to the allowance), its claim of
+    /// the ioreq_server type released, its devices unregistered.
+    public func destroyServer(_ id: IoreqServerID) throws(SteeringError) {
+        let slot = try existing(id)
+        var freed = 0
+        for k in 0..<Self.kinds {
+            let i = slot * Self.kinds + k
+            freed += rangeSets[i].bytesAllocated
+            (rangeSets + i).deinitialize(count: 1)
+            (rangeSets + i).initialize(to: Self.emptySet(domain: domain, slot: i, wpMemLimit: wpMemLimit))
+        }
+        account.charged -= UInt64(freed)
+        records[slot] = nil
+        let n = hot.pointee.activeCount
+        var j = 0
+        for i in 0..<n where Int(active[i]) != slot {
+            active[j] = active[i]
+            j += 1
+        }
+        hot.pointee.activeCount = j
+        if hot.pointee.claimant == slot {
+            hot.pointee.claimant = -1
+            hot.pointee.claimFlags = 0
+        }
+        if hot.pointee.defaultServer == slot { hot.pointee.defaultServer = -1 }
+        serverCounts.advanced(by: slot * ServerCounter.caseCount).update(repeating: 0, count: ServerCounter.caseCount)
+    }
+
+    /// The existing servers, ascending by id.
+    public var servers: [IoreqServerInfo] {
+        (0..<hot.pointee.activeCount).map { i in
+            let slot = Int(active[i])
+            let rec = records[slot].unsafelyUnwrapped
+            var counts: [IoRangeKind: Int] = [:]
+            var bytes = 0
+            for k in IoRangeKind.allCases {
+                counts[k] = rangeSets[slot * Self.kinds + Int(k.rawValue)].count
+                bytes += rangeSets[slot * Self.kinds + Int(k.rawValue)].bytesAllocated
+            }
+            return IoreqServerInfo(id: IoreqServerID(UInt16(slot)), name: rec.name, isDefault: rec.isDefault,
+                                   rangeCounts: counts, rangeBytes: bytes)
+        }
+    }
+
+    public var defaultServer: IoreqServerID? {
+        hot.pointee.defaultServer >= 0 ? IoreqServerID(UInt16(hot.pointee.defaultServer)) : nil
+    }
+
+    /// The ranges of one of a server's sets, ascending.
+    public func ranges(_ id: IoreqServerID, _ kind: IoRangeKind) throws(SteeringError) -> [ClosedRange<UInt64>] {
+        let slot = try existing(id)
+        return rangeSets[slot * Self.kinds + Int(kind.rawValue)].ranges
+    }
+
+    /// The limit of one of a server's sets: 256, or the admin's wp_mem limit.
+    public func rangeLimit(_ kind: IoRangeKind) -> UInt64 {
+        kind == .wpMem ? wpMemLimit : HostSteeringConfig.defaultRangeLimit
+    }
+
+    /// Range memory: the guest's allowance and what its sets hold now.
+    public var rangeMemory: (allowance: UInt64, charged: UInt64) { (account.allowance, account.charged) }
+
+    // MARK: Ranges
+
+    /// Adds `[first, last]` to a server's set of `kind` (xendevicemodel_map_io_range_to_ioreq_server;
+    /// for wp_mem, HVMOP_IO_RANGE_WP_MEM with gfns). Fails, changing nothing and logging, when the
+    /// set's limit or the guest's allowance would be exceeded.
+    public func mapRange(_ id: IoreqServerID, _ kind: IoRangeKind, first: UInt64, last: UInt64) throws(SteeringError) {
+        let slot = try existing(id)
+        try checkRange(kind, first, last)
+        try change(slot: slot, kind: kind, first: first, last: last, adding: true)
+    }
+
+    /// Removes `[first, last]`, which must be wholly mapped, from a server's set of `kind`.
+    public func unmapRange(_ id: IoreqServerID, _ kind: IoRangeKind, first: UInt64, last: UInt64) throws(SteeringError) {
+        let slot = try existing(id)
+        try checkRange(kind, first, last)
+        guard rangeSets[slot * Self.kinds + Int(kind.rawValue)].contains(first...last) else {
+            throw .rangeNotMapped(domain, id, kind, first: first, last: last)
+        }
+        try change(slot: slot, kind: kind, first: first, last: last, adding: false)
+    }
+
+    // MARK: Internals
+
+    func existing(_ id: IoreqServerID) throws(SteeringError) -> Int {
+        let slot = Int(id.raw)
+        guard slot < Self.maxServers, records[slot] != nil else { throw .unknownServer(domain, id) }
+        return slot
+    }
+
+    func checkRange(_ kind: IoRangeKind, _ first: UInt64, _ last: UInt64) throws(SteeringError) {
+        guard first <= last, last <= kind.maxValue else {
+            throw .invalidRange(kind, first: first, last: last, maximum: kind.maxValue)
+        }
+    }
+
+    /// Adds or removes a range with the allowance checked before the set may grow.
+    ///
+    /// A change grows the set by one range when an add touches no existing range or a remove
+    /// splits one. If the set has no free slot then, it needs a larger buffer: its price is
+    /// quoted on a scratch set of the same limit and capacity (exact, whatever RangeSet's
+    /// layout), checked against the allowance, and only then reserved on the real set. Every
+    /// other change needs no new memory (removes may free some, which is credited).
+    func change(slot: Int, kind: IoRangeKind, first: UInt64, last: UInt64, adding: Bool) throws(SteeringError) {
+        let set = rangeSets + (slot * Self.kinds + Int(kind.rawValue))
+        let id = IoreqServerID(UInt16(slot))
+        let before = set.pointee.bytesAllocated
+        let grows: Bool
+        if adding {
+            let lo = first == 0 ? 0 : first - 1
+            let hi = last == .max ? last : last + 1
+            grows = !set.pointee.overlaps(lo...hi)
+        } else if let r = set.pointee.range(containing: first) {
+            grows = r.lowerBound < first && r.upperBound > last
+        } else {
+            grows = false
+        }
+        let memory = set.pointee.memory
+        let limit = set.pointee.limit
+        if grows && memory.ranges + 1 > memory.capacity && UInt64(memory.ranges) + 1 <= limit {
+            let capacity = Int(min(UInt64(max(memory.capacity * 2, 16)), limit))
+            let needed = UInt64(max(0, quote(capacity: capacity, limit: limit) - before))
+            guard account.charged + needed <= account.allowance else {
+                logger.warning("ioreq server range refused: guest range-memory allowance exhausted", metadata: [
+                    "domain": "\(domain)", "server": "\(id.raw)", "kind": "\(kind.name)",
+                    "allowance": "\(account.allowance)", "charged": "\(account.charged)", "needed": "\(needed)",
+                ])
+                throw .guestAllowanceExhausted(domain, allowance: account.allowance, charged: account.charged, needed: needed)
+            }
+            do { try set.pointee.reserveCapacity(capacity) } catch {
+                throw .rangeLimitReached(domain, id, kind, error)  // unreachable: capacity <= limit
+            }
+            let grown = UInt64(set.pointee.bytesAllocated - before)
+            if account.charged + grown > account.allowance {
+                set.pointee.shrinkToFit()  // back to the buffers it had: count == old capacity
+                throw .guestAllowanceExhausted(domain, allowance: account.allowance, charged: account.charged, needed: grown)
+            }
+        }
+        do {
+            if adding { try set.pointee.add(first...last) } else { try set.pointee.remove(first...last) }
+        } catch {
+            logger.warning("ioreq server range refused: rangeset limit reached", metadata: [
+                "domain": "\(domain)", "server": "\(id.raw)", "kind": "\(kind.name)",
+                "limit": "\(limit)", "first": "0x\(String(first, radix: 16))", "last": "0x\(String(last, radix: 16))",
+            ])
+            throw .rangeLimitReached(domain, id, kind, error)
+        }
+        let after = set.pointee.bytesAllocated
+        if after >= before {
+            account.charged += UInt64(after - before)
+        } else {
+            account.charged -= UInt64(before - after)
+        }
+    }
+
+    /// Heap bytes of an empty set of `limit` after reserving `capacity` slots.
+    func quote(capacity: Int, limit: UInt64) -> Int {
+        if let q = quotes[capacity] { return q }
+        guard var probe = try? RangeSet(name: "quote", limit: limit), (try? probe.reserveCapacity(capacity)) != nil else {
+            return Int.max / 2
+        }
+        let q = probe.bytesAllocated
+        quotes[capacity] = q
+        return q
+    }
+
+    /// Sets every wp_mem set's limit (the admin's path, through `SteeringHost`). All or nothing.
+    func setWpMemLimit(_ value: UInt64) throws(SteeringError) {
+        let maximum = HostSteeringConfig.maximumWpMemRanges(ramFrames: ramFrames)
+        guard value <= maximum else {
+            logger.warning("wp_mem limit refused: above maximum", metadata: [
+                "domain": "\(domain)", "requested": "\(value)", "maximum": "\(maximum)",
+            ])
+            throw .valueAboveMaximum(setting: "wp_mem range limit of \(domain)", value: value, maximum: maximum,
+                                     why: "min(RAM frames / 2, 2^32 - 1) for \(ramFrames) frames of RAM")
+        }
+        guard value >= 1 else {
+            throw .valueBelowMinimum(setting: "wp_mem range limit of \(domain)", value: value, minimum: 1,
+                                     why: "a limit of 0 would refuse every range")
+        }
+        for i in 0..<hot.pointee.activeCount {
+            let slot = Int(active[i])
+            let held = rangeSets[slot * Self.kinds + Int(IoRangeKind.wpMem.rawValue)].count
+            if UInt64(held) > value { throw .limitBelowRanges(domain, IoreqServerID(UInt16(slot)), held: held, requested: value) }
+        }
+        for slot in 0..<Self.maxServers {
+            // Cannot throw: value <= RangeSet.maximumLimit and >= every count.
+            try? rangeSets[slot * Self.kinds + Int(IoRangeKind.wpMem.rawValue)].setLimit(value)
+        }
+        wpMemLimit = value
+    }
+}

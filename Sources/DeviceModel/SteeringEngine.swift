@@ -1,0 +1,228 @@
+import GuestMemory
+import Logging
+
+// SteeringEngine: one guest's ioreq servers and the decision, for every guest access, of where
+// it goes: the backing memory (direct), a server's device model (emulate), or nowhere (fault).
+//
+// Order of the decision for a memory access (the p2m is read once):
+//   1. translate the gfn; unmapped -> fault(unmapped)
+//   2. the entry's access rights (mem_access) must allow the direction -> else fault(accessDenied)
+//   3. by p2m type:
+//      ioreq_server   the claimant of the type, if it claimed this direction (type steering);
+//                     else, for a write, the first server whose wp_mem rangeset holds the gfn
+//                     (range steering); else direct, as RAM (an unclaimed page behaves as RAM)
+//      mmio_dm        the first server whose mmio rangeset holds [addr, addr + size - 1];
+//                     else the default server; else fault(noServer)
+//      ram_ro, grant_map_ro   reads direct; writes fault(writeDiscarded) (Xen drops them)
+//      everything else (ram_rw, ram_logdirty, pmem, mmio_direct, grant_map_rw, foreign) direct
+// Port and PCI-config accesses: the first server whose port rangeset holds
+// [port, port + size - 1], or whose pci rangeset holds the SBDF; else the default server; else
+// fault(noServer). "First" is in descending server id, as Xen's FOR_EACH_IOREQ_SERVER walks its
+// server array (and as the 2016 code walked its list, newest server first).
+//
+// Invariants:
+//  1. `rangeSets` holds maxServers * 4 initialised RangeSets; set (id, kind) is at
+//     id * 4 + kind.rawValue. A slot without a server holds four empty sets (no heap memory).
+//  2. `active[0..<hot.activeCount]` are the ids of the existing servers, ascending; `records[id]`
+//     is non-nil exactly for those ids.
+//  3. hot.claimant is -1 or an existing server's id, and hot.claimFlags is non-zero exactly when
+//     it is not -1; hot.defaultServer is -1 or an existing server's id.
+//  4. account.charged equals the sum of bytesAllocated over all 32 sets, and never exceeds
+//     account.allowance (checked before any set grows).
+//  5. Every wp_mem set's limit equals wpMemLimit; every other set's limit is 256.
+//  6. A method that throws has changed none of the above.
+//
+// Why unsafe buffers: the decision reads the hot state, the active ids and the sets through
+// `let` pointers of a final class, so each read is a plain load: no exclusivity check, no
+// retain/release, no bounds check, no copy of a RangeSet (which is ~Copyable and is borrowed in
+// place). Not thread-safe: serialise changes with the decision, as Xen's ioreq server lock does.
+
+/// One guest's ioreq servers, their rangesets and type claim, and the steering decision.
+/// Created by `SteeringHost.createGuest`; the host admin's settings (wp_mem limit, range
+/// allowance) cannot be changed through it.
+public final class SteeringEngine {
+    /// Servers a guest may have (Xen's MAX_NR_IOREQ_SERVERS).
+    public static let maxServers = 8
+    @usableFromInline static let kinds = 4
+
+    public let domain: DomainID
+    public let p2m: P2M
+    /// Guest memory as device models see it.
+    public let memory: GuestMemoryAccess
+    public let logger: Logger
+    /// Frames of guest RAM, as the admin declared at creation (bounds the wp_mem limit).
+    public let ramFrames: UInt64
+
+    @usableFromInline let rangeSets: UnsafeMutablePointer<RangeSet>
+    @usableFromInline let hot: UnsafeMutablePointer<HotState>
+    @usableFromInline let active: UnsafeMutablePointer<UInt16>
+    @usableFromInline let decisionCounts: UnsafeMutablePointer<UInt64>
+    @usableFromInline let serverCounts: UnsafeMutablePointer<UInt64>
+
+    var records: [ServerRecord?]
+    var account: RangeMemoryAccount
+    /// The limit of every wp_mem set of this guest.
+    public internal(set) var wpMemLimit: UInt64
+    var quotes: [Int: Int] = [:]
+
+    @usableFromInline struct HotState {
+        @usableFromInline var activeCount: Int
+        @usableFromInline var claimant: Int
+        @usableFromInline var claimFlags: UInt8
+        @usableFromInline var defaultServer: Int
+    }
+
+    struct ServerRecord {
+        var name: String
+        var isDefault: Bool
+        var devices: [DeviceRegistration]
+        var catchAll: (any EmulatedDevice)?
+    }
+
+    struct DeviceRegistration {
+        let device: any EmulatedDevice
+        let kind: IoRangeKind
+        let first: UInt64
+        let last: UInt64
+    }
+
+    struct RangeMemoryAccount {
+        let allowance: UInt64
+        var charged: UInt64
+    }
+
+    init(domain: DomainID, p2m: P2M, machine: MachineMemory, ramFrames: UInt64, allowance: UInt64,
+         wpMemLimit: UInt64, logger: Logger) {
+        self.domain = domain
+        self.p2m = p2m
+        self.memory = GuestMemoryAccess(p2m: p2m, machine: machine)
+        self.ramFrames = ramFrames
+        self.logger = logger
+        self.wpMemLimit = wpMemLimit
+        account = RangeMemoryAccount(allowance: allowance, charged: 0)
+        records = Array(repeating: nil, count: Self.maxServers)
+        let n = Self.maxServers * Self.kinds
+        rangeSets = .allocate(capacity: n)
+        for i in 0..<n {
+            (rangeSets + i).initialize(to: Self.emptySet(domain: domain, slot: i, wpMemLimit: wpMemLimit))
+        }
+        hot = .allocate(capacity: 1)
+        hot.initialize(to: HotState(activeCount: 0, claimant: -1, claimFlags: 0, defaultServer: -1))
+        active = .allocate(capacity: Self.maxServers)
+        active.initialize(repeating: 0, count: Self.maxServers)
+        decisionCounts = .allocate(capacity: DecisionCounter.caseCount)
+        decisionCounts.initialize(repeating: 0, count: DecisionCounter.caseCount)
+        serverCounts = .allocate(capacity: Self.maxServers * ServerCounter.caseCount)
+        serverCounts.initialize(repeating: 0, count: Self.maxServers * ServerCounter.caseCount)
+    }
+
+    deinit {
+        rangeSets.deinitialize(count: Self.maxServers * Self.kinds)
+        rangeSets.deallocate()
+        hot.deallocate()
+        active.deallocate()
+        decisionCounts.deallocate()
+        serverCounts.deallocate()
+    }
+
+    /// The empty set of slot `i` (server i / 4, kind i % 4). Limits are in range, so it cannot throw.
+    static func emptySet(domain: DomainID, slot i: Int, wpMemLimit: UInt64) -> RangeSet {
+        let kind = IoRangeKind(rawValue: UInt8(i % kinds)).unsafelyUnwrapped
+        let limit = kind == .wpMem ? wpMemLimit : HostSteeringConfig.defaultRangeLimit
+        // swiftlint:disable:next force_try
+        return try! RangeSet(name: "\(domain) ioreq server \(i / kinds) \(kind.name)", limit: limit)
+    }
+
+    // MARK: The decision (hot path)
+
+    /// Where `access` goes. Reads the p2m once and, for emulated accesses, the claim and the
+    /// servers' rangesets; no allocation, no reference counting, no bounds checks. Changes
+    /// nothing (counters included): see `steer(_:)` and `handle(_:)`.
+    @inlinable
+    public func decide(_ access: GuestAccess) -> SteeringDecision {
+        switch access.space {
+        case .memory:
+            return decideMemory(access)
+        case .port:
+            return select(.port, first: access.address, last: access.lastByte, space: .port)
+        case .pciConfig:
+            let sbdf = access.address &>> 32
+            return select(.pciConfig, first: sbdf, last: sbdf, space: .pciConfig)
+        }
+    }
+
+    @inlinable @inline(__always)
+    func decideMemory(_ access: GuestAccess) -> SteeringDecision {
+        let gfn = Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)
+        guard let t = p2m.translate(gfn) else { return .fault(.unmapped(gfn: gfn)) }
+        let type = t.type
+        let needed: P2MAccess = access.direction == .write ? .write : .read
+        guard t.access.contains(needed) else {
+            return .fault(.accessDenied(gfn: gfn, type: type, access: t.access, direction: access.direction))
+        }
+        switch type {
+        case .ioreqServer:
+            let h = hot.pointee
+            if h.claimant >= 0 && h.claimFlags & (1 &<< access.direction.rawValue) != 0 {
+                return .emulate(server: IoreqServerID(UInt16(truncatingIfNeeded: h.claimant)), route: .typeClaim)
+            }
+            if access.direction == .write, let s = lookup(.wpMem, first: gfn.raw, last: gfn.raw) {
+                return .emulate(server: s, route: .rangeset(.wpMem))
+            }
+            return .direct(mfn: t.mfn.unsafelyUnwrapped, type: type)
+        case .mmioDM:
+            return select(.mmio, first: access.address, last: access.lastByte, space: .memory)
+        case .ramRO, .grantMapRO:
+            if access.direction == .write { return .fault(.writeDiscarded(gfn: gfn, type: type)) }
+            return .direct(mfn: t.mfn.unsafelyUnwrapped, type: type)
+        case .invalid:
+            return .fault(.unmapped(gfn: gfn))
+        case .ramRW, .ramLogDirty, .mmioDirect, .grantMapRW, .foreign, .pmem:
+            return .direct(mfn: t.mfn.unsafelyUnwrapped, type: type)
+        }
+    }
+
+    /// The server whose `kind` set holds [first, last], else the default server, else a fault.
+    @inlinable @inline(__always)
+    func select(_ kind: IoRangeKind, first: UInt64, last: UInt64, space: AccessSpace) -> SteeringDecision {
+        if let s = lookup(kind, first: first, last: last) { return .emulate(server: s, route: .rangeset(kind)) }
+        let d = hot.pointee.defaultServer
+        if d >= 0 { return .emulate(server: IoreqServerID(UInt16(truncatingIfNeeded: d)), route: .defaultServer) }
+        return .fault(.noServer(space: space))
+    }
+
+    /// The highest-id server whose `kind` set holds all of [first, last] (Xen's
+    /// rangeset_contains_range), walking the sets in place.
+    @inlinable @inline(__always)
+    func lookup(_ kind: IoRangeKind, first: UInt64, last: UInt64) -> IoreqServerID? {
+        let k = Int(truncatingIfNeeded: kind.rawValue)
+        var i = hot.pointee.activeCount
+        while i > 0 {
+            i &-= 1
+            let id = active[i]
+            if rangeSets[Int(truncatingIfNeeded: id) &* SteeringEngine.kinds &+ k]
+                .contains(ClosedRange(uncheckedBounds: (lower: first, upper: last))) {
+                return IoreqServerID(id)
+            }
+        }
+        return nil
+    }
+
+    /// `decide`, and the decision and server counters incremented.
+    @inlinable
+    public func steer(_ access: GuestAccess) -> SteeringDecision {
+        let d = decide(access)
+        count(d, access)
+        return d
+    }
+
+    @inlinable @inline(__always)
+    func count(_ d: SteeringDecision, _ access: GuestAccess) {
+        decisionCounts[d.counter.rawValue] &+= 1
+        if case let .emulate(server, route) = d {
+            let base = Int(truncatingIfNeeded: server.raw) &* ServerCounter.caseCount
+            serverCounts[base &+ ServerCounter(route).rawValue] &+= 1
+            serverCounts[base &+ (access.direction == .write ? ServerCounter.writes : ServerCounter.reads).rawValue] &+= 1
+        }
+    }
+}

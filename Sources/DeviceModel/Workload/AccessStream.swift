@@ -1,0 +1,148 @@
+import GuestMemory
+
+/// The workloads the generator knows.
+public enum WorkloadKind: String, Sendable, CaseIterable, Codable {
+    /// XenGT-like: GPU page-table writes (write-protected, emulated by the vGPU), ordinary RAM,
+    /// GPU BAR registers and VGA ports.
+    case xengt
+    /// MMIO BAR traffic only: the GPU's BAR and another device's (the default server's).
+    case mmio
+    /// Port IO only: VGA ports (the GPU's) and others (the default server's).
+    case port
+    /// GPU page-table writes only: every access is a steering decision about write-protected
+    /// RAM (what the steering benchmarks measure).
+    case ptwrite
+
+    /// The mix of this workload.
+    public var mix: WorkloadMix {
+        switch self {
+        case .xengt: return WorkloadMix(pageTable: 0.6, ram: 0.25, mmio: 0.1, port: 0.05, pageTableWrites: 0.7)
+        case .mmio: return WorkloadMix(pageTable: 0, ram: 0, mmio: 1, port: 0, pageTableWrites: 0)
+        case .port: return WorkloadMix(pageTable: 0, ram: 0, mmio: 0, port: 1, pageTableWrites: 0)
+        case .ptwrite: return WorkloadMix(pageTable: 1, ram: 0, mmio: 0, port: 0, pageTableWrites: 1)
+        }
+    }
+}
+
+/// Fractions of each kind of access (they sum to 1), and of page-table accesses that write.
+public struct WorkloadMix: Sendable, Equatable, Codable {
+    public var pageTable: Double
+    public var ram: Double
+    public var mmio: Double
+    public var port: Double
+    public var pageTableWrites: Double
+
+    public init(pageTable: Double, ram: Double, mmio: Double, port: Double, pageTableWrites: Double) {
+        self.pageTable = pageTable
+        self.ram = ram
+        self.mmio = mmio
+        self.port = port
+        self.pageTableWrites = pageTableWrites
+    }
+}
+
+/// Where the workload's accesses land: the page tables, RAM, and the devices' BARs and ports.
+public struct WorkloadTargets: Sendable {
+    public var pageTables: PageTableLayout
+    public var ram: [GfnRange]
+    /// The GPU's BAR (claimed by the GPU's server) and another device's (left to the default).
+    public var gpuBar: GpaRange
+    public var otherBar: GpaRange
+    /// VGA ports (the GPU's) and others (the default server's).
+    public var gpuPorts: ClosedRange<UInt16>
+    public var otherPorts: [UInt16]
+
+    public init(pageTables: PageTableLayout, ram: [GfnRange], gpuBar: GpaRange, otherBar: GpaRange,
+                gpuPorts: ClosedRange<UInt16>, otherPorts: [UInt16]) {
+        self.pageTables = pageTables
+        self.ram = ram
+        self.gpuBar = gpuBar
+        self.otherBar = otherBar
+        self.gpuPorts = gpuPorts
+        self.otherPorts = otherPorts
+    }
+}
+
+/// A deterministic stream of guest accesses: the same seed, mix and targets give the same
+/// accesses, on every machine. Every access is valid by construction (aligned, inside one
+/// page, data fitting its size).
+public struct AccessStream: Sendable {
+    public let mix: WorkloadMix
+    public let targets: WorkloadTargets
+    private var random: SplitMix64
+    private let ramFrames: UInt64
+    // Cumulative thresholds, scaled to 2^32.
+    private let tPageTable: UInt64, tRAM: UInt64, tMMIO: UInt64, tPTWrite: UInt64
+
+    public init(mix: WorkloadMix, targets: WorkloadTargets, seed: UInt64) throws(WorkloadError) {
+        let parts = [mix.pageTable, mix.ram, mix.mmio, mix.port, mix.pageTableWrites]
+        guard parts.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+            throw .invalid(option: "mix", value: "\(parts)", rule: "fractions from 0 to 1")
+        }
+        let sum = mix.pageTable + mix.ram + mix.mmio + mix.port
+        guard abs(sum - 1) < 1e-9 else {
+            throw .invalid(option: "mix", value: "\(sum)", rule: "page-table, RAM, MMIO and port fractions that sum to 1")
+        }
+        guard !targets.ram.isEmpty || mix.ram == 0 else { throw .invalid(option: "ram", value: "none", rule: "a guest with RAM") }
+        guard !targets.otherPorts.isEmpty else { throw .invalid(option: "ports", value: "none", rule: "at least one port") }
+        self.mix = mix
+        self.targets = targets
+        random = SplitMix64(seed: seed)
+        ramFrames = targets.ram.reduce(0) { $0 + $1.count }
+        let scale = Double(UInt64(1) << 32)
+        tPageTable = UInt64(mix.pageTable * scale)
+        tRAM = UInt64((mix.pageTable + mix.ram) * scale)
+        tMMIO = UInt64((mix.pageTable + mix.ram + mix.mmio) * scale)
+        tPTWrite = UInt64(mix.pageTableWrites * scale)
+    }
+
+    /// The next access.
+    public mutating func next() -> GuestAccess {
+        let pick = random.next() >> 32
+        let bits = random.next()
+        let write = bits & 1 == 1
+        if pick < tPageTable {
+            // A PTE: 8 bytes, 8-aligned, in a random page-table page.
+            let pages = targets.pageTables.pages
+            let page = pages[Int(random.next(below: UInt64(pages.count)))]
+            let pteWrite = (bits >> 32) < tPTWrite
+            let offset = (bits >> 8) & 0xFF8
+            return access(page.raw << 12 | offset, size: 8, write: pteWrite, bits: bits)
+        }
+        if pick < tRAM {
+            var x = random.next(below: ramFrames)
+            var i = 0
+            while x >= targets.ram[i].count {
+                x -= targets.ram[i].count
+                i += 1
+            }
+            let offset = (bits >> 8) & 0xFF8
+            return access((targets.ram[i].first.raw + x) << 12 | offset, size: 8, write: write, bits: bits)
+        }
+        if pick < tMMIO {
+            // A 32-bit register, three quarters of them the GPU's.
+            let bar = (bits >> 1) & 3 == 0 ? targets.otherBar : targets.gpuBar
+            let offset = random.next(below: bar.size) & ~3
+            return access(bar.first.raw + offset, size: 4, write: write, bits: bits)
+        }
+        let port: UInt16
+        if (bits >> 1) & 1 == 0 {
+            port = targets.gpuPorts.lowerBound + UInt16(random.next(below: UInt64(targets.gpuPorts.count)))
+        } else {
+            port = targets.otherPorts[Int(random.next(below: UInt64(targets.otherPorts.count)))]
+        }
+        return GuestAccess(unchecked: UInt64(port), data: write ? (bits >> 24) & 0xFF : 0, space: .port,
+                           direction: write ? .write : .read, size: 1)
+    }
+
+    private func access(_ address: UInt64, size: UInt8, write: Bool, bits: UInt64) -> GuestAccess {
+        let mask: UInt64 = size == 8 ? .max : (1 << (UInt64(size) * 8)) - 1
+        return GuestAccess(unchecked: address, data: write ? bits & mask : 0, space: .memory,
+                           direction: write ? .write : .read, size: size)
+    }
+
+    /// Fills `buffer` with the next accesses.
+    public mutating func fill(_ buffer: UnsafeMutableBufferPointer<GuestAccess>) {
+        for i in buffer.indices { buffer[i] = next() }
+    }
+}

@@ -1,0 +1,153 @@
+import GuestMemory
+import Logging
+
+/// How the vGPU's page-table pages are write-protected.
+public enum SteeringMode: String, Sendable, CaseIterable, Codable {
+    /// The pages are p2m type ioreq_server and the vGPU's server claims the type for writes
+    /// (where seed 001 converged).
+    case type
+    /// The pages are p2m type ioreq_server and the vGPU's server lists them in its wp_mem
+    /// rangeset (the patch seed 001 argued over).
+    case range
+}
+
+/// What the admin and the workload choose for a scenario.
+public struct ScenarioOptions: Sendable {
+    public var workload: WorkloadKind
+    public var pageTablePages: Int
+    public var fragmentation: Double
+    public var seed: UInt64
+    public var mode: SteeringMode
+    /// The admin's wp_mem limit for the guest; nil for the default 256.
+    public var wpMemRangeLimit: UInt64?
+    public var host: HostSteeringConfig
+
+    public init(workload: WorkloadKind = .xengt, pageTablePages: Int = 8192, fragmentation: Double = 0.5,
+                seed: UInt64 = 1, mode: SteeringMode = .type, wpMemRangeLimit: UInt64? = nil,
+                host: HostSteeringConfig = HostSteeringConfig()) {
+        self.workload = workload
+        self.pageTablePages = pageTablePages
+        self.fragmentation = fragmentation
+        self.seed = seed
+        self.mode = mode
+        self.wpMemRangeLimit = wpMemRangeLimit
+        self.host = host
+    }
+}
+
+/// A modelled guest set up the way XenGT runs: QEMU as the default server, the vGPU as a
+/// second server holding its BAR, VGA ports and PCI function, and the guest's GPU page tables
+/// write-protected by type or by range. The access stream comes from `stream()`.
+///
+/// In range mode, page-table runs beyond the wp_mem limit (or the guest's allowance) are left
+/// unprotected, as seed 001 says XenGT must degrade: its vGPU re-shadows them before each
+/// submission instead. They stay ram_rw, and `unprotectedPages` and `degradation` say so.
+public final class SteeringScenario {
+    public let options: ScenarioOptions
+    public let memory: ModelledGuestMemory
+    public let host: SteeringHost
+    public let engine: SteeringEngine
+    public let qemu: IoreqServerID
+    public let gpu: IoreqServerID
+    public let targets: WorkloadTargets
+    public let gtt = GTTShadowDevice()
+    public let qemuDevice = RegisterFileDevice(name: "qemu")
+    /// Page-table runs write-protected (all of them in type mode).
+    public let protectedRuns: Int
+    public let unprotectedPages: Int
+    /// Why protection stopped short, in range mode.
+    public let degradation: SteeringError?
+
+    public static let gpuBarSize: UInt64 = 16 << 20
+    public static let otherBarSize: UInt64 = 1 << 20
+    public static let gpuPorts: ClosedRange<UInt16> = 0x3C0...0x3DF
+    public static let otherPorts: [UInt16] = [0x60, 0x64, 0x70, 0x71, 0x3F8, 0xCF8, 0xCFC]
+
+    public init(physmap: GuestPhysmap, options: ScenarioOptions, domain: DomainID,
+                logger: Logger = Logger(label: "vpmem.steering")) throws(ScenarioError) {
+        self.options = options
+        do { memory = try ModelledGuestMemory(domain: domain, physmap: physmap) } catch { throw .guest(error) }
+        guard let aperture = physmap.regions.first(where: { $0.kind == .pciMmio32 })?.range,
+              aperture.size >= Self.gpuBarSize + Self.otherBarSize else {
+            throw .noMmioAperture(guest: physmap.config.name)
+        }
+        let layout: PageTableLayout
+        do {
+            layout = try PageTableLayout(pages: options.pageTablePages, fragmentation: options.fragmentation,
+                                         ram: memory.ramRegions, seed: options.seed)
+        } catch { throw .workload(error) }
+        let gpuBar: GpaRange, otherBar: GpaRange
+        do {
+            gpuBar = try GpaRange(start: aperture.first, size: Self.gpuBarSize)
+            otherBar = try GpaRange(start: Gpa(aperture.first.raw + Self.gpuBarSize), size: Self.otherBarSize)
+        } catch { throw .noMmioAperture(guest: physmap.config.name) }
+        targets = WorkloadTargets(pageTables: layout, ram: memory.ramRegions, gpuBar: gpuBar, otherBar: otherBar,
+                                  gpuPorts: Self.gpuPorts, otherPorts: Self.otherPorts)
+        var protectedRuns = 0
+        var unprotected = 0
+        var degradation: SteeringError?
+        do {
+            host = try SteeringHost(config: options.host, logger: logger)
+            engine = try host.createGuest(domain, p2m: memory.p2m, machine: memory.machine,
+                                          settings: GuestSteeringSettings(ramFrames: memory.ramFrames,
+                                                                          wpMemRangeLimit: options.wpMemRangeLimit))
+            qemu = try engine.createServer(name: "qemu", isDefault: true)
+            gpu = try engine.createServer(name: "xengt")
+            try engine.registerCatchAll(qemuDevice, server: qemu)
+            try engine.registerCatchAll(gtt, server: gpu)
+            try engine.mapRange(gpu, .mmio, first: gpuBar.first.raw, last: gpuBar.last.raw)
+            try engine.mapRange(gpu, .port, first: UInt64(Self.gpuPorts.lowerBound), last: UInt64(Self.gpuPorts.upperBound))
+            let vga = PciSbdf(raw: 0x10)  // 0000:00:02.0
+            try engine.mapRange(gpu, .pciConfig, first: UInt64(vga.raw), last: UInt64(vga.raw))
+            for run in layout.runs {
+                if options.mode == .range {
+                    // Runs never touch, so once one is refused every later one would be too:
+                    // leave the rest unprotected without asking (and logging) again.
+                    if degradation != nil {
+                        unprotected += Int(run.count)
+                        continue
+                    }
+                    do {
+                        try engine.mapRange(gpu, .wpMem, first: run.first.raw, last: run.last.raw)
+                    } catch {
+                        degradation = degradation ?? error
+                        unprotected += Int(run.count)
+                        continue
+                    }
+                }
+                try engine.setMemoryType(gfn: run.first, count: run.count, to: .ioreqServer)
+                protectedRuns += 1
+            }
+            if options.mode == .type { try engine.claimIoreqServerType(gpu, flags: .write) }
+        } catch {
+            throw .steering(error)
+        }
+        self.protectedRuns = protectedRuns
+        self.unprotectedPages = unprotected
+        self.degradation = degradation
+    }
+
+    /// The workload's access stream, deterministic from the options' seed.
+    public func stream() throws(ScenarioError) -> AccessStream {
+        do { return try AccessStream(mix: options.workload.mix, targets: targets, seed: options.seed &+ 1) } catch {
+            throw .workload(error)
+        }
+    }
+}
+
+public enum ScenarioError: Error, CustomStringConvertible {
+    case guest(ModelledGuestError)
+    case steering(SteeringError)
+    case workload(WorkloadError)
+    case noMmioAperture(guest: String)
+
+    public var description: String {
+        switch self {
+        case let .guest(e): return "\(e)"
+        case let .steering(e): return "\(e)"
+        case let .workload(e): return "\(e)"
+        case let .noMmioAperture(guest):
+            return "guest '\(guest)' has no 32-bit PCI MMIO aperture of at least 17M for the GPU's and another device's BARs: enlarge mmio_hole"
+        }
+    }
+}

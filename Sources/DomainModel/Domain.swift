@@ -1,0 +1,357 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DeviceModel
+import GuestMemory
+import HostPmem
+import NVDIMM
+import VpmemCore
+
+// Domain: one modelled guest, tied together: config -> physmap -> p2m (guest RAM on modelled
+// host RAM) -> checked mapping of its vNVDIMM backings -> NFIT/SSDT in its ACPI-tables region ->
+// key store -> the _DSM device model behind the DSM IO port on its steering engine.
+//
+// Invariants (hold between calls; a method that throws restores them and changes nothing):
+//  1. `config.nvdimms` lists exactly the attached vNVDIMMs, in slot order, and `nvdimms` holds
+//     one AttachedNVDIMM for each, in the same order.
+//  2. Each attached vNVDIMM has: a pmem region "nvdimm<slot>" in `physmap`; its host frames
+//     registered as host pmem and mapped at that region through the checked mapping (type pmem,
+//     the largest pages alignment allows); those frames backed by its PmemMapping in `machine`;
+//     its label area (if any) attached to the DSM handler.
+//  3. With vNVDIMMs attached, `tables` holds the NFIT and SSDT built from them, the same bytes
+//     are in guest memory at `tables.address`, the key store's dm-acpi keys give that address
+//     and length, and the DSM handler's FIT is the NFIT's structures. With none, `tables` is
+//     nil and the keys are absent.
+//  4. Guest RAM (every ram and acpi_tables region) is mapped ram_rw to one run of modelled host
+//     RAM from HostPlacement.ramBase, registered as host RAM.
+//  5. A backing that attach created is removed again if the attach fails; an existing backing
+//     is never changed by a failed attach or by detach.
+
+/// A modelled guest with its vNVDIMMs. See the invariants at the top of this file.
+public final class Domain {
+    public let id: DomainID
+    public private(set) var config: GuestConfig
+    /// Relative backing paths in the config are relative to this directory.
+    public let baseDirectory: String
+    public private(set) var physmap: GuestPhysmap
+    public let p2m: P2M
+    public private(set) var mapping: CheckedMemoryMapping
+    public let machine: MachineMemory
+    public let steeringHost: SteeringHost
+    public let engine: SteeringEngine
+    public let dsmServer: IoreqServerID
+    public let device: NVDIMMDeviceModel
+    public let tablesArea: AcpiTablesArea
+    public private(set) var nvdimms: [AttachedNVDIMM] = []
+    public private(set) var keys: KeyStore
+    public private(set) var tables: PublishedTables?
+    public private(set) var hostPlacement = HostPlacement()
+
+    /// QEMU's DSM IO port.
+    public static let dsmPort: UInt16 = SSDTBuilder.defaultIOPort
+    public var dsmPage: Gpa { tablesArea.dsmPage }
+
+    /// Builds the guest from `config` and attaches its vNVDIMMs in slot order. Missing backings
+    /// are created (emulated pmem files) when `createMissingBackings` is set.
+    public init(config: GuestConfig, baseDirectory: String, domid: UInt16 = 1,
+                createMissingBackings: Bool = true) throws(DomainError) {
+        do { id = try DomainID(domid) } catch { throw .mapping(error) }
+        var bare = config
+        bare.nvdimms = []
+        do { try config.validate() } catch { throw .config(error) }
+        let physmap: GuestPhysmap
+        do { physmap = try GuestPhysmap(config: bare) } catch { throw .physmap(error) }
+        self.config = bare
+        self.physmap = physmap
+        self.baseDirectory = baseDirectory
+        tablesArea = try AcpiTablesArea(physmap: physmap)
+        p2m = P2M()
+        machine = MachineMemory()
+        keys = KeyStore(domid: domid)
+        // Guest RAM: every RAM-like region on one run of host RAM.
+        let ramRegions = physmap.regions.filter { $0.kind == .ram || $0.kind == .acpiTables }
+        let ramFrames = ramRegions.reduce(UInt64(0)) { $0 + $1.range.size / PageOrder.frameBytes }
+        var registry = HostRangeRegistry()
+        do {
+            let hostRAM = try MfnRange(first: HostPlacement.ramBase, count: ramFrames)
+            try registry.register(.ram, hostRAM)
+            var next = HostPlacement.ramBase.raw
+            for r in ramRegions {
+                let frames = r.range.size / PageOrder.frameBytes
+                try p2m.set(gfn: r.range.first.frame, count: frames, to: Mfn(uncheckedRaw: next), type: .ramRW)
+                next += frames
+            }
+        } catch let e as MappingError { throw .mapping(e) } catch let e as P2MError { throw .p2m(e) } catch {
+            throw .guestMemory("\(error)")
+        }
+        do { try machine.addRAM(firstMfn: HostPlacement.ramBase, frames: ramFrames) } catch {
+            throw .machineMemory("\(error)")
+        }
+        mapping = CheckedMemoryMapping(registry: registry)
+        do { try mapping.addGuest(id, physmap: physmap, p2m: p2m) } catch { throw .mapping(error) }
+        device = NVDIMMDeviceModel(port: Self.dsmPort)
+        do {
+            steeringHost = try SteeringHost()
+            engine = try steeringHost.createGuest(id, p2m: p2m, machine: machine, settings: GuestSteeringSettings(ramFrames: ramFrames))
+            dsmServer = try engine.createServer(name: "nvdimm")
+            try engine.register(device, server: dsmServer, kind: .port, first: UInt64(Self.dsmPort), last: UInt64(Self.dsmPort) + 3)
+        } catch { throw .deviceModel("\(error)") }
+        self.config.nvdimmPersistence = config.nvdimmPersistence
+        self.config.acpiOem = config.acpiOem
+        for d in config.nvdimms {
+            try attach(d, createBacking: createMissingBackings)
+        }
+    }
+
+    /// The backing path of `d` as opened: absolute as given, relative to `baseDirectory`.
+    public func resolve(_ backing: String) -> String {
+        backing.hasPrefix("/") ? backing : (baseDirectory.hasSuffix("/") ? baseDirectory : baseDirectory + "/") + backing
+    }
+
+    /// The attached vNVDIMM in `slot`.
+    public func nvdimm(slot: Int) -> AttachedNVDIMM? { nvdimms.first { $0.slot == slot } }
+
+    // MARK: Attach
+
+    /// Attaches a vNVDIMM: opens (or, with `createBacking`, creates) its backing, places its data
+    /// part in the pmem aperture, maps it through the checked mapping, hands its label area to
+    /// the _DSM device model, and republishes the firmware tables. All or nothing.
+    @discardableResult
+    public func attach(_ d: NVDIMMConfig, createBacking: Bool) throws(DomainError) -> AttachedNVDIMM {
+        // 1. Rules of the vNVDIMM and against the others.
+        var next = config
+        next.nvdimms.append(d)
+        next.nvdimms.sort { $0.slot < $1.slot }
+        if config.nvdimm(slot: d.slot) != nil { throw .slotInUse(slot: d.slot) }
+        do { try d.validate() } catch { throw .config(error) }
+        let path = resolve(d.backing)
+        if let other = nvdimms.first(where: { $0.path == path || Self.sameFile($0.path, path) }) {
+            throw .backingInUse(slot: d.slot, path: path, otherSlot: other.slot)
+        }
+        do { try next.validate() } catch { throw .config(error) }
+        guard let backingSize = d.backingSize else { throw .config(.invalid(key: "nvdimm slot \(d.slot) size", value: d.size.description, rule: "fits in 64 bits")) }
+        // 2. Guest side, on copies: a region in the pmem aperture.
+        var nextPhysmap = physmap
+        let range: GpaRange
+        do { range = try nextPhysmap.placePmem(name: d.regionName, size: d.size.bytes) } catch { throw .physmap(error) }
+        var nextPlacement = hostPlacement
+        let frames = d.size.bytes / PageOrder.frameBytes
+        let hostFrames = try nextPlacement.placePmem(frames: frames)
+        // 3. The backing: opened (or created) last among the checks, removed again on failure
+        // only if this call created it.
+        let (backing, created) = try Self.openBacking(d, path: path, size: backingSize, create: createBacking)
+        var committed = false
+        defer {
+            if !committed && created { _ = unlink(path) }
+        }
+        // 4. Tables for the new set, built before anything is committed.
+        let attachedNext = AttachedNVDIMMStub(config: d, range: range)
+        let (nfit, ssdt, fit) = try buildTables(nvdimms.map { $0.virtualNVDIMM } + [attachedNext.virtualNVDIMM], config: next)
+        guard nfit.count + ssdt.count <= tablesArea.room else {
+            throw .tablesTooLarge(length: nfit.count + ssdt.count, room: tablesArea.room)
+        }
+        let labelArea: PmemLabelStorage?
+        if d.hasLabelArea {
+            labelArea = try PmemLabelStorage(mapping: backing, offset: d.labelOffset, size: UInt32(d.labelSize.bytes))
+        } else {
+            labelArea = nil
+        }
+        // 5. Commit: checked mapping (register, physmap, map), machine memory, tables, DSM.
+        var nextMapping = mapping
+        let extent: MappedExtent
+        do {
+            try nextMapping.register(.pmem, hostFrames)
+            try nextMapping.updatePhysmap(id, nextPhysmap)
+            extent = try nextMapping.map(id, gfn: range.first.frame, mfn: hostFrames.first, count: frames, type: .pmem)
+        } catch { throw .mapping(error) }
+        // The p2m now holds the mapping (map is all or nothing); undo it if a later step fails.
+        do {
+            try machine.addPmem(backing, firstMfn: hostFrames.first, frames: frames, offset: 0)
+        } catch {
+            _ = try? nextMapping.unmap(id, gfn: range.first.frame, count: frames)
+            throw .machineMemory("\(error)")
+        }
+        let attached = AttachedNVDIMM(config: d, path: path, backing: backing, createdBacking: created,
+                                      guestRange: range, hostFrames: hostFrames, extent: extent)
+        do {
+            try publish(nfit: nfit, ssdt: ssdt)
+        } catch {
+            machine.removePmem(firstMfn: hostFrames.first)
+            _ = try? nextMapping.unmap(id, gfn: range.first.frame, count: frames)
+            throw error
+        }
+        do { try device.handler.attach(slot: d.slot, .init(labelArea: labelArea, readOnly: d.readOnly)) } catch {
+            throw .tables(.config(error))  // slot range was validated above: unreachable in practice
+        }
+        device.handler.setFIT(fit)
+        mapping = nextMapping
+        physmap = nextPhysmap
+        hostPlacement = nextPlacement
+        config = next
+        nvdimms.append(attached)
+        nvdimms.sort { $0.slot < $1.slot }
+        committed = true
+        return attached
+    }
+
+    /// The VirtualNVDIMM of a vNVDIMM being attached, before its AttachedNVDIMM exists.
+    private struct AttachedNVDIMMStub {
+        let config: NVDIMMConfig
+        let range: GpaRange
+        var virtualNVDIMM: VirtualNVDIMM {
+            VirtualNVDIMM(slot: config.slot, base: range.first, size: config.size.bytes, proximityDomain: config.node, unarmed: config.unarmed)
+        }
+    }
+
+    static func openBacking(_ d: NVDIMMConfig, path: String, size: UInt64, create: Bool) throws(DomainError) -> (PmemMapping, created: Bool) {
+        let exists = access(path, F_OK) == 0
+        if !exists && !create { throw .backingMissing(slot: d.slot, path: path) }
+        if d.readOnly {
+            if !exists {
+                // A new read-only vNVDIMM: an all-zero emulated file, then opened read-only.
+                do { _ = try PmemMapping.create(path: path, size: size) } catch { throw .backing(slot: d.slot, error) }
+                do { return (try PmemMapping.open(path: path, expectedSize: size, access: .readOnly), true) } catch {
+                    _ = unlink(path)
+                    throw .backing(slot: d.slot, error)
+                }
+            }
+            if let info = try? PmemInfo.inspect(path: path), info.locked {
+                throw .backingLockedByWriter(slot: d.slot, path: path, holderPid: info.lockHolderPid)
+            }
+        }
+        do {
+            let m: PmemMapping
+            if exists {
+                m = try PmemMapping.open(path: path, access: d.readOnly ? .readOnly : .readWrite)
+            } else {
+                m = try PmemMapping.create(path: path, size: size)
+            }
+            guard m.length == size else {
+                throw DomainError.backingSize(slot: d.slot, path: path, actual: m.length, size: d.size.bytes, labelSize: d.labelSize.bytes)
+            }
+            return (m, m.created)
+        } catch let e as DomainError {
+            throw e
+        } catch let e as HostPmemError {
+            throw .backing(slot: d.slot, e)
+        } catch {
+            throw .backing(slot: d.slot, .system(path: path, operation: "open", errno: 0, message: "\(error)"))
+        }
+    }
+
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
+    // MARK: Detach
+
+    /// Detaches the vNVDIMM in `slot`, reversing exactly what attach did; its backing is closed
+    /// (and unlocked) once the returned value is dropped. The backing's bytes are not touched.
+    @discardableResult
+    public func detach(slot: Int) throws(DomainError) -> AttachedNVDIMM {
+        guard let index = nvdimms.firstIndex(where: { $0.slot == slot }) else {
+            throw .noSuchSlot(slot: slot, attached: nvdimms.map(\.slot))
+        }
+        let d = nvdimms[index]
+        var next = config
+        next.nvdimms.removeAll { $0.slot == slot }
+        let rest = nvdimms.filter { $0.slot != slot }
+        var built: (nfit: [UInt8], ssdt: [UInt8], fit: [UInt8])?
+        if !rest.isEmpty { built = try buildTables(rest.map(\.virtualNVDIMM), config: next) }
+        var nextPhysmap = physmap
+        do { try nextPhysmap.removePmem(name: d.config.regionName) } catch { throw .physmap(error) }
+        var nextMapping = mapping
+        let gfn = d.guestRange.first.frame, count = d.hostFrames.count
+        // unmap is all or nothing; once it has succeeded the p2m no longer maps the vNVDIMM, so
+        // any later failure maps it back before throwing (`mapping` itself is still the old one).
+        do { _ = try nextMapping.unmap(id, gfn: gfn, count: count) } catch { throw .mapping(error) }
+        do {
+            try nextMapping.unregister(.pmem, d.hostFrames)
+            try nextMapping.updatePhysmap(id, nextPhysmap)
+            if let built { try publish(nfit: built.nfit, ssdt: built.ssdt) } else { unpublish() }
+        } catch {
+            try? p2m.set(gfn: gfn, count: count, to: d.hostFrames.first, type: .pmem)
+            if let e = error as? MappingError { throw .mapping(e) }
+            throw (error as? DomainError) ?? .guestMemory("\(error)")
+        }
+        try? device.handler.detach(slot: slot)
+        device.handler.setFIT(built?.fit ?? [])
+        machine.removePmem(firstMfn: d.hostFrames.first)
+        var placement = hostPlacement
+        placement.release(d.hostFrames)
+        hostPlacement = placement
+        mapping = nextMapping
+        physmap = nextPhysmap
+        config = next
+        nvdimms.remove(at: index)
+        return d
+    }
+
+    // MARK: Tables
+
+    func buildTables(_ list: [VirtualNVDIMM], config: GuestConfig) throws(DomainError) -> ([UInt8], [UInt8], [UInt8]) {
+        let o = config.acpiOem
+        var oem = AcpiOemFields()
+        if let v = o.oemID { oem.oemID = v }
+        if let v = o.oemRevision { oem.oemRevision = v }
+        if let v = o.creatorID { oem.creatorID = v }
+        if let v = o.creatorRevision { oem.creatorRevision = v }
+        var nfitOEM = oem, ssdtOEM = oem
+        nfitOEM.oemTableID = o.oemTableID
+        ssdtOEM.oemTableID = o.oemTableID ?? "NVDIMM"
+        let persistence: PersistenceDomain? = config.nvdimmPersistence.map { $0 == .cpu ? .cpu : .memoryController }
+        let nfitBuilder = NFITBuilder(nvdimms: list, persistenceDomain: persistence, oem: nfitOEM)
+        do {
+            let fit = try nfitBuilder.structures()
+            let nfit = try nfitBuilder.table()
+            let ssdt = try SSDTBuilder(nvdimms: list, dsmPage: tablesArea.dsmPage, ioPort: Self.dsmPort, oem: ssdtOEM).table()
+            return (nfit, ssdt, fit)
+        } catch let e as NVDIMMBuildError {
+            throw .tables(e)
+        } catch let e as NVDIMMConfigError {
+            throw .tables(.config(e))
+        } catch {
+            throw .tables(.table(.truncated(expected: 0, actual: 0)))
+        }
+    }
+
+    /// Writes the tables into the guest's ACPI-tables region and publishes address and length.
+    func publish(nfit: [UInt8], ssdt: [UInt8]) throws(DomainError) {
+        do { try engine.memory.write(tablesArea.tablesBase, nfit + ssdt) } catch { throw .guestMemory("\(error)") }
+        var k = keys
+        do {
+            try k.write(AcpiTablesArea.addressKey, String(tablesArea.tablesBase.raw))
+            try k.write(AcpiTablesArea.lengthKey, String(nfit.count + ssdt.count))
+        } catch { throw .keyStore(error) }
+        keys = k
+        tables = PublishedTables(nfit: nfit, ssdt: ssdt, address: tablesArea.tablesBase)
+    }
+
+    func unpublish() {
+        try? keys.remove("hvmloader/dm-acpi")
+        tables = nil
+    }
+
+    /// Writes a key in the guest's key store (the toolstack's xenstore-write).
+    public func writeKey(_ path: String, _ value: String) throws(DomainError) {
+        do { try keys.write(path, value) } catch { throw .keyStore(error) }
+    }
+}
+
+extension Domain {
+    /// The physmap `config` gives once its vNVDIMMs are attached in slot order, without opening
+    /// any backing (what `guest show` prints).
+    public static func plannedPhysmap(_ config: GuestConfig) throws(DomainError) -> GuestPhysmap {
+        var bare = config
+        bare.nvdimms = []
+        do { try config.validate() } catch { throw .config(error) }
+        var physmap: GuestPhysmap
+        do {
+            physmap = try GuestPhysmap(config: bare)
+            for d in config.nvdimms { try physmap.placePmem(name: d.regionName, size: d.size.bytes) }
+        } catch { throw .physmap(error) }
+        return physmap
+    }
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import DomainModel
+import Foundation
+import NVDIMM
+import VpmemCore
+
+struct AcpiCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "acpi", abstract: "The firmware tables a modelled guest's vNVDIMMs get.", subcommands: [Dump.self])
+
+    struct Dump: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the guest's NFIT and SSDT as binary tables.",
+            discussion: "DIR/nfit.aml and DIR/ssdt.aml: disassemble with `iasl -d DIR/nfit.aml`, or give them to QEMU with -acpitable file=DIR/nfit.aml. The bytes are the ones placed in guest memory at the address the key store publishes.")
+        @Argument(help: "The guest config file.") var config: String
+        @Option(help: "Directory to write the tables into (created if missing).") var out: String
+        @OptionGroup var output: JSONFlag
+
+        struct Report: Encodable {
+            let nfit: String
+            let ssdt: String
+            let nfit_length: Int
+            let ssdt_length: Int
+            let address: UInt64
+            let length: Int
+            let keys: [String: String]
+        }
+
+        func run() async throws {
+            let domain = try DomainLoading.load(config)
+            guard let tables = domain.tables else {
+                throw ValidationError("guest '\(domain.config.name)' has no vNVDIMMs, so no NFIT or SSDT: attach one first (vpmem nvdimm attach)")
+            }
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let nfitPath = (out as NSString).appendingPathComponent("nfit.aml")
+            let ssdtPath = (out as NSString).appendingPathComponent("ssdt.aml")
+            try Data(tables.nfit).write(to: URL(fileURLWithPath: nfitPath))
+            try Data(tables.ssdt).write(to: URL(fileURLWithPath: ssdtPath))
+            var keys: [String: String] = [:]
+            for k in [AcpiTablesArea.addressKey, AcpiTablesArea.lengthKey] {
+                keys[try domain.keys.absolute(k)] = try domain.keys.read(k)
+            }
+            if output.json {
+                print(try JSONOutput.encode(Report(nfit: nfitPath, ssdt: ssdtPath, nfit_length: tables.nfit.count, ssdt_length: tables.ssdt.count,
+                                                   address: tables.address.raw, length: tables.length, keys: keys)))
+                return
+            }
+            print("\(nfitPath): NFIT, \(tables.nfit.count) bytes, at gpa \(addr(tables.nfitAddress.raw))")
+            print("\(ssdtPath): SSDT, \(tables.ssdt.count) bytes, at gpa \(addr(tables.ssdtAddress.raw))")
+            for (k, v) in keys.sorted(by: { $0.key < $1.key }) { print("\(k) = \(v)") }
+            print("disassemble: iasl -d \(nfitPath) \(ssdtPath)")
+        }
+    }
+}
+
+struct DSMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dsm",
+        abstract: "Run one _DSM call through the full path: guest stores to the DSM page, the port write, the device model, the result read back.",
+        discussion: """
+            FUNCTION: 0 or query, 4 or label-size, 5 or get-label (--offset, --length), 6 or set-label \
+            (--offset, --data HEX), or read-fit (--offset) on the root. Other numbers are sent as they are. \
+            --root calls the root device (handle 0); read-fit uses QEMU's reserved root (handle 0x10000).
+            """)
+    @Argument(help: "The guest config file.") var config: String
+    @Argument(help: "The function (number or name).") var function: String
+    @Option(help: "The vNVDIMM's slot.") var nvdimm: Int?
+    @Flag(help: "Call the root device instead of a vNVDIMM.") var root = false
+    @Option(help: "Offset argument (functions 5, 6, read-fit).") var offset: UInt32 = 0
+    @Option(help: "Length argument (function 5).") var length: UInt32 = 0
+    @Option(help: "Data to write, in hex (function 6).") var data: String = ""
+    @Option(help: "Revision (Arg1).") var revision: UInt32 = 1
+    @Option(help: "UUID (Arg0); default: the one the device expects.") var uuid: String?
+    @OptionGroup var output: JSONFlag
+
+    struct Report: Encodable {
+        let handle: UInt32
+        let uuid: String
+        let revision: UInt32
+        let function: UInt32
+        let arg3: String
+        let returned: String
+        let status: UInt32?
+        let status_name: String?
+        let fields: [String: UInt64]
+    }
+
+    func run() async throws {
+        let (fn, readFIT) = try parseFunction()
+        let handle: UInt32
+        if readFIT {
+            handle = SSDTBuilder.reservedRootHandle
+        } else if root {
+            handle = 0
+        } else {
+            guard let nvdimm else { throw ValidationError("give --nvdimm SLOT (or --root)") }
+            guard (0...255).contains(nvdimm) else { throw ValidationError("--nvdimm \(nvdimm): slots are 0 to 255") }
+            handle = UInt32(nvdimm) + 1
+        }
+        let expectedUUID = handle == 0 ? SSDTBuilder.rootDeviceUUID : handle == SSDTBuilder.reservedRootHandle ? SSDTBuilder.reservedRootUUID : SSDTBuilder.nvdimmDeviceUUID
+        var arg3: [UInt8]? = nil
+        switch (fn, readFIT) {
+        case (1, true): arg3 = le(offset)
+        case (5, false): arg3 = le(offset) + le(length)
+        case (6, false):
+            let bytes = try hexBytes(data)
+            guard let n = UInt32(exactly: bytes.count) else { throw ValidationError("--data is too long") }
+            arg3 = le(offset) + le(n) + bytes
+        default: break
+        }
+        let domain = try DomainLoading.load(config)
+        let out = try domain.evaluateDSM(handle: handle, uuid: uuid ?? expectedUUID, revision: revision, function: fn, arg3: arg3)
+        let word = { (at: Int) -> UInt32? in out.count >= at + 4 ? UInt32(out[at]) | UInt32(out[at + 1]) << 8 | UInt32(out[at + 2]) << 16 | UInt32(out[at + 3]) << 24 : nil }
+        var fields: [String: UInt64] = [:]
+        var status: UInt32? = word(0)
+        if fn == 0 {
+            if let b = word(0) { fields["supported_functions"] = UInt64(b) } else if let b = out.first { fields["supported_functions"] = UInt64(b) }
+            status = nil
+        } else if fn == 4 && !readFIT, status == 0, let size = word(4), let max = word(8) {
+            fields["label_area_size"] = UInt64(size)
+            fields["max_transfer"] = UInt64(max)
+        } else if (fn == 5 || readFIT), status == 0 {
+            fields["data_bytes"] = UInt64(out.count - 4)
+        }
+        let report = Report(handle: handle, uuid: uuid ?? expectedUUID, revision: revision, function: fn, arg3: (arg3 ?? []).hexString,
+                            returned: out.hexString, status: status, status_name: status.map(DomainError.statusName), fields: fields)
+        if output.json { print(try JSONOutput.encode(report)); return }
+        print("_DSM handle 0x\(String(handle, radix: 16)) function \(fn) revision \(revision): returned \(out.count) bytes")
+        if let s = status { print("status \(DomainError.statusName(s))") }
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { print("\(k) = \(v) (0x\(String(v, radix: 16)))") }
+        if out.count > 4 && fn != 0 { print("data: \(Array(out.dropFirst(4).prefix(256)).hexString)\(out.count > 260 ? " ..." : "")") }
+    }
+
+    func parseFunction() throws -> (UInt32, Bool) {
+        switch function {
+        case "query": return (0, false)
+        case "label-size": return (4, false)
+        case "get-label": return (5, false)
+        case "set-label": return (6, false)
+        case "read-fit": return (1, true)
+        default:
+            guard let n = UInt32(function) else {
+                throw ValidationError("unknown function '\(function)': use a number or query, label-size, get-label, set-label, read-fit")
+            }
+            return (n, false)
+        }
+    }
+
+    func le(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)] }
+
+    func hexBytes(_ s: String) throws -> [UInt8] {
+        let clean = s.filter { !$0.isWhitespace && $0 != ":" }
+        guard clean.count % 2 == 0 else { throw ValidationError("--data '\(s)': an even number of hex digits, e.g. 0a1b2c") }
+        var out: [UInt8] = []
+        var i = clean.startIndex
+        while i < clean.endIndex {
+            let j = clean.index(i, offsetBy: 2)
+            guard let b = UInt8(clean[i..<j], radix: 16) else { throw ValidationError("--data '\(s)': '\(clean[i..<j])' is not hex") }
+            out.append(b)
+            i = j
+        }
+        return out
+    }
+}
+
+extension Array where Element == UInt8 {
+    var hexString: String { map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
+}

@@ -1,0 +1,177 @@
+import ArgumentParser
+import DomainModel
+import Foundation
+import GuestConfigFile
+import GuestMemory
+import HostPmem
+import NVDIMM
+import VpmemCore
+
+struct NVDIMMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nvdimm",
+        abstract: "Virtual NVDIMMs of modelled guests: attach, detach, list, and their namespace labels.",
+        discussion: "CONFIG is a guest config file with [[nvdimm]] tables (see examples/nvdimm-*.toml).",
+        subcommands: [Attach.self, Detach.self, List.self, InitLabels.self, Labels.self])
+
+    struct Attach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Attach host pmem to a modelled guest as a vNVDIMM and record it in the config.",
+            discussion: """
+                Checked against the whole guest (pmem aperture, safe range, the other vNVDIMMs, the backing's \
+                lock and size) before anything changes; the config is rewritten atomically (temporary file, \
+                fsync, rename). The backing holds SIZE bytes of data then the label area.
+                """)
+        @Argument(help: "The guest config file.") var config: String
+        @Option(help: "An emulated pmem file, a file on an fsdax mount, or /dev/daxN.M.") var backing: String
+        @Option(help: "Bytes the guest sees (a multiple of 2M). Default: the existing backing's size minus the label area.", transform: parseSize)
+        var size: ByteSize?
+        @Option(name: .customLong("label-size"), help: "Label area at the end of the backing (0 for none, else at least 128K).", transform: parseSize)
+        var labelSize = NVDIMMConfig.defaultLabelSize
+        @Option(help: "NUMA node (NFIT proximity domain).") var node: UInt32 = 0
+        @Option(help: "Slot (0-255). Default: the lowest free one.") var slot: Int?
+        @Flag(help: "Label writes are refused; the backing is opened read-only.") var readonly = false
+        @Flag(help: "Set the NFIT 'not armed' flag.") var unarmed = false
+        @Flag(help: "Create the backing as an emulated pmem file if it does not exist.") var create = false
+
+        func run() async throws {
+            let domain = try DomainLoading.load(config)
+            let path = DomainLoading.absolute(backing)
+            let chosenSlot = slot ?? (0...NVDIMMConfig.maxSlot).first { s in domain.nvdimm(slot: s) == nil } ?? 0
+            var dataSize = size
+            if dataSize == nil {
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw ValidationError("\(path) does not exist: give --size (and --create to make an emulated pmem file)")
+                }
+                let info = try PmemInfo.inspect(path: path)
+                guard info.size > labelSize.bytes else {
+                    throw ValidationError("\(path) is \(info.size) bytes, not more than the \(labelSize) label area: give --size or a smaller --label-size")
+                }
+                dataSize = ByteSize(bytes: info.size - labelSize.bytes)
+            }
+            let d = NVDIMMConfig(slot: chosenSlot, backing: path, size: dataSize!, labelSize: labelSize, node: node,
+                                 readOnly: readonly, unarmed: unarmed)
+            let attached = try domain.attach(d, createBacking: create)
+            do {
+                try domain.config.save(to: config)
+            } catch {
+                // The config is unchanged on disk: undo the attach and remove a backing it made.
+                _ = try? domain.detach(slot: chosenSlot)
+                if attached.createdBacking { try? FileManager.default.removeItem(atPath: path) }
+                throw error
+            }
+            let v = attached.virtualNVDIMM
+            print("attached slot \(d.slot) (\(v.deviceName), NFIT handle \(v.handle)) to '\(domain.config.name)': "
+                + "\(d.size) at gpa \(attached.guestRange), node \(d.node)"
+                + (d.hasLabelArea ? ", \(d.labelSize) label area" : ", no label area")
+                + (d.readOnly ? ", read-only" : "") + (d.unarmed ? ", unarmed" : ""))
+            print("backing \(path)\(attached.createdBacking ? " (created)" : ""): \(attached.backing.length) bytes, "
+                + "host \(attached.hostFrames), persisted by \(attached.backing.persistence)")
+            print("config \(config) rewritten")
+        }
+    }
+
+    struct Detach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Detach a vNVDIMM from a modelled guest and remove it from the config (the backing is kept).")
+        @Argument(help: "The guest config file.") var config: String
+        @Option(help: "The slot to detach.") var slot: Int
+
+        func run() async throws {
+            let domain = try DomainLoading.load(config)
+            let d = try domain.detach(slot: slot)
+            try domain.config.save(to: config)
+            print("detached slot \(slot) (\(d.virtualNVDIMM.deviceName)) from '\(domain.config.name)': gpa \(d.guestRange) unmapped, backing \(d.path) kept")
+            print("config \(config) rewritten")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a guest's vNVDIMMs and where they are mapped.")
+        @Argument(help: "The guest config file.") var config: String
+        @OptionGroup var output: JSONFlag
+
+        func run() async throws {
+            let domain = try DomainLoading.load(config)
+            let report = NVDIMMListReport(domain)
+            if output.json { print(try JSONOutput.encode(report)); return }
+            print(Self.render(report))
+        }
+
+        static func render(_ r: NVDIMMListReport) -> String {
+            guard !r.nvdimms.isEmpty else { return "guest '\(r.guest)' has no vNVDIMMs (attach one: vpmem nvdimm attach CONFIG --backing PATH --size 8G)" }
+            let rows = r.nvdimms.map { e -> [String] in
+                let flags = [e.readonly ? "ro" : nil, e.unarmed ? "unarmed" : nil].compactMap { $0 }.joined(separator: ",")
+                let pages = ["1G", "2M", "4K"].compactMap { k in e.pages[k].map { "\($0)x\(k)" } }.joined(separator: "+")
+                return ["\(e.slot)", "\(e.device)", "\(e.handle)", "\(addr(e.gpa_start))-\(addr(e.gpa_last))",
+                        ByteSize(bytes: e.size).description, ByteSize(bytes: e.label_size).description, "\(e.node)",
+                        flags.isEmpty ? "-" : flags, "mfn 0x\(String(e.mfn_start, radix: 16))", pages, e.backing]
+            }
+            var out = "guest '\(r.guest)': \(r.nvdimms.count) vNVDIMM\(r.nvdimms.count == 1 ? "" : "s")\n"
+            out += table(["SLOT", "DEVICE", "HANDLE", "GPA", "SIZE", "LABEL", "NODE", "FLAGS", "HOST", "P2M PAGES", "BACKING"], rows)
+            out += "\nDSM page gpa \(addr(r.dsm_page)), port 0x\(String(r.dsm_port, radix: 16))"
+            if let a = r.tables_address, let l = r.tables_length { out += "; NFIT+SSDT at gpa \(addr(a)), \(l) bytes" }
+            return out
+        }
+    }
+
+    struct InitLabels: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init-labels",
+            abstract: "Write an empty namespace label area through _DSM, as a guest kernel would.",
+            discussion: "Set Namespace Label Data calls of at most max-transfer bytes: index block 1 (seq 2), then block 0 (seq 3), every slot free.")
+        @Argument(help: "The guest config file.") var config: String
+        @Option(help: "The vNVDIMM's slot.") var slot: Int
+        @Option(name: .customLong("label-version"), help: "1.2 (256-byte labels, default) or 1.1 (128-byte).") var labelVersion = "1.2"
+
+        func run() async throws {
+            let labelBytes: Int
+            switch labelVersion {
+            case "1.2": labelBytes = 256
+            case "1.1": labelBytes = 128
+            default: throw ValidationError("--label-version \(labelVersion): use 1.2 or 1.1")
+            }
+            let domain = try DomainLoading.load(config)
+            let client = NamespaceLabelClient(domain: domain, slot: slot)
+            let before = domain.device.calls
+            let layout = try client.initLabels(labelSize: labelBytes)
+            let (_, maxTransfer) = try client.labelSizeInfo()
+            print("slot \(slot): initialised a \(layout.areaSize)-byte label area (v1.\(layout.minor)): "
+                + "2 index blocks of \(layout.indexSize) bytes, \(layout.nslot) slots of \(layout.labelSize) bytes, all free")
+            print("through _DSM: \(domain.device.calls - before) calls on port 0x\(String(Domain.dsmPort, radix: 16)), "
+                + "at most \(maxTransfer) bytes per Set Namespace Label Data, persisted on \(domain.nvdimm(slot: slot)?.path ?? "?")")
+        }
+    }
+
+    struct Labels: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read a vNVDIMM's label area through _DSM, decode and verify it.",
+            discussion: "Reports corruption by block and field; a torn index-block update shows as one bad block and the other current.")
+        @Argument(help: "The guest config file.") var config: String
+        @Option(help: "The vNVDIMM's slot.") var slot: Int
+        @OptionGroup var output: JSONFlag
+
+        func run() async throws {
+            let domain = try DomainLoading.load(config)
+            let area = try NamespaceLabelClient(domain: domain, slot: slot).readArea()
+            let report = LabelAreaReport(area: area)
+            if output.json { print(try JSONOutput.encode(report)); return }
+            print(Self.render(report, slot: slot))
+        }
+
+        static func render(_ r: LabelAreaReport, slot: Int) -> String {
+            var out = "slot \(slot): label area \(r.size) bytes"
+            if let l = r.label_size, let n = r.nslot { out += ", \(n) slots of \(l) bytes" }
+            out += r.clean ? ", clean\n" : ", \(r.issues.count) problem\(r.issues.count == 1 ? "" : "s")\n"
+            for b in r.blocks {
+                let state = b.valid ? "valid, seq \(b.seq ?? 0), v\(b.version ?? "?"), \(b.free_slots ?? 0) of \(b.nslot ?? 0) slots free" : "INVALID"
+                out += "  index block \(b.block): \(state)\(b.current ? " (current)" : "")\n"
+                for i in b.issues { out += "    - \(i.message)\n" }
+            }
+            for i in r.issues where i.block == nil { out += "  - \(i.message)\n" }
+            out += r.labels.isEmpty ? "  no namespace labels\n" : ""
+            for l in r.labels { out += "  label slot \(l.slot): uuid \(l.uuid) '\(l.name)' dpa 0x\(String(l.dpa, radix: 16)) size \(ByteSize(bytes: l.rawsize))\n" }
+            return String(out.dropLast())
+        }
+    }
+}

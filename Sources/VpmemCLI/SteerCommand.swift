@@ -1,0 +1,299 @@
+import ArgumentParser
+import DeviceModel
+import Foundation
+import GuestConfigFile
+import GuestMemory
+import Logging
+import VpmemCore
+
+/// `vpmem steer`: run a workload against a modelled guest's ioreq servers and report where
+/// every access went and how fast.
+struct SteerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "steer",
+        abstract: "Steer a workload's guest accesses to memory, device models or faults, and count the decisions.",
+        subcommands: [Run.self],
+        defaultSubcommand: Run.self)
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Run a workload against a modelled guest: decisions per server, and the rate.",
+            discussion: """
+                The guest (CONFIG, a TOML guest config) gets QEMU as its default ioreq server and a \
+                XenGT-like vGPU as a second server holding a 16M BAR, the VGA ports and PCI 00:02.0. \
+                The vGPU's page-table pages are write-protected by p2m type (--mode type: the vGPU \
+                claims ioreq_server writes) or by wp_mem rangeset (--mode range: one range per run \
+                of pages, up to the wp_mem limit the host admin sets with --wp-mem-limit; runs \
+                beyond it are left unprotected, as XenGT re-shadows them). \
+                Example: vpmem steer examples/hole-3g.toml --workload xengt --pages 8192 --fragmentation 0.5 --accesses 10M
+                """)
+
+        @Argument(help: "The guest config file (TOML; see examples/*.toml).")
+        var config: String
+        @Option(help: "Workload: xengt (page tables, RAM, BAR, ports), mmio (BAR traffic), port (port IO) or ptwrite (page-table writes only).")
+        var workload: String = "xengt"
+        @Option(help: "GPU page-table pages in guest RAM.")
+        var pages: Int = 8192
+        @Option(help: "0: the page tables are one contiguous run; 1: every page alone; between: that share of runs.")
+        var fragmentation: Double = 0.5
+        @Option(help: "Accesses to run (K, M, G suffixes are powers of 1000).")
+        var accesses: String = "1M"
+        @Option(help: "How page tables are write-protected: type or range.")
+        var mode: String = "type"
+        @Option(name: .customLong("wp-mem-limit"), help: "The host admin's wp_mem range limit for the guest (default 256; at most min(RAM frames / 2, 2^32 - 1)).")
+        var wpMemLimit: String?
+        @Option(help: "Seed of the workload (the same seed gives the same accesses).")
+        var seed: UInt64 = 1
+        @Flag(help: "Print JSON with stable snake_case keys instead of tables.")
+        var json = false
+
+        func run() async throws {
+            guard let kind = WorkloadKind(rawValue: workload) else {
+                throw ValidationError("--workload \(workload): use one of \(WorkloadKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let steeringMode = SteeringMode(rawValue: mode) else {
+                throw ValidationError("--mode \(mode): use type or range")
+            }
+            let total = try parseCount(accesses, option: "--accesses")
+            var limit: UInt64?
+            if let text = wpMemLimit {
+                guard let v = UInt64(text) else {
+                    throw ValidationError("--wp-mem-limit \(text): give a whole number from 1 to 4294967295")
+                }
+                limit = v
+            }
+            let guestConfig = try GuestConfigFile.load(from: config)
+            let physmap = try GuestPhysmap(config: guestConfig)
+            var logger = Logger(label: "vpmem.steering")
+            logger.logLevel = json ? .error : .warning
+            let options = ScenarioOptions(workload: kind, pageTablePages: pages, fragmentation: fragmentation, seed: seed,
+                                          mode: steeringMode, wpMemRangeLimit: limit)
+            let scenario = try SteeringScenario(physmap: physmap, options: options, domain: DomainID(1), logger: logger)
+            var stream = try scenario.stream()
+            let engine = scenario.engine
+
+            let progress = ProgressBar(total: total, enabled: !json && isatty(STDOUT_FILENO) != 0 && total >= 2_000_000)
+            let batch = 4096
+            let buffer = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: batch)
+            defer { buffer.deallocate() }
+            var done: UInt64 = 0
+            var elapsed = Duration.zero
+            let clock = ContinuousClock()
+            while done < total {
+                let n = Int(min(UInt64(batch), total - done))
+                stream.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
+                let start = clock.now
+                for i in 0..<n { _ = try engine.handle(buffer[i]) }
+                elapsed += clock.now - start
+                done += UInt64(n)
+                progress.update(done)
+            }
+            progress.finish()
+            // The decision alone, on a fresh stream of the same accesses (counters untouched).
+            let decideCount = min(total, 1_000_000)
+            var again = try scenario.stream()
+            var decideElapsed = Duration.zero
+            var decided: UInt64 = 0
+            var sink: UInt64 = 0
+            while decided < decideCount {
+                let n = Int(min(UInt64(batch), decideCount - decided))
+                again.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
+                let start = clock.now
+                for i in 0..<n { sink &+= UInt64(engine.decide(buffer[i]).counter.rawValue) }
+                decideElapsed += clock.now - start
+                decided += UInt64(n)
+            }
+            let report = SteerReport(scenario: scenario, source: config, accesses: total, elapsed: elapsed,
+                                     decideAccesses: decideCount, decideElapsed: decideElapsed, checksum: sink)
+            if json {
+                print(try JSONOutput.encode(report))
+            } else {
+                print(report.text, terminator: "")
+            }
+        }
+    }
+}
+
+/// Parses a count with K, M, G suffixes (powers of 1000), from 1 to 10^12.
+func parseCount(_ text: String, option: String) throws -> UInt64 {
+    let multipliers: [Character: UInt64] = ["K": 1_000, "M": 1_000_000, "G": 1_000_000_000]
+    var digits = Substring(text)
+    var multiplier: UInt64 = 1
+    if let last = digits.last?.uppercased().first, let m = multipliers[last] {
+        multiplier = m
+        digits = digits.dropLast()
+    }
+    guard let value = UInt64(digits) else {
+        throw ValidationError("\(option) \(text): give a whole number, optionally with K, M or G (10M = 10,000,000)")
+    }
+    let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
+    guard !overflow, product >= 1, product <= 1_000_000_000_000 else {
+        throw ValidationError("\(option) \(text): give from 1 to 1000G")
+    }
+    return product
+}
+
+/// A one-line progress bar on stdout, drawn only when enabled (a terminal, a long run, not JSON).
+final class ProgressBar {
+    let total: UInt64
+    let enabled: Bool
+    private var shown = -1
+
+    init(total: UInt64, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled
+    }
+
+    func update(_ done: UInt64) {
+        guard enabled else { return }
+        let percent = Int(done * 100 / total)
+        guard percent != shown else { return }
+        shown = percent
+        let width = 40
+        let filled = percent * width / 100
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        print("\r[\(bar)] \(percent)% \(done)/\(total) accesses", terminator: "")
+        fflush(nil)
+    }
+
+    func finish() {
+        guard enabled else { return }
+        print("\r" + String(repeating: " ", count: 80) + "\r", terminator: "")
+        fflush(nil)
+    }
+}
+
+/// What `vpmem steer` reports, in JSON with snake_case keys, or as text.
+struct SteerReport: Encodable {
+    struct Server: Encodable {
+        var id: UInt16
+        var name: String
+        var isDefault: Bool
+        var ranges: [String: Int]
+        var counters: [String: UInt64]
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, ranges, counters
+            case isDefault = "default"
+        }
+    }
+
+    var guest: String
+    var config: String
+    var workload: String
+    var mode: String
+    var pages: Int
+    var fragmentation: Double
+    var seed: UInt64
+    var pageTableRuns: Int
+    var protectedRuns: Int
+    var unprotectedPages: Int
+    var degradation: String?
+    var wpMemLimit: UInt64
+    var claimant: UInt16?
+    var accesses: UInt64
+    var seconds: Double
+    var accessesPerSecond: Double
+    var nanosecondsPerAccess: Double
+    var decisionNanoseconds: Double
+    var decisions: [String: UInt64]
+    var servers: [Server]
+    var rangeMemoryAllowance: UInt64
+    var rangeMemoryCharged: UInt64
+    var shadowUpdates: UInt64
+    var checksum: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case guest, config, workload, mode, pages, fragmentation, seed, degradation, claimant, accesses, seconds
+        case decisions, servers, checksum
+        case pageTableRuns = "page_table_runs"
+        case protectedRuns = "protected_runs"
+        case unprotectedPages = "unprotected_pages"
+        case wpMemLimit = "wp_mem_limit"
+        case accessesPerSecond = "accesses_per_second"
+        case nanosecondsPerAccess = "ns_per_access"
+        case decisionNanoseconds = "decision_ns"
+        case rangeMemoryAllowance = "range_memory_allowance"
+        case rangeMemoryCharged = "range_memory_charged"
+        case shadowUpdates = "shadow_updates"
+    }
+
+    init(scenario s: SteeringScenario, source: String, accesses: UInt64, elapsed: Duration,
+         decideAccesses: UInt64, decideElapsed: Duration, checksum: UInt64) {
+        let engine = s.engine
+        let counters = engine.counters
+        guest = s.memory.physmap.config.name
+        config = source
+        workload = s.options.workload.rawValue
+        mode = s.options.mode.rawValue
+        pages = s.options.pageTablePages
+        fragmentation = s.options.fragmentation
+        seed = s.options.seed
+        pageTableRuns = s.targets.pageTables.runs.count
+        protectedRuns = s.protectedRuns
+        unprotectedPages = s.unprotectedPages
+        degradation = s.degradation.map { "\($0)" }
+        wpMemLimit = engine.wpMemLimit
+        claimant = engine.claimant?.server.raw
+        self.accesses = accesses
+        seconds = Self.seconds(elapsed)
+        accessesPerSecond = seconds > 0 ? Double(accesses) / seconds : 0
+        nanosecondsPerAccess = Double(accesses) > 0 ? seconds * 1e9 / Double(accesses) : 0
+        decisionNanoseconds = decideAccesses > 0 ? Self.seconds(decideElapsed) * 1e9 / Double(decideAccesses) : 0
+        var d: [String: UInt64] = [:]
+        for c in DecisionCounter.allCases { d[c.key] = counters.decisions[c] ?? 0 }
+        decisions = d
+        servers = engine.servers.map { info in
+            var r: [String: Int] = [:]
+            for k in IoRangeKind.allCases { r[k.name] = info.rangeCounts[k] ?? 0 }
+            var c: [String: UInt64] = [:]
+            for k in ServerCounter.allCases { c[k.key] = counters.servers[info.id]?[k] ?? 0 }
+            return Server(id: info.id.raw, name: info.name, isDefault: info.isDefault, ranges: r, counters: c)
+        }
+        rangeMemoryAllowance = engine.rangeMemory.allowance
+        rangeMemoryCharged = engine.rangeMemory.charged
+        shadowUpdates = s.gtt.shadowUpdates
+        self.checksum = checksum
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    var text: String {
+        var out = "guest '\(guest)' (\(config)): workload \(workload), \(pages) page-table pages in \(pageTableRuns) runs "
+        out += "(fragmentation \(fragmentation)), seed \(seed)\n"
+        if mode == "type" {
+            out += "mode type: the vGPU claims the ioreq_server p2m type for writes; all \(protectedRuns) runs are ioreq_server pages\n"
+        } else {
+            out += "mode range: wp_mem limit \(wpMemLimit); \(protectedRuns) of \(pageTableRuns) runs write-protected by range"
+            if unprotectedPages > 0 {
+                out += "\n  \(unprotectedPages) pages left unprotected: the vGPU must re-shadow them before each submission"
+                if let degradation { out += "\n  (\(degradation))" }
+            }
+            out += "\n"
+        }
+        out += "\n\(accesses) accesses in \(String(format: "%.3f", seconds)) s: "
+        out += "\(String(format: "%.2f", accessesPerSecond / 1e6))M accesses/s, "
+        out += "\(String(format: "%.1f", nanosecondsPerAccess)) ns each (decision and delivery); "
+        out += "decision alone \(String(format: "%.1f", decisionNanoseconds)) ns\n\n"
+        out += "Decisions\n"
+        var rows: [[String]] = []
+        for c in DecisionCounter.allCases {
+            let n = decisions[c.key] ?? 0
+            guard n > 0 else { continue }
+            rows.append([c.description, "\(n)", String(format: "%.1f%%", Double(n) * 100 / Double(max(accesses, 1)))])
+        }
+        out += table(["decision", "count", "share"], rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n\n"
+        out += "Ioreq servers\n"
+        let keys = ServerCounter.allCases
+        rows = servers.map { s in
+            [String(s.id), s.name + (s.isDefault ? " (default)" : "")] + keys.map { String(s.counters[$0.key] ?? 0) }
+        }
+        out += table(["id", "name"] + keys.map(\.key), rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n\n"
+        out += "Range memory: \(rangeMemoryCharged) of \(rangeMemoryAllowance) bytes of the guest's allowance\n"
+        out += "vGPU shadow: \(shadowUpdates) page-table entries taken in\n"
+        return out
+    }
+}

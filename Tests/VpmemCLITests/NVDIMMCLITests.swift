@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import HostPmem
+
+/// The vNVDIMM commands as a user runs them: separate processes over a config on disk.
+@Suite struct NVDIMMCLITests {
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples")
+
+    func config(_ dir: TempDir, _ text: String = "name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n") throws -> String {
+        let path = dir.file("g.toml")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func attachListDetachRewriteTheConfigAtomically() throws {
+        let dir = TempDir()
+        let cfg = try config(dir)
+        let backing = dir.file("a.pmem")
+        let attach = try VpmemProcess.run(["nvdimm", "attach", cfg, "--backing", backing, "--size", "64M", "--node", "1", "--create"])
+        #expect(attach.status == 0, "\(attach.stderr)")
+        #expect(attach.stdout.contains("attached slot 0 (NV00, NFIT handle 1)"))
+        #expect(try String(contentsOfFile: cfg, encoding: .utf8).contains("[[nvdimm]]\nslot = 0\nbacking = \"\(backing)\"\nsize = \"64M\""))
+        #expect(try PmemInfo.inspect(path: backing).size == 64 << 20 | 128 << 10)
+        // Without --size, an existing backing gives its own size minus the label area.
+        let second = try VpmemProcess.run(["nvdimm", "attach", cfg, "--backing", backing, "--slot", "3"])
+        #expect(second.status != 0 && second.stderr.contains("already attached in slot 0"))
+        let list = try json(VpmemProcess.run(["nvdimm", "list", cfg, "--json"]).stdout)
+        let entries = list["nvdimms"] as? [[String: Any]] ?? []
+        #expect(entries.count == 1 && entries.first?["node"] as? Int == 1 && entries.first?["size"] as? Int == 64 << 20)
+        #expect((entries.first?["pages"] as? [String: Int]) == ["2M": 32])
+        let text = try VpmemProcess.run(["nvdimm", "list", cfg]).stdout
+        #expect(text.contains("NV00") && text.contains("32x2M"))
+        let detach = try VpmemProcess.run(["nvdimm", "detach", cfg, "--slot", "0"])
+        #expect(detach.status == 0 && detach.stdout.contains("backing \(backing) kept"))
+        #expect(try !String(contentsOfFile: cfg, encoding: .utf8).contains("[[nvdimm]]"))
+        #expect(FileManager.default.fileExists(atPath: backing))
+    }
+
+    @Test func aRefusedAttachLeavesConfigAndFilesAsTheyWere() throws {
+        let dir = TempDir()
+        let cfg = try config(dir)
+        let before = try Data(contentsOf: URL(fileURLWithPath: cfg))
+        for args in [["--size", "3M"], ["--size", "9G"], ["--size", "2M", "--label-size", "64K"], ["--size", "2M"]] {
+            let r = try VpmemProcess.run(["nvdimm", "attach", cfg, "--backing", dir.file("b.pmem")] + args + (args.count == 2 && args[1] == "2M" ? [] : ["--create"]))
+            #expect(r.status != 0 && !r.stderr.isEmpty, "\(args)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: cfg)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["g.toml"], "no backing or temporary file left")
+    }
+
+    @Test func labelsSurviveTheProcessAndDecodeInAnother() throws {
+        let dir = TempDir()
+        let cfg = try config(dir, "name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n[[nvdimm]]\nslot = 0\nbacking = \"g0.pmem\"\nsize = \"32M\"\n")
+        let before = try VpmemProcess.run(["nvdimm", "labels", cfg, "--slot", "0", "--json"])
+        let raw = try json(before.stdout)
+        #expect(raw["clean"] as? Bool == false, "a fresh backing has no index blocks")
+        let initRun = try VpmemProcess.run(["nvdimm", "init-labels", cfg, "--slot", "0"])
+        #expect(initRun.status == 0 && initRun.stdout.contains("510 slots of 256 bytes"), "\(initRun.stderr)")
+        let after = try json(VpmemProcess.run(["nvdimm", "labels", cfg, "--slot", "0", "--json"]).stdout)
+        #expect(after["clean"] as? Bool == true && after["current_block"] as? Int == 0)
+        let text = try VpmemProcess.run(["nvdimm", "labels", cfg, "--slot", "0"]).stdout
+        #expect(text.contains("index block 0: valid, seq 3") && text.contains("(current)"))
+    }
+
+    @Test func acpiDumpWritesTablesIaslAccepts() throws {
+        let dir = TempDir()
+        try FileManager.default.copyItem(atPath: Self.examples.appendingPathComponent("nvdimm-many.toml").path, toPath: dir.file("nvdimm-many.toml"))
+        let out = dir.file("tables")
+        let r = try VpmemProcess.run(["acpi", "dump", dir.file("nvdimm-many.toml"), "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("/local/domain/1/hvmloader/dm-acpi/address = "))
+        let iasl = ["/usr/bin/iasl", "/usr/local/bin/iasl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let iasl else {
+            Issue.record("iasl not found: install acpica-tools (scripts/setup)")
+            return
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: iasl)
+        p.arguments = ["-d", "nfit.aml", "ssdt.aml"]
+        p.currentDirectoryURL = URL(fileURLWithPath: out)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let nfit = try String(contentsOfFile: out + "/nfit.dsl", encoding: .utf8)
+        #expect(nfit.contains("Oem ID : \"XENVM \"") && nfit.contains("[Platform Capabilities]"))
+        #expect(nfit.components(separatedBy: "Subtable Type : 0000").count == 4)
+        let ssdt = try String(contentsOfFile: out + "/ssdt.dsl", encoding: .utf8)
+        #expect(ssdt.contains("Device (NV02)"))
+    }
+
+    @Test func dsmRunsOneCallThroughTheFullPath() throws {
+        let dir = TempDir()
+        let cfg = try config(dir, "name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n[[nvdimm]]\nslot = 0\nbacking = \"g0.pmem\"\nsize = \"2M\"\n")
+        let q = try json(VpmemProcess.run(["dsm", cfg, "--nvdimm", "0", "query", "--json"]).stdout)
+        #expect((q["fields"] as? [String: Int])?["supported_functions"] == 0x71)
+        let set = try json(VpmemProcess.run(["dsm", cfg, "--nvdimm", "0", "set-label", "--offset", "16", "--data", "cafe", "--json"]).stdout)
+        #expect(set["status"] as? Int == 0)
+        let get = try json(VpmemProcess.run(["dsm", cfg, "--nvdimm", "0", "get-label", "--offset", "16", "--length", "2", "--json"]).stdout)
+        #expect(get["returned"] as? String == "00000000cafe", "the write of the previous process persisted")
+        let bad = try json(VpmemProcess.run(["dsm", cfg, "--nvdimm", "0", "get-label", "--offset", "4294967295", "--length", "2", "--json"]).stdout)
+        #expect(bad["status"] as? Int == 3)
+        let keys = try VpmemProcess.run(["guest", "keys", cfg]).stdout
+        #expect(keys.contains("/local/domain/1/hvmloader/dm-acpi/length = "))
+    }
+}
