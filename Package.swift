@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "VpmemCore", targets: ["VpmemCore"]),
         .library(name: "HostPmem", targets: ["HostPmem"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
+        .library(name: "HostMemory", targets: ["HostMemory"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -38,11 +39,14 @@ let package = Package(
             ]),
         // Guest memory: address types, rangesets, the p2m, the guest physmap and safe range.
         .target(name: "GuestMemory", dependencies: ["VpmemCore"]),
+        // Host memory: the frame table, boot and buddy allocators, static memory and direct map,
+        // and the live-update handover (seeds 003 and 004).
+        .target(name: "HostMemory", dependencies: ["VpmemCore", "GuestMemory"]),
 
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
-                "VpmemCore", "HostPmem", "GuestMemory",
+                "VpmemCore", "HostPmem", "GuestMemory", "HostMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -53,6 +57,12 @@ let package = Package(
             name: "GuestMemoryTests",
             dependencies: [
                 "GuestMemory", "VpmemCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
+        .testTarget(
+            name: "HostMemoryTests",
+            dependencies: [
+                "HostMemory", "GuestMemory", "VpmemCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCore"]),

@@ -17,6 +17,7 @@ let vpmemLibraries: [Target.Dependency] = [
     .product(name: "VpmemCore", package: "vpmem"),
     .product(name: "HostPmem", package: "vpmem"),
     .product(name: "GuestMemory", package: "vpmem"),
+    .product(name: "HostMemory", package: "vpmem"),
 ]
 
 let package = Package(

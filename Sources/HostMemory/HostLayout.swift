@@ -1,0 +1,76 @@
+import GuestMemory
+
+// The frame table a configuration implies before anything is allocated: holes, free RAM, static
+// memory (free, in its guest's reserved pool), the liveupdate region, bad pages.
+//
+// Invariants:
+//  - `segments` covers [0, frameCount) exactly: sorted, contiguous (each starts where the previous
+//    ends), never empty, and neighbours always differ in record (equal neighbours are merged).
+//  - Built from a validated HostMemoryConfig only.
+
+/// One run of frames sharing a record: frames [start, end) all get `record` (a FrameRecord raw).
+@frozen public struct FrameRun: Hashable, Sendable {
+    public let start: UInt64
+    public let end: UInt64
+    public let record: UInt64
+    @inlinable public init(start: UInt64, end: UInt64, record: UInt64) {
+        self.start = start
+        self.end = end
+        self.record = record
+    }
+    public var range: MfnRange { MfnRange(uncheckedStart: start, end: end) }
+}
+
+/// The configuration's frame-table picture, as a few segments.
+public struct HostLayout: Sendable {
+    public let frameCount: UInt64
+    public let segments: [FrameRun]
+
+    public static let regionRecord = FrameRecord(owner: .none, flags: [.reserved, .liveUpdateRegion], refcount: 0)
+
+    public init(_ config: HostMemoryConfig) throws(HostMemoryError) {
+        try config.validate()
+        frameCount = config.frameCount
+        let banks = config.banks.sorted()
+        let statics = config.staticMemory.map(\.range).sorted()
+        let bad = Set(config.badPages.map(\.raw))
+        var points: Set<UInt64> = [0, frameCount]
+        for r in banks + statics { points.insert(r.start.raw); points.insert(r.end.raw) }
+        if let r = config.liveUpdateRegion { points.insert(r.start.raw); points.insert(r.end.raw) }
+        for p in bad { points.insert(p); points.insert(p + 1) }
+        let sorted = points.sorted()
+
+        func inside(_ list: [MfnRange], _ a: UInt64) -> Bool {
+            var lo = 0, hi = list.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if list[mid].end.raw <= a { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < list.count && list[lo].start.raw <= a
+        }
+
+        var out: [FrameRun] = []
+        for (a, b) in zip(sorted, sorted.dropFirst()) {
+            var rec = FrameRecord.hole
+            if inside(banks, a) {
+                rec = .free
+                if inside(statics, a) { rec = .staticFree }
+                if let r = config.liveUpdateRegion, r.contains(Mfn(uncheckedRaw: a)) { rec = Self.regionRecord }
+                if bad.contains(a) {
+                    rec = FrameRecord(owner: .none, flags: FrameFlags.bad.union(rec.flags.intersection([.reserved, .staticMemory, .liveUpdateRegion])), refcount: 0)
+                }
+            }
+            if let last = out.last, last.record == rec.raw {
+                out[out.count - 1] = FrameRun(start: last.start, end: b, record: rec.raw)
+            } else {
+                out.append(FrameRun(start: a, end: b, record: rec.raw))
+            }
+        }
+        segments = out
+    }
+
+    /// Ranges whose layout record is `.free` (RAM any allocator may have).
+    public var freeRanges: [MfnRange] {
+        segments.filter { $0.record == FrameRecord.free.raw }.map(\.range)
+    }
+}

@@ -1,0 +1,73 @@
+import GuestMemory
+
+/// Errors from the host memory model. Each names what was asked, what is in the way, and the fix.
+public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible {
+    case address(AddressError)
+    case emptyRange(what: String)
+    case invalidDomainId(UInt16)
+    case noRAM
+    case hostTooLarge(frames: UInt64, limit: UInt64)
+    case overlap(what: String, MfnRange, other: String, MfnRange)
+    case outsideRAM(what: String, range: MfnRange)
+    case badPageOutsideRAM(Mfn)
+    case liveUpdateRegionTooSmall(region: MfnRange, minimumFrames: UInt64)
+    case outOfMemory(what: String, frames: UInt64, available: UInt64, pool: String)
+    case domainExists(DomainId)
+    case noSuchDomain(DomainId)
+    case noStaticMemory(DomainId)
+    case staticPageCheckFailed(domain: DomainId, mfn: Mfn, StaticPageProblem)
+    case staticPoolExhausted(DomainId)
+    case directMapPageUnavailable(DomainId, Gfn)
+    case gfnNotMapped(DomainId, Gfn)
+    case gfnAlreadyMapped(DomainId, Gfn)
+    case frameNotFree(Mfn, FrameRecord)
+    case notAXenHeapPage(Mfn, FrameRecord)
+    case physmap(domain: DomainId, String)
+
+    public var description: String {
+        switch self {
+        case .address(let e):
+            return e.description
+        case .emptyRange(let what):
+            return "\(what) is empty: give at least one frame"
+        case .invalidDomainId(let raw):
+            return "domain id \(raw) (0x\(String(raw, radix: 16))) is reserved: guest ids are below 0x7ff0"
+        case .noRAM:
+            return "the host has no RAM: give at least one RAM bank"
+        case let .hostTooLarge(frames, limit):
+            return "the host spans \(frames) frames; vpmem models at most \(limit) (4 TiB): use fewer or smaller banks"
+        case let .overlap(what, a, other, b):
+            return "\(what) \(a) overlaps \(other) \(b): move one of them"
+        case let .outsideRAM(what, range):
+            return "\(what) \(range) is not inside one RAM bank: place it in RAM"
+        case .badPageOutsideRAM(let m):
+            return "bad page \(m) is not in any RAM bank: list only RAM frames as bad"
+        case let .liveUpdateRegionTooSmall(region, minimum):
+            return "liveupdate region \(region) has \(region.count) frame(s); it needs at least \(minimum) (the first holds the state's address)"
+        case let .outOfMemory(what, frames, available, pool):
+            return "no memory for \(what): \(frames) frame(s) wanted, \(available) free in the \(pool): free memory or give the host more"
+        case .domainExists(let d):
+            return "\(d) already exists: destroy it first or pick another id"
+        case .noSuchDomain(let d):
+            return "\(d) does not exist"
+        case .noStaticMemory(let d):
+            return "\(d) is configured for static memory but the host config has no xen,static-mem region for it: add one"
+        case let .staticPageCheckFailed(d, mfn, reason):
+            return "cannot assign static memory to \(d): \(mfn): \(reason); nothing was assigned"
+        case .staticPoolExhausted(let d):
+            return "\(d) has no free static page left and its config does not allow dynamic pages: balloon out first or allow dynamic memory"
+        case let .directMapPageUnavailable(d, gfn):
+            return "\(d) is direct-mapped: \(gfn) needs mfn 0x\(String(gfn.raw, radix: 16)), which is not a free static page of this guest"
+        case let .gfnNotMapped(d, gfn):
+            return "\(d) has nothing mapped at \(gfn)"
+        case let .gfnAlreadyMapped(d, gfn):
+            return "\(d) already has \(gfn) mapped: balloon it out first"
+        case let .frameNotFree(m, rec):
+            return "\(m) is not free (\(rec)): only free frames can be offlined here"
+        case let .notAXenHeapPage(m, rec):
+            return "\(m) is not an allocated Xen-heap page (\(rec))"
+        case let .physmap(d, message):
+            return "the p2m of \(d) refused the mapping: \(message); nothing was changed"
+        }
+    }
+}
