@@ -237,6 +237,58 @@ public final class HostMachine {
         return m
     }
 
+    /// Adds `frames` domain-heap pages at gfn, gfn + 1, ... (XENMEM_populate_physmap with 4 KiB
+    /// extents): what ballooning and late growth do, and what fragments a host's ownership.
+    /// Returns the machine runs used. All or nothing.
+    @discardableResult
+    public func populate(_ id: DomainId, at gfn: Gfn, frames: UInt64) throws(HostMemoryError) -> [MfnRange] {
+        guard var d = domains[id] else { throw .noSuchDomain(id) }
+        guard frames > 0 else { throw .emptyRange(what: "populate of \(id)") }
+        if d.config.isDirectMapped { throw .directMapPageUnavailable(id, gfn) }
+        guard d.config.allowsDynamicPages else { throw .staticPoolExhausted(id) }
+        do { _ = try gfn.advanced(by: frames) } catch { throw .address(error) }
+        guard !d.physmap.anyMapped(gfn, count: frames) else { throw .gfnAlreadyMapped(id, gfn) }
+        guard domainHeap.freeFrames >= frames else {
+            throw .outOfMemory(what: "populate of \(id)", frames: frames, available: domainHeap.freeFrames, pool: "domain heap")
+        }
+        var runs: [MfnRange] = []
+        for _ in 0..<frames {
+            let m = domainHeap.allocate(order: 0)!
+            if let last = runs.last, last.end.raw == m.raw {
+                runs[runs.count - 1] = MfnRange(uncheckedStart: last.start.raw, end: m.raw + 1)
+            } else {
+                runs.append(MfnRange(uncheckedStart: m.raw, end: m.raw + 1))
+            }
+        }
+        var g = gfn.raw
+        var mappedRuns: [(Gfn, MfnRange)] = []
+        for r in runs {
+            mappedRuns.append((Gfn(uncheckedRaw: g), r))
+            g += r.count
+        }
+        if let sink = physmapSink {
+            var done: [(Gfn, MfnRange)] = []
+            do {
+                for (g, r) in mappedRuns {
+                    try sink.map(id, gfn: g, to: r.start, frames: r.count)
+                    done.append((g, r))
+                }
+            } catch {
+                for (g, r) in done { try? sink.unmap(id, gfn: g, frames: r.count) }
+                for r in runs { domainHeap.free(r) }
+                throw .physmap(domain: id, "\(error)")
+            }
+        }
+        let contents = memory.newContentId()
+        for (g, r) in mappedRuns {
+            frameTable.fill(r, with: .owned(by: id))
+            d.physmap.map(g, to: r.start, count: r.count)
+            memory.fill(r, contentId: contents)
+        }
+        domains[id] = d
+        return runs
+    }
+
     private func firstFreeStaticPage(of d: Domain) -> Mfn? {
         for r in d.staticRegions {
             for m in r.start.raw..<r.end.raw where frameTable[Mfn(uncheckedRaw: m)] == .staticFree {

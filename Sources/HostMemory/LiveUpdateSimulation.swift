@@ -1,0 +1,196 @@
+import GuestMemory
+
+/// A seeded SplitMix64 generator, so simulations repeat exactly.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        return mix64(state &- 0x9E37_79B9_7F4A_7C15)
+    }
+}
+
+/// A whole live update on a modelled host: build guests, hand over, verify.
+///
+/// Host: x86-like, RAM below 3 GiB and from 4 GiB up (a hole in between), a liveupdate region at
+/// 4 GiB sized for two frame tables, d1 a direct-mapped static guest, the other guests dynamic.
+/// `fragmentation` f: each dynamic guest gets (1 - f) of its memory as 1 GiB / 2 MiB / 4 KiB
+/// blocks at creation and the remaining f in runs of 1 to 64 pages populated round-robin between
+/// guests, as ballooning and late growth leave a host. Guests' contents are the MachineMemory
+/// model (a fresh content id per allocation); the state pages are real bytes.
+public enum LiveUpdateSimulation {
+    public struct Parameters: Sendable {
+        public var hostBytes: UInt64
+        public var guests: Int
+        public var fragmentation: Double
+        public var seed: UInt64
+        public init(hostBytes: UInt64, guests: Int, fragmentation: Double, seed: UInt64 = 1) {
+            self.hostBytes = hostBytes
+            self.guests = guests
+            self.fragmentation = fragmentation
+            self.seed = seed
+        }
+    }
+
+    public enum ParameterError: Error, Equatable, CustomStringConvertible {
+        case hostTooSmall(UInt64)
+        case hostTooLarge(UInt64)
+        case guests(Int)
+        case fragmentation(Double)
+        public var description: String {
+            switch self {
+            case .hostTooSmall(let b): return "--host-mem \(b) bytes is too small: give at least 4G"
+            case .hostTooLarge(let b): return "--host-mem \(b) bytes is more than vpmem models: give at most 1T"
+            case .guests(let n): return "--guests \(n): give 1 to 1000 guests"
+            case .fragmentation(let f): return "--fragmentation \(f): give a fraction from 0 to 1"
+            }
+        }
+    }
+
+    public struct Phase: Codable, Sendable {
+        public let name: String
+        public let milliseconds: Double
+    }
+
+    public struct Report: Codable, Sendable {
+        public var hostBytes: UInt64
+        public var frames: UInt64
+        public var guests: Int
+        public var fragmentation: Double
+        public var liveUpdateRegion: String
+        public var phases: [Phase]
+        public var stateRecords: Int
+        public var stateRanges: Int
+        public var stateDataPages: Int
+        public var stateListPages: Int
+        public var stateBytes: UInt64
+        public var xenBootAllocatorRangeLimit: Int
+        public var preservedFrames: UInt64
+        public var preservedRanges: Int
+        public var frameTableBytes: UInt64
+        public var contentModelBytes: UInt64
+        public var bootAllocatorSawOnlyRegion: Bool
+        public var preservedContentsUnchanged: Bool
+        public var ownershipUnchanged: Bool
+        public var physmapsUnchanged: Bool
+        public var heapHoldsExactlyTheFreeFrames: Bool
+        public var staticPagesOutsideHeap: Bool
+        public var framesHandedToHeap: UInt64
+        public var verified: Bool {
+            bootAllocatorSawOnlyRegion && preservedContentsUnchanged && ownershipUnchanged && physmapsUnchanged
+                && heapHoldsExactlyTheFreeFrames && staticPagesOutsideHeap
+        }
+    }
+
+    static let gib: UInt64 = 1 << 18  // frames in 1 GiB
+
+    /// The host configuration the simulation uses for `hostBytes` of RAM.
+    public static func hostConfig(hostBytes: UInt64) throws -> HostMemoryConfig {
+        let ramFrames = hostBytes >> PageOrder.frameShift
+        let low = MfnRange(uncheckedStart: 0x100, end: 3 * gib)
+        let highFrames = ramFrames - (3 * gib - 0x100)
+        let high = try MfnRange(start: Mfn(uncheckedRaw: 4 * gib), count: highFrames)
+        let frames = high.end.raw
+        let ft = HostMachine.frameTableFrames(for: frames)
+        let regionFrames = (2 * ft + 2 + 511) & ~511
+        let region = try MfnRange(start: high.start, count: regionFrames)
+        let staticFrames = min(gib, ramFrames / 16)
+        let stat = try MfnRange(start: Mfn(uncheckedRaw: (region.end.raw + gib - 1) & ~(gib - 1)), count: staticFrames)
+        return HostMemoryConfig(banks: [low, high], staticMemory: [StaticMemoryRegion(domain: DomainId(uncheckedRaw: 1), range: stat)],
+                                liveUpdateRegion: region, badPages: [Mfn(uncheckedRaw: 0x1234), Mfn(uncheckedRaw: high.end.raw - 7)])
+    }
+
+    public static func run(_ p: Parameters) throws -> Report {
+        guard p.hostBytes >= 4 << 30 else { throw ParameterError.hostTooSmall(p.hostBytes) }
+        guard p.hostBytes <= 1 << 40 else { throw ParameterError.hostTooLarge(p.hostBytes) }
+        guard p.guests >= 1 && p.guests <= 1000 else { throw ParameterError.guests(p.guests) }
+        guard p.fragmentation >= 0 && p.fragmentation <= 1 else { throw ParameterError.fragmentation(p.fragmentation) }
+        let config = try hostConfig(hostBytes: p.hostBytes)
+        let old = try HostMachine.coldBoot(config)
+        var rng = SplitMix64(seed: p.seed)
+
+        // Guests: d1 static and direct-mapped, d2... dynamic, sharing 3/4 of the heap.
+        try old.createDomain(DomainConfig(id: DomainId(uncheckedRaw: 1), memory: .staticMemory(directMap: true, allowDynamic: false)))
+        let dynamicGuests = (0..<max(0, p.guests - 1)).map { DomainId(uncheckedRaw: UInt16(2 + $0)) }
+        if !dynamicGuests.isEmpty {
+            let per = old.domainHeap.freeFrames * 3 / 4 / UInt64(dynamicGuests.count)
+            let fragmented = UInt64(Double(per) * p.fragmentation)
+            for id in dynamicGuests {
+                try old.createDomain(DomainConfig(id: id, memory: .dynamic(frames: max(1, per - fragmented))))
+            }
+            var left = Dictionary(uniqueKeysWithValues: dynamicGuests.map { ($0, fragmented) })
+            var nextGfn = Dictionary(uniqueKeysWithValues: dynamicGuests.map { id in
+                (id, DomainConfig.defaultRamBase.raw + max(1, per - fragmented))
+            })
+            while !left.isEmpty {
+                for id in dynamicGuests {
+                    guard let l = left[id] else { continue }
+                    let k = min(l, UInt64.random(in: 1...64, using: &rng))
+                    try old.populate(id, at: Gfn(uncheckedRaw: nextGfn[id]!), frames: k)
+                    nextGfn[id]! += k
+                    left[id] = l - k == 0 ? nil : l - k
+                }
+            }
+        }
+
+        let ids = old.domains.keys.sorted()
+        let owned = Dictionary(uniqueKeysWithValues: ids.map { ($0, old.ownedRanges(of: $0)) })
+        let before = Dictionary(uniqueKeysWithValues: ids.map { ($0, old.memory.digest(of: owned[$0]!)) })
+        let oldPhysmaps = Dictionary(uniqueKeysWithValues: ids.map { ($0, old.domains[$0]!.physmap) })
+
+        let clock = ContinuousClock()
+        var phases: [Phase] = []
+        func ms(_ d: Duration) -> Double {
+            Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        }
+
+        var t = clock.now
+        func lap(_ name: String) {
+            let now = clock.now
+            phases.append(Phase(name: name, milliseconds: ms(now - t)))
+            t = now
+        }
+        let summary = try old.writeLiveUpdateState()
+        lap("write state")
+        let memory = old.memory
+        let boot = try LiveUpdateBoot(config: config, memory: memory)
+        lap("boot on the region")
+        let region = config.liveUpdateRegion!
+        let onlyRegion = boot.bootAllocatorRanges.allSatisfy { region.contains($0) }
+            && boot.bootAllocations.allSatisfy { region.contains($0) }
+        t = clock.now
+        let parsed = try boot.parseState()
+        lap("read state")
+        let rebuilt = parsed.rebuildFrameTable()
+        lap("one pass")
+        let newHost = try rebuilt.handBackToHeap()
+        lap("heap hand-back")
+
+        // Verification.
+        var contentsOK = true, ownersOK = true, physmapOK = newHost.domains.count == ids.count
+        for id in ids {
+            contentsOK = contentsOK && newHost.memory.digest(of: owned[id]!) == before[id]!
+            for r in owned[id]! {
+                ownersOK = ownersOK && newHost.frameTable.allFrames(in: r) { $0.owner == id && $0.flags.contains(.inUse) && $0.refcount == 1 }
+            }
+            physmapOK = physmapOK && newHost.domains[id]?.physmap == oldPhysmaps[id]!
+        }
+        let heap = newHost.heapFreeRanges()
+        let freeInTable = newHost.frameTable.runs { $0 == .free }.map(\.range)
+        let staticOutside = config.staticMemory.allSatisfy { s in !heap.contains { $0.overlaps(s.range) } }
+        let preservedRanges = owned.values.reduce(0) { $0 + $1.count }
+        let preservedFrames = owned.values.flatMap { $0 }.reduce(UInt64(0)) { $0 + $1.count }
+
+        return Report(
+            hostBytes: p.hostBytes, frames: newHost.frameTable.bytes / 8, guests: ids.count, fragmentation: p.fragmentation,
+            liveUpdateRegion: "\(region.maddrDescription) (\(ByteCount(region.count)))", phases: phases,
+            stateRecords: summary.records, stateRanges: summary.ranges, stateDataPages: summary.dataPages.count,
+            stateListPages: summary.listPages.count, stateBytes: summary.stateBytes,
+            xenBootAllocatorRangeLimit: BootAllocator.xenRangeLimit,
+            preservedFrames: preservedFrames, preservedRanges: preservedRanges,
+            frameTableBytes: newHost.frameTable.bytes, contentModelBytes: memory.modelBytes,
+            bootAllocatorSawOnlyRegion: onlyRegion, preservedContentsUnchanged: contentsOK, ownershipUnchanged: ownersOK,
+            physmapsUnchanged: physmapOK, heapHoldsExactlyTheFreeFrames: heap == freeInTable,
+            staticPagesOutsideHeap: staticOutside, framesHandedToHeap: newHost.domainHeap.freeFrames + (newHost.xenHeap?.freeFrames ?? 0))
+    }
+}
