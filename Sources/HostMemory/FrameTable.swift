@@ -70,6 +70,9 @@ public final class FrameTable: @unchecked Sendable {
         return n
     }
 
+    /// A copy of every record (for tests comparing whole tables).
+    func snapshot() -> [UInt64] { Array(UnsafeBufferPointer(start: records, count: count)) }
+
     /// Maximal runs of consecutive frames whose records are equal and satisfy `predicate`.
     public func runs(where predicate: (FrameRecord) -> Bool) -> [(range: MfnRange, record: FrameRecord)] {
         var out: [(MfnRange, FrameRecord)] = []

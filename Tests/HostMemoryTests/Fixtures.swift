@@ -1,0 +1,115 @@
+import GuestMemory
+@testable import HostMemory
+
+/// A recording p2m: the naive model of every guest's gfn -> mfn table, fed through the seam.
+final class RecordingPhysmap: GuestPhysmapSink {
+    var tables: [DomainId: [UInt64: UInt64]] = [:]
+    var failNextMap = false
+
+    struct Refused: Error {}
+
+    func map(_ domain: DomainId, gfn: Gfn, to mfn: Mfn, frames: UInt64) throws {
+        if failNextMap { failNextMap = false; throw Refused() }
+        for i in 0..<frames {
+            precondition(tables[domain, default: [:]][gfn.raw + i] == nil, "double map")
+            tables[domain, default: [:]][gfn.raw + i] = mfn.raw + i
+        }
+    }
+    func unmap(_ domain: DomainId, gfn: Gfn, frames: UInt64) throws {
+        for i in 0..<frames { tables[domain]?[gfn.raw + i] = nil }
+    }
+    func translate(_ domain: DomainId, gfn: Gfn) -> Mfn? { tables[domain]?[gfn.raw].map { Mfn(uncheckedRaw: $0) } }
+    func destroy(_ domain: DomainId) { tables[domain] = nil }
+}
+
+func mfn(_ raw: UInt64) -> Mfn { Mfn(uncheckedRaw: raw) }
+func frames(_ start: UInt64, _ end: UInt64) -> MfnRange { MfnRange(uncheckedStart: start, end: end) }
+let d1 = DomainId(uncheckedRaw: 1)
+let d2 = DomainId(uncheckedRaw: 2)
+let d3 = DomainId(uncheckedRaw: 3)
+let d4 = DomainId(uncheckedRaw: 4)
+
+/// A small host: 2 banks with a hole, static memory for d1 and d2, a liveupdate region, bad pages.
+func smallConfig(reservedXenHeap: Bool = false, region: MfnRange? = frames(0x5000, 0x5080)) -> HostMemoryConfig {
+    HostMemoryConfig(
+        banks: [frames(0x10, 0x3000), frames(0x5000, 0x8000)],
+        staticMemory: [
+            StaticMemoryRegion(domain: d1, range: frames(0x6000, 0x6040)),
+            StaticMemoryRegion(domain: d1, range: frames(0x6100, 0x6110)),
+            StaticMemoryRegion(domain: d2, range: frames(0x6200, 0x6220)),
+        ],
+        reservedXenHeap: reservedXenHeap ? frames(0x7000, 0x7400) : nil,
+        liveUpdateRegion: region,
+        badPages: [mfn(0x20), mfn(0x2abc)])
+}
+
+/// Merges sorted ranges that touch.
+func merged(_ ranges: [MfnRange]) -> [MfnRange] {
+    var out: [MfnRange] = []
+    for r in ranges.sorted() {
+        if let last = out.last, last.end.raw >= r.start.raw {
+            out[out.count - 1] = frames(last.start.raw, max(last.end.raw, r.end.raw))
+        } else {
+            out.append(r)
+        }
+    }
+    return out
+}
+
+/// A snapshot of everything a failed operation must leave unchanged.
+struct HostSnapshot: Equatable {
+    let table: [UInt64]
+    let heap: [MfnRange]
+    let domains: [DomainId: Domain]
+    init(_ h: HostMachine) {
+        table = h.frameTable.snapshot()
+        heap = h.heapFreeRanges()
+        domains = h.domains
+    }
+}
+
+/// Checks the host's standing invariants; returns the first broken one.
+func brokenInvariant(_ h: HostMachine, sink: RecordingPhysmap?) -> String? {
+    let heap = h.heapFreeRanges()
+    let freeInTable = h.frameTable.runs { $0 == .free }.map(\.range)
+    if heap != freeInTable { return "heap free ranges differ from frames marked free" }
+    for s in h.config.staticMemory where heap.contains(where: { $0.overlaps(s.range) }) {
+        return "static memory \(s.range) reached a heap"
+    }
+    for s in h.config.staticMemory {
+        if !h.frameTable.allFrames(in: s.range, satisfy: { $0.flags.contains(.staticMemory) && $0.flags.contains(.reserved) }) {
+            return "static memory \(s.range) lost its static flag"
+        }
+    }
+    if let r = h.config.liveUpdateRegion, heap.contains(where: { $0.overlaps(r) }) { return "region reached the heap" }
+    for b in h.config.badPages where h.frameTable[b].flags != .bad { return "bad page \(b) is \(h.frameTable[b])" }
+    if let x = h.config.reservedXenHeap {
+        for (id, d) in h.domains where d.physmap.extents.contains(where: { $0.mfnRange.overlaps(x) }) {
+            return "\(id) got pages from the reserved Xen heap"
+        }
+    }
+    for (id, d) in h.domains {
+        for e in d.physmap.extents {
+            if !h.frameTable.allFrames(in: e.mfnRange, satisfy: { $0.owner == id && $0.flags.contains(.inUse) && $0.refcount == 1 }) {
+                return "\(id) maps \(e.mfnRange) but does not own it"
+            }
+            if d.config.isDirectMapped && e.gfn.raw != e.mfn.raw { return "direct-mapped \(id) maps \(e.gfn) to \(e.mfn)" }
+            if d.config.isStatic && !d.config.allowsDynamicPages && !d.staticRegions.contains(where: { $0.contains(e.mfnRange) }) {
+                return "static \(id) without dynamic memory maps \(e.mfnRange)"
+            }
+        }
+        if let sink {
+            let table = sink.tables[id] ?? [:]
+            if UInt64(table.count) != d.physmap.mappedFrames { return "p2m of \(id) has \(table.count) entries, host \(d.physmap.mappedFrames)" }
+            for e in d.physmap.extents {
+                for i in 0..<e.count where table[e.gfn.raw + i] != e.mfn.raw + i { return "p2m of \(id) disagrees at \(e.gfn)" }
+                if d.config.isDirectMapped {
+                    for i in 0..<e.count where sink.translate(id, gfn: Gfn(uncheckedRaw: e.gfn.raw + i))?.raw != e.gfn.raw + i {
+                        return "p2m of direct-mapped \(id) has gfn != mfn"
+                    }
+                }
+            }
+        }
+    }
+    return nil
+}
