@@ -91,6 +91,17 @@ public final class RebuildPlan: @unchecked Sendable {
 
 /// The frame-table rebuild loops. The table must have exactly `plan.frames` records.
 public enum FrameTableRebuild {
+    /// Writes `value` to `count` records from `p`: a plain store loop the compiler vectorizes,
+    /// cheap for the 1-frame runs of a badly fragmented host. All three loops use it.
+    @inlinable @inline(__always)
+    static func fill(_ p: UnsafeMutablePointer<UInt64>, _ count: Int, _ value: UInt64) {
+        var i = 0
+        while i < count {
+            p[i] = value
+            i &+= 1
+        }
+    }
+
     /// Seed 004's one pass: every record written once, front to back.
     @inlinable
     public static func onePass(_ table: FrameTable, plan: RebuildPlan) {
@@ -106,18 +117,18 @@ public enum FrameTableRebuild {
             while cursor < start {
                 while Int(truncatingIfNeeded: layout[li].end) <= cursor { li &+= 1 }
                 let e = min(Int(truncatingIfNeeded: layout[li].end), start)
-                (p + cursor).update(repeating: layout[li].record, count: e &- cursor)
+                fill(p + cursor, e &- cursor, layout[li].record)
                 cursor = e
             }
             let end = Int(truncatingIfNeeded: r.end)
-            (p + start).update(repeating: r.record, count: end &- start)
+            fill(p + start, end &- start, r.record)
             cursor = end
         }
         let frames = plan.frames
         while cursor < frames {
             while Int(truncatingIfNeeded: layout[li].end) <= cursor { li &+= 1 }
             let e = Int(truncatingIfNeeded: layout[li].end)
-            (p + cursor).update(repeating: layout[li].record, count: e &- cursor)
+            fill(p + cursor, e &- cursor, layout[li].record)
             cursor = e
         }
     }
@@ -130,17 +141,17 @@ public enum FrameTableRebuild {
         let p = table.records
         for i in 0..<plan.layout.count {
             let s = plan.layout[i]
-            (p + Int(truncatingIfNeeded: s.start)).update(repeating: s.record, count: Int(truncatingIfNeeded: s.end &- s.start))
+            fill(p + Int(truncatingIfNeeded: s.start), Int(truncatingIfNeeded: s.end &- s.start), s.record)
         }
         for i in 0..<plan.preserved.count {
             let r = plan.preserved[i]
-            (p + Int(truncatingIfNeeded: r.start)).update(repeating: r.record, count: Int(truncatingIfNeeded: r.end &- r.start))
+            fill(p + Int(truncatingIfNeeded: r.start), Int(truncatingIfNeeded: r.end &- r.start), r.record)
         }
     }
 
     /// The floor: one value written to every record, sequentially.
     @inlinable
     public static func bareScan(_ table: FrameTable, record: FrameRecord) {
-        table.records.update(repeating: record.raw, count: table.count)
+        fill(table.records, table.count, record.raw)
     }
 }
