@@ -107,13 +107,15 @@ public enum FrameTableRebuild {
     public static func onePass(_ table: FrameTable, plan: RebuildPlan) {
         precondition(table.count == plan.frames, "frame table and plan disagree on the frame count")
         let p = table.records
+        // Locals, so no load of the plan's fields sits in the loop next to the table stores.
         let layout = UnsafeBufferPointer(plan.layout)
+        let runs = UnsafeBufferPointer(plan.preserved)
+        let frames = plan.frames
         var li = 0
         var cursor = 0
-        for i in 0..<plan.preserved.count {
-            let r = plan.preserved[i]
+        for r in runs {
             let start = Int(truncatingIfNeeded: r.start)
-            // Gap before the run: configured layout (usually one free stretch).
+            // Gap before the run: configured layout (usually one free stretch, often none).
             while cursor < start {
                 while Int(truncatingIfNeeded: layout[li].end) <= cursor { li &+= 1 }
                 let e = min(Int(truncatingIfNeeded: layout[li].end), start)
@@ -124,7 +126,6 @@ public enum FrameTableRebuild {
             fill(p + start, end &- start, r.record)
             cursor = end
         }
-        let frames = plan.frames
         while cursor < frames {
             while Int(truncatingIfNeeded: layout[li].end) <= cursor { li &+= 1 }
             let e = Int(truncatingIfNeeded: layout[li].end)
@@ -139,12 +140,12 @@ public enum FrameTableRebuild {
     public static func twoPass(_ table: FrameTable, plan: RebuildPlan) {
         precondition(table.count == plan.frames, "frame table and plan disagree on the frame count")
         let p = table.records
-        for i in 0..<plan.layout.count {
-            let s = plan.layout[i]
+        let layout = UnsafeBufferPointer(plan.layout)
+        let runs = UnsafeBufferPointer(plan.preserved)
+        for s in layout {
             fill(p + Int(truncatingIfNeeded: s.start), Int(truncatingIfNeeded: s.end &- s.start), s.record)
         }
-        for i in 0..<plan.preserved.count {
-            let r = plan.preserved[i]
+        for r in runs {
             fill(p + Int(truncatingIfNeeded: r.start), Int(truncatingIfNeeded: r.end &- r.start), r.record)
         }
     }
