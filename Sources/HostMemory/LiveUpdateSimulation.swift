@@ -118,7 +118,7 @@ public enum LiveUpdateSimulation {
             for id in dynamicGuests {
                 try old.createDomain(DomainConfig(id: id, memory: .dynamic(frames: max(1, per - fragmented))))
             }
-            var left = Dictionary(uniqueKeysWithValues: dynamicGuests.map { ($0, fragmented) })
+            var left = fragmented == 0 ? [:] : Dictionary(uniqueKeysWithValues: dynamicGuests.map { ($0, fragmented) })
             var nextGfn = Dictionary(uniqueKeysWithValues: dynamicGuests.map { id in
                 (id, DomainConfig.defaultRamBase.raw + max(1, per - fragmented))
             })
