@@ -1,0 +1,482 @@
+/// The p2m: a guest's physical-to-machine table. For each guest frame (gfn) it holds the machine
+/// frame (mfn) behind it, the frame's p2m type and its access rights.
+///
+/// Shape: a 4-level radix table like EPT. Each node is 4 KiB, 512 64-bit entries (encoding in
+/// P2MEntry.swift); the root (L4) entry covers 512 GiB, an L3 entry 1 GiB, an L2 entry 2 MiB, an
+/// L1 entry 4 KiB. L3 and L2 entries may be superpage leaves. Guest frames go up to 2^36 - 1
+/// (48-bit guest-physical addresses).
+///
+/// Invariants (hold between calls; every mutating call restores them before returning):
+/// 1. The root node always exists; its entries are never leaves.
+/// 2. Canonical form: no node other than the root is empty, and no L1 or L2 node is
+///    "uniform" (512 leaves of one type and access whose mfns run contiguously from a base
+///    aligned to the parent entry's size). A uniform node is replaced by one superpage leaf
+///    ("re-coalesced"), an empty node by a 0 entry. So the shape of the table is a function of
+///    what it maps: two p2ms mapping the same frames have the same `stats`.
+/// 3. A superpage leaf's mfn is aligned to its size; frameless types (mmio_dm) store mfn 0.
+/// 4. `counts` equals, per level, the number of present leaf and table entries in the table.
+/// 5. A mutating call that throws has changed nothing: all arguments, and the table-node
+///    budget, are checked before the first entry is written.
+///
+/// Why a final class: the table owns unsafe memory that must be freed exactly once, so the
+/// owner is either a class or a ~Copyable struct. A ~Copyable struct cannot be captured by the
+/// escaping closures callers use (benchmarks, the physmap's users), so this is a final class.
+/// The hot path does not retain it: `translate` is `@inlinable`, reads only `root` (a `let`,
+/// so no exclusivity check) and then follows raw pointers; measured in benchmarks/P2M.
+///
+/// Why pointers in table entries rather than node indices: a table entry holds the child's
+/// 4 KiB-aligned address in the bits a leaf uses for the mfn, so one 4K translation is exactly
+/// four dependent loads, with no slab lookup between them.
+///
+/// Not thread-safe: a reader running while a writer changes the table may see freed nodes.
+/// Serialise with a lock, as Xen's p2m lock does.
+public final class P2M {
+    public typealias Node = UnsafeMutablePointer<UInt64>
+
+    /// The root (L4) node. Never changes and never freed before `deinit`.
+    @usableFromInline let root: Node
+    private var pool: P2MNodePool
+    /// counts[level] = present leaf entries at level (0 = L1 ... 3 = L4);
+    /// counts[4 + level] = present table entries at level.
+    private let counts: UnsafeMutablePointer<Int>
+
+    /// The last gfn a p2m maps.
+    public static let maxGfn = Gfn(uncheckedRaw: P2MEntry.maxGfn)
+    /// The last mfn a p2m entry holds.
+    public static let maxMfn = Mfn(uncheckedRaw: P2MEntry.maxMfn)
+
+    /// An empty p2m whose tables may grow without limit.
+    public convenience init() {
+        self.init(pool: P2MNodePool(limit: nil))
+    }
+
+    /// An empty p2m whose tables may use at most `nodeLimit` nodes of 4 KiB, the root included
+    /// (like Xen's per-domain p2m pool). An operation that could need more is refused.
+    public convenience init(nodeLimit: Int) throws(P2MError) {
+        guard nodeLimit >= 1 else { throw .nodeLimitTooSmall(nodeLimit) }
+        self.init(pool: P2MNodePool(limit: nodeLimit))
+    }
+
+    private init(pool: P2MNodePool) {
+        self.pool = pool
+        counts = .allocate(capacity: 8)
+        counts.initialize(repeating: 0, count: 8)
+        root = self.pool.allocate(zeroed: true)
+    }
+
+    deinit {
+        pool.destroy()
+        counts.deallocate()
+    }
+
+    // MARK: Lookup (hot path)
+
+    /// The mapping of one guest frame, or nil when nothing is mapped there (type invalid) or the
+    /// gfn lies beyond `maxGfn`. No allocation, no reference counting, no bounds checks: at most
+    /// four dependent loads through raw pointers.
+    @inlinable @inline(__always)
+    public func translate(_ gfn: Gfn) -> P2MTranslation? {
+        let g = gfn.raw
+        guard g <= P2MEntry.maxGfn else { return nil }
+        // L4: entries are tables or empty.
+        var e = root[Int(truncatingIfNeeded: (g &>> 27) & P2MEntry.indexMask)]
+        guard e & P2MEntry.presentBit != 0 else { return nil }
+        // L3: 1G leaf, table, or empty.
+        e = P2MEntry.child(e)[Int(truncatingIfNeeded: (g &>> 18) & P2MEntry.indexMask)]
+        if e & P2MEntry.leafBit != 0 {
+            return P2MTranslation(entry: e, frame: P2MEntry.leafFrame(e, g, mask: (1 << 18) - 1), level: 2)
+        }
+        guard e & P2MEntry.presentBit != 0 else { return nil }
+        // L2: 2M leaf, table, or empty.
+        e = P2MEntry.child(e)[Int(truncatingIfNeeded: (g &>> 9) & P2MEntry.indexMask)]
+        if e & P2MEntry.leafBit != 0 {
+            return P2MTranslation(entry: e, frame: P2MEntry.leafFrame(e, g, mask: (1 << 9) - 1), level: 1)
+        }
+        guard e & P2MEntry.presentBit != 0 else { return nil }
+        // L1: 4K leaf or empty.
+        e = P2MEntry.child(e)[Int(truncatingIfNeeded: g & P2MEntry.indexMask)]
+        guard e & P2MEntry.presentBit != 0 else { return nil }
+        return P2MTranslation(entry: e, frame: P2MEntry.mfn(e), level: 0)
+    }
+
+    /// The leaves covering `count` frames from `gfn`, in gfn order, each clipped to the range.
+    /// Unmapped frames are simply absent. Not a hot path: allocates the result.
+    public func mappings(gfn: Gfn, count: UInt64) throws(P2MError) -> [P2MMapping] {
+        let (start, end) = try Self.checkedRange(gfn, count)
+        var out: [P2MMapping] = []
+        collect(root, level: P2MEntry.rootLevel, base: 0, start: start, end: end, into: &out)
+        return out
+    }
+
+    /// Counts and memory of the table.
+    public var stats: P2MStats {
+        var levels: [P2MLevelStats] = []
+        for level in 0...P2MEntry.rootLevel {
+            let nodes = level == P2MEntry.rootLevel ? 1 : counts[4 + level + 1]
+            levels.append(P2MLevelStats(level: level + 1, nodes: nodes, leafEntries: counts[level],
+                                        tableEntries: counts[4 + level]))
+        }
+        var frames: UInt64 = 0
+        for level in 0...2 { frames += UInt64(counts[level]) * P2MEntry.span(level) }
+        return P2MStats(levels: levels, mappedFrames: frames, nodes: pool.inUse,
+                        tableBytes: UInt64(pool.inUse) * UInt64(P2MNodePool.nodeBytes),
+                        poolBytes: UInt64(pool.capacity) * UInt64(P2MNodePool.nodeBytes),
+                        freeNodes: pool.freeNodes, nodeLimit: pool.limit)
+    }
+
+    // MARK: Changes
+
+    /// Maps `count` guest frames from `gfn` to machine frames from `mfn` (nil for a frameless
+    /// type such as mmio_dm), replacing whatever was mapped there. Uses the largest leaves the
+    /// alignment of gfn and mfn allows (1G, 2M, 4K), and re-coalesces neighbours that become
+    /// uniform. All or nothing: a thrown error leaves the p2m unchanged.
+    public func set(gfn: Gfn, count: UInt64, to mfn: Mfn?, type: P2MType,
+                    access: P2MAccess = .rwx) throws(P2MError) {
+        let (start, end) = try Self.checkedRange(gfn, count)
+        guard type != .invalid else { throw .invalidTypeNotStorable(gfn: gfn) }
+        guard access.rawValue & ~P2MAccess.all.rawValue == 0 else { throw .accessBits(access) }
+        var delta: UInt64 = 0  // mfn(x) = x &+ delta
+        if type.hasMachineFrame {
+            guard let mfn else { throw .machineFrameMismatch(type: type, gfn: gfn, mfn: nil) }
+            let (last, overflow) = mfn.raw.addingReportingOverflow(count - 1)
+            guard !overflow, last <= P2MEntry.maxMfn else {
+                throw .mfnBeyondEncoding(first: mfn, count: count, limit: Self.maxMfn)
+            }
+            delta = mfn.raw &- start
+        } else if let mfn {
+            throw .machineFrameMismatch(type: type, gfn: gfn, mfn: mfn)
+        }
+        let frameless = !type.hasMachineFrame
+        // Worst case of new nodes: one per root slot for L3 nodes; for L2 (L1) nodes one per
+        // 1G (2M) slot unless leaves of that size fit, then only the two partial end slots.
+        let need = Self.slots(start, end, level: 3)
+            + Self.nodeBound(start, end, level: 2, leavesFit: frameless || delta & ((1 << 18) - 1) == 0)
+            + Self.nodeBound(start, end, level: 1, leavesFit: frameless || delta & ((1 << 9) - 1) == 0)
+        try reserve(need)
+        let op = SetOp(delta: delta, frameless: frameless,
+                       template: P2MEntry.leaf(mfn: 0, type: type, access: access))
+        setRange(root, level: P2MEntry.rootLevel, base: 0, start: start, end: end, op)
+    }
+
+    /// Unmaps `count` guest frames from `gfn`. Frames not mapped are skipped; a superpage that
+    /// is partly removed is split. All or nothing: a thrown error leaves the p2m unchanged.
+    /// Returns the number of frames that were mapped and now are not.
+    @discardableResult
+    public func remove(gfn: Gfn, count: UInt64) throws(P2MError) -> UInt64 {
+        let (start, end) = try Self.checkedRange(gfn, count)
+        try reserve(Self.splitBound(start, end))
+        return removeRange(root, level: P2MEntry.rootLevel, base: 0, start: start, end: end)
+    }
+
+    /// Changes the type of the mapped frames in the range whose type is `from` to `to`; frames
+    /// of other types, and unmapped frames, are left alone (Xen's `p2m_change_type_range`).
+    /// Machine frames and access are kept. Superpages partly in the range, or partly of the
+    /// type, are split; uniform results are re-coalesced. Returns the number of frames changed.
+    ///
+    /// All or nothing: the arguments and the node budget (the at most four nodes splitting the
+    /// two ends can take) are checked first; a thrown error leaves the p2m unchanged. The
+    /// steering engine uses it for ram_rw <-> ioreq_server.
+    @discardableResult
+    public func changeType(gfn: Gfn, count: UInt64, from: P2MType, to: P2MType) throws(P2MError) -> UInt64 {
+        let (start, end) = try Self.checkedRange(gfn, count)
+        guard from != .invalid else { throw .invalidTypeNotStorable(gfn: gfn) }
+        guard to != .invalid else { throw .invalidTypeNotStorable(gfn: gfn) }
+        guard from.hasMachineFrame == to.hasMachineFrame else {
+            throw .typeChangeLosesFrames(from: from, to: to)
+        }
+        try reserve(Self.splitBound(start, end))
+        if from == to { return countFrames(of: from, start: start, end: end) }
+        return changeTypeRange(root, level: P2MEntry.rootLevel, base: 0, start: start, end: end,
+                               from: from, to: to)
+    }
+
+    // MARK: Argument checks
+
+    /// [start, end) from a gfn and a frame count, or the error naming what does not fit.
+    static func checkedRange(_ gfn: Gfn, _ count: UInt64) throws(P2MError) -> (UInt64, UInt64) {
+        guard count > 0 else { throw .emptyRange(gfn: gfn) }
+        let last: Gfn
+        do { last = try gfn.advanced(by: count - 1) } catch { throw .address(error) }
+        guard last.raw <= P2MEntry.maxGfn else {
+            throw .gfnBeyondTable(first: gfn, count: count, limit: maxGfn)
+        }
+        return (gfn.raw, last.raw + 1)
+    }
+
+    /// Entries of `level` that [start, end) touches.
+    static func slots(_ start: UInt64, _ end: UInt64, level: Int) -> Int {
+        let shift = P2MEntry.bitsPerLevel * UInt64(level)
+        return Int(((end - 1) >> shift) - (start >> shift) + 1)
+    }
+
+    /// Entries of `level` that [start, end) covers only in part (0, 1 or 2: the two ends).
+    static func partialEnds(_ start: UInt64, _ end: UInt64, level: Int) -> Int {
+        let shift = P2MEntry.bitsPerLevel * UInt64(level)
+        let mask = P2MEntry.span(level) - 1
+        let headPartial = start & mask != 0
+        let tailPartial = end & mask != 0
+        if headPartial && tailPartial && start >> shift == (end - 1) >> shift { return 1 }
+        return (headPartial ? 1 : 0) + (tailPartial ? 1 : 0)
+    }
+
+    /// New nodes of the level below `level` a set may create: one per touched entry of `level`,
+    /// or, when leaves of that size fit, only for the entries covered in part.
+    static func nodeBound(_ start: UInt64, _ end: UInt64, level: Int, leavesFit: Bool) -> Int {
+        leavesFit ? partialEnds(start, end, level: level) : slots(start, end, level: level)
+    }
+
+    /// New nodes splitting the superpages at the two ends of a range may create: an L2 node per
+    /// 1G entry covered in part, an L1 node per 2M entry covered in part.
+    static func splitBound(_ start: UInt64, _ end: UInt64) -> Int {
+        partialEnds(start, end, level: 2) + partialEnds(start, end, level: 1)
+    }
+
+    private func reserve(_ need: Int) throws(P2MError) {
+        let available = pool.available
+        guard need <= available else {
+            throw .tableMemoryExhausted(needNodes: need, freeNodes: available, limitNodes: pool.limit ?? Int.max)
+        }
+    }
+
+    // MARK: Table maintenance
+
+    /// Writes an entry and keeps `counts` in step.
+    @inline(__always)
+    private func store(_ slot: Node, _ new: UInt64, level: Int) {
+        account(slot.pointee, level: level, by: -1)
+        account(new, level: level, by: 1)
+        slot.pointee = new
+    }
+
+    @inline(__always)
+    private func account(_ e: UInt64, level: Int, by d: Int) {
+        guard e & P2MEntry.presentBit != 0 else { return }
+        if e & P2MEntry.leafBit != 0 { counts[level] += d } else { counts[4 + level] += d }
+    }
+
+    /// Frees a node and everything below it.
+    private func freeSubtree(_ node: Node, level: Int) {
+        for i in 0..<P2MEntry.entriesPerNode {
+            let e = node[i]
+            guard e != 0 else { continue }
+            if P2MEntry.isTable(e) { freeSubtree(P2MEntry.child(e), level: level - 1) }
+            account(e, level: level, by: -1)
+        }
+        pool.release(node)
+    }
+
+    /// The node below `slot` (an entry of `level` > 0): the existing child, a new empty node, or
+    /// a new node holding the split superpage (512 leaves one level down with the same type,
+    /// access and consecutive mfns).
+    private func ensureChild(_ slot: Node, level: Int) -> Node {
+        let e = slot.pointee
+        if P2MEntry.isTable(e) { return P2MEntry.child(e) }
+        if e == 0 {
+            let c = pool.allocate(zeroed: true)
+            store(slot, P2MEntry.table(c), level: level)
+            return c
+        }
+        let c = pool.allocate(zeroed: false)
+        let step: UInt64 = P2MEntry.type(e).hasMachineFrame ? P2MEntry.span(level - 1) << P2MEntry.frameShift : 0
+        var v = e
+        for i in 0..<P2MEntry.entriesPerNode {
+            c[i] = v
+            v &+= step
+        }
+        counts[level - 1] += P2MEntry.entriesPerNode
+        store(slot, P2MEntry.table(c), level: level)
+        return c
+    }
+
+    /// After a change below `slot` (a table entry of `level`): replaces a uniform child by a
+    /// superpage leaf, and (when `mayEmpty`) an empty child by 0. Restores invariant 2.
+    private func settle(_ slot: Node, level: Int, mayEmpty: Bool) {
+        let c = P2MEntry.child(slot.pointee)
+        let childLevel = level - 1
+        let first = c[0]
+        if level <= 2, P2MEntry.isLeaf(first), let leaf = Self.uniformLeaf(c, first: first, childLevel: childLevel) {
+            counts[childLevel] -= P2MEntry.entriesPerNode
+            pool.release(c)
+            store(slot, leaf, level: level)
+            return
+        }
+        if mayEmpty && first == 0 {
+            for i in 1..<P2MEntry.entriesPerNode where c[i] != 0 { return }
+            pool.release(c)
+            store(slot, 0, level: level)
+        }
+    }
+
+    /// The superpage leaf one level up that is equivalent to node `c`, if `c` is uniform.
+    private static func uniformLeaf(_ c: Node, first: UInt64, childLevel: Int) -> UInt64? {
+        let framed = P2MEntry.type(first).hasMachineFrame
+        if framed && P2MEntry.mfn(first) & (P2MEntry.span(childLevel + 1) - 1) != 0 { return nil }
+        let step: UInt64 = framed ? P2MEntry.span(childLevel) << P2MEntry.frameShift : 0
+        var expect = first
+        for i in 1..<P2MEntry.entriesPerNode {
+            expect &+= step
+            if c[i] != expect { return nil }
+        }
+        return first
+    }
+
+    private struct SetOp {
+        /// mfn(gfn) = gfn &+ delta for framed types.
+        var delta: UInt64
+        var frameless: Bool
+        /// The leaf with mfn 0.
+        var template: UInt64
+    }
+
+    private func setRange(_ node: Node, level: Int, base: UInt64, start: UInt64, end: UInt64, _ op: SetOp) {
+        let shift = P2MEntry.bitsPerLevel * UInt64(level)
+        let first = Int((start - base) >> shift)
+        let last = Int((end - 1 - base) >> shift)
+        if level == 0 {
+            // Every entry is a whole 4K leaf: write them in one pass, count the new ones.
+            var added = 0
+            var g = base + UInt64(first)
+            for i in first...last {
+                let m = op.frameless ? 0 : g &+ op.delta
+                if node[i] == 0 { added += 1 }
+                node[i] = op.template | (m << P2MEntry.frameShift)
+                g += 1
+            }
+            counts[0] += added
+            return
+        }
+        let span = P2MEntry.span(level)
+        let leavesFit = level <= 2 && (op.frameless || op.delta & (span - 1) == 0)
+        for i in first...last {
+            let slotStart = base + UInt64(i) << shift
+            let s = max(start, slotStart)
+            let e = min(end, slotStart + span)
+            let slot = node + i
+            if leavesFit && s == slotStart && e == slotStart + span {
+                let old = slot.pointee
+                if P2MEntry.isTable(old) { freeSubtree(P2MEntry.child(old), level: level - 1) }
+                let m = op.frameless ? 0 : slotStart &+ op.delta
+                store(slot, op.template | (m << P2MEntry.frameShift), level: level)
+            } else {
+                let c = ensureChild(slot, level: level)
+                setRange(c, level: level - 1, base: slotStart, start: s, end: e, op)
+                settle(slot, level: level, mayEmpty: false)
+            }
+        }
+    }
+
+    private func removeRange(_ node: Node, level: Int, base: UInt64, start: UInt64, end: UInt64) -> UInt64 {
+        let shift = P2MEntry.bitsPerLevel * UInt64(level)
+        let first = Int((start - base) >> shift)
+        let last = Int((end - 1 - base) >> shift)
+        let span = P2MEntry.span(level)
+        var removed: UInt64 = 0
+        for i in first...last {
+            let slot = node + i
+            let old = slot.pointee
+            guard old != 0 else { continue }
+            let slotStart = base + UInt64(i) << shift
+            let s = max(start, slotStart)
+            let e = min(end, slotStart + span)
+            if s == slotStart && e == slotStart + span {
+                if P2MEntry.isTable(old) {
+                    removed += mappedFrames(P2MEntry.child(old), level: level - 1)
+                    freeSubtree(P2MEntry.child(old), level: level - 1)
+                } else {
+                    removed += span
+                }
+                store(slot, 0, level: level)
+            } else {
+                let c = ensureChild(slot, level: level)
+                removed += removeRange(c, level: level - 1, base: slotStart, start: s, end: e)
+                settle(slot, level: level, mayEmpty: true)
+            }
+        }
+        return removed
+    }
+
+    private func changeTypeRange(_ node: Node, level: Int, base: UInt64, start: UInt64, end: UInt64,
+                                 from: P2MType, to: P2MType) -> UInt64 {
+        let shift = P2MEntry.bitsPerLevel * UInt64(level)
+        let first = Int((start - base) >> shift)
+        let last = Int((end - 1 - base) >> shift)
+        let span = P2MEntry.span(level)
+        var changed: UInt64 = 0
+        for i in first...last {
+            let slot = node + i
+            let old = slot.pointee
+            guard old != 0 else { continue }
+            let slotStart = base + UInt64(i) << shift
+            let s = max(start, slotStart)
+            let e = min(end, slotStart + span)
+            if P2MEntry.isLeaf(old) {
+                guard P2MEntry.typeRaw(old) == from.rawValue else { continue }
+                if s == slotStart && e == slotStart + span {
+                    slot.pointee = P2MEntry.retyped(old, to: to)  // leaf stays a leaf: counts unchanged
+                    changed += span
+                    continue
+                }
+            }
+            let c = ensureChild(slot, level: level)
+            changed += changeTypeRange(c, level: level - 1, base: slotStart, start: s, end: e, from: from, to: to)
+            settle(slot, level: level, mayEmpty: false)
+        }
+        return changed
+    }
+
+    /// Frames mapped below a node of `level`.
+    private func mappedFrames(_ node: Node, level: Int) -> UInt64 {
+        var n: UInt64 = 0
+        for i in 0..<P2MEntry.entriesPerNode {
+            let e = node[i]
+            if P2MEntry.isLeaf(e) {
+                n += P2MEntry.span(level)
+            } else if e != 0 {
+                n += mappedFrames(P2MEntry.child(e), level: level - 1)
+            }
+        }
+        return n
+    }
+
+    /// Frames of type `t` in [start, end).
+    private func countFrames(of t: P2MType, start: UInt64, end: UInt64) -> UInt64 {
+        var n: UInt64 = 0
+        collectLeaves(root, level: P2MEntry.rootLevel, base: 0, start: start, end: end) { leaf, _, s, e in
+            if P2MEntry.typeRaw(leaf) == t.rawValue { n += e - s }
+        }
+        return n
+    }
+
+    private func collect(_ node: Node, level: Int, base: UInt64, start: UInt64, end: UInt64,
+                         into out: inout [P2MMapping]) {
+        collectLeaves(node, level: level, base: base, start: start, end: end) { leaf, leafLevel, s, e in
+            let t = P2MEntry.type(leaf)
+            let m: Mfn? = t.hasMachineFrame
+                ? Mfn(uncheckedRaw: P2MEntry.mfn(leaf) + (s & (P2MEntry.span(leafLevel) - 1))) : nil
+            out.append(P2MMapping(gfn: Gfn(uncheckedRaw: s), count: e - s, mfn: m, type: t,
+                                  access: P2MEntry.access(leaf), order: P2MEntry.order(leafLevel)))
+        }
+    }
+
+    /// Calls `body(leaf, level, s, e)` for every leaf touching [start, end), clipped to it, in
+    /// gfn order.
+    private func collectLeaves(_ node: Node, level: Int, base: UInt64, start: UInt64, end: UInt64,
+                               _ body: (UInt64, Int, UInt64, UInt64) -> Void) {
+        let shift = P2MEntry.bitsPerLevel * UInt64(level)
+        let first = Int((start - base) >> shift)
+        let last = Int((end - 1 - base) >> shift)
+        let span = P2MEntry.span(level)
+        for i in first...last {
+            let e = node[i]
+            guard e != 0 else { continue }
+            let slotStart = base + UInt64(i) << shift
+            let s = max(start, slotStart)
+            let t = min(end, slotStart + span)
+            if P2MEntry.isLeaf(e) {
+                body(e, level, s, t)
+            } else {
+                collectLeaves(P2MEntry.child(e), level: level - 1, base: slotStart, start: s, end: t, body)
+            }
+        }
+    }
+}
