@@ -73,11 +73,12 @@ public enum LiveUpdateSimulation {
         public var preservedContentsUnchanged: Bool
         public var ownershipUnchanged: Bool
         public var physmapsUnchanged: Bool
+        public var p2msRebuilt: Bool
         public var heapHoldsExactlyTheFreeFrames: Bool
         public var staticPagesOutsideHeap: Bool
         public var framesHandedToHeap: UInt64
         public var verified: Bool {
-            bootAllocatorSawOnlyRegion && preservedContentsUnchanged && ownershipUnchanged && physmapsUnchanged
+            bootAllocatorSawOnlyRegion && preservedContentsUnchanged && ownershipUnchanged && physmapsUnchanged && p2msRebuilt
                 && heapHoldsExactlyTheFreeFrames && staticPagesOutsideHeap
         }
     }
@@ -106,7 +107,7 @@ public enum LiveUpdateSimulation {
         guard p.guests >= 1 && p.guests <= 1000 else { throw ParameterError.guests(p.guests) }
         guard p.fragmentation >= 0 && p.fragmentation <= 1 else { throw ParameterError.fragmentation(p.fragmentation) }
         let config = try hostConfig(hostBytes: p.hostBytes)
-        let old = try HostMachine.coldBoot(config)
+        let old = try HostMachine.coldBoot(config, physmapSink: P2MPhysmapSink())
         var rng = SplitMix64(seed: p.seed)
 
         // Guests: d1 static and direct-mapped, d2... dynamic, sharing 3/4 of the heap.
@@ -163,17 +164,25 @@ public enum LiveUpdateSimulation {
         lap("read state")
         let rebuilt = parsed.rebuildFrameTable()
         lap("one pass")
-        let newHost = try rebuilt.handBackToHeap()
+        let incomingP2M = P2MPhysmapSink()
+        let newHost = try rebuilt.handBackToHeap(physmapSink: incomingP2M)
         lap("heap hand-back")
 
         // Verification.
-        var contentsOK = true, ownersOK = true, physmapOK = newHost.domains.count == ids.count
+        var contentsOK = true, ownersOK = true, p2mOK = true, physmapOK = newHost.domains.count == ids.count
         for id in ids {
             contentsOK = contentsOK && newHost.memory.digest(of: owned[id]!) == before[id]!
             for r in owned[id]! {
                 ownersOK = ownersOK && newHost.frameTable.allFrames(in: r) { $0.owner == id && $0.flags.contains(.inUse) && $0.refcount == 1 }
             }
             physmapOK = physmapOK && newHost.domains[id]?.physmap == oldPhysmaps[id]!
+            // Guest RAM is mapped through the guest memory core's p2m again: both ends of every extent.
+            for e in oldPhysmaps[id]!.extents {
+                let last = Gfn(uncheckedRaw: e.gfn.raw + e.count - 1)
+                p2mOK = p2mOK && incomingP2M.translate(id, gfn: e.gfn) == e.mfn
+                    && incomingP2M.translate(id, gfn: last)?.raw == e.mfn.raw + e.count - 1
+            }
+            p2mOK = p2mOK && incomingP2M.tables[id]?.stats.mappedFrames == oldPhysmaps[id]!.mappedFrames
         }
         let heap = newHost.heapFreeRanges()
         let freeInTable = newHost.frameTable.runs { $0 == .free }.map(\.range)
@@ -190,7 +199,7 @@ public enum LiveUpdateSimulation {
             preservedFrames: preservedFrames, preservedRanges: preservedRanges,
             frameTableBytes: newHost.frameTable.bytes, contentModelBytes: memory.modelBytes,
             bootAllocatorSawOnlyRegion: onlyRegion, preservedContentsUnchanged: contentsOK, ownershipUnchanged: ownersOK,
-            physmapsUnchanged: physmapOK, heapHoldsExactlyTheFreeFrames: heap == freeInTable,
+            physmapsUnchanged: physmapOK, p2msRebuilt: p2mOK, heapHoldsExactlyTheFreeFrames: heap == freeInTable,
             staticPagesOutsideHeap: staticOutside, framesHandedToHeap: newHost.domainHeap.freeFrames + (newHost.xenHeap?.freeFrames ?? 0))
     }
 }

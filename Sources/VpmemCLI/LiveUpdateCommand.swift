@@ -58,7 +58,7 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                 preserved     \(r.preservedFrames) frames (\(mib(r.preservedFrames * 4096))) in \(r.preservedRanges) ranges
                 model memory  frame table \(mib(r.frameTableBytes)) per instance, content model \(mib(r.contentModelBytes))
 
-                phase                      ms
+                phase                      ms (ContinuousClock; a report, not a benchmark)
                 """
             for p in r.phases {
                 out += "\n" + p.name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%10.2f", p.milliseconds)
@@ -71,6 +71,7 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                   preserved contents unchanged (digests)  \(yes(r.preservedContentsUnchanged))
                   same owner for every preserved frame    \(yes(r.ownershipUnchanged))
                   guest physmaps identical                \(yes(r.physmapsUnchanged))
+                  guest RAM mapped through new p2ms       \(yes(r.p2msRebuilt))
                   heap holds exactly the free frames      \(yes(r.heapHoldsExactlyTheFreeFrames)) (\(r.framesHandedToHeap) frames)
                   static memory outside every heap        \(yes(r.staticPagesOutsideHeap))
                 """

@@ -113,3 +113,28 @@ func brokenInvariant(_ h: HostMachine, sink: RecordingPhysmap?) -> String? {
     }
     return nil
 }
+
+/// Checks the guest memory core's p2m against the host's extents, and gfn == mfn for every
+/// direct-mapped guest, frame by frame through `P2M.translate`.
+func p2mDisagreement(_ h: HostMachine, _ sink: P2MPhysmapSink) -> String? {
+    for (id, d) in h.domains {
+        guard let p2m = sink.tables[id] else { return "\(id) has no p2m" }
+        if p2m.stats.mappedFrames != d.physmap.mappedFrames {
+            return "p2m of \(id) maps \(p2m.stats.mappedFrames) frames, host \(d.physmap.mappedFrames)"
+        }
+        for e in d.physmap.extents {
+            // Every leaf covering the extent, clipped: contiguous, ram_rw, mfn = e.mfn + offset.
+            guard let leaves = try? p2m.mappings(gfn: e.gfn, count: e.count) else { return "p2m of \(id) refused \(e.gfn)" }
+            var expect = e.gfn.raw
+            for l in leaves {
+                guard l.gfn.raw == expect, l.type == .ramRW, let m = l.mfn else { return "p2m of \(id) lacks \(Gfn(uncheckedRaw: expect))" }
+                if m.raw != e.mfn.raw + (l.gfn.raw - e.gfn.raw) { return "p2m of \(id) maps \(l.gfn) to \(m), host says otherwise" }
+                if d.config.isDirectMapped && m.raw != l.gfn.raw { return "direct-mapped \(id): p2m maps \(l.gfn) to \(m)" }
+                expect += l.count
+            }
+            if expect != e.gfn.raw + e.count { return "p2m of \(id) stops at \(Gfn(uncheckedRaw: expect))" }
+        }
+    }
+    for id in sink.tables.keys where h.domains[id] == nil { return "p2m left behind for destroyed \(id)" }
+    return nil
+}

@@ -134,6 +134,40 @@ import Testing
         #expect(throws: HostMemoryError.badPageOutsideRAM(mfn(0x4000))) { try c.validate() }
     }
 
+    /// Guest RAM through the guest memory core's p2m: direct-mapped guests have gfn == mfn in the
+    /// p2m itself (1 GiB-aligned static memory as a 1 GiB leaf), under random ballooning.
+    @Test func guestRAMIsMappedThroughTheP2M() async {
+        await propertyCheck(count: 12, input: Gen.int(in: 0...Int(Int32.max)).array(of: 1...40)) { ops in
+            let sink = P2MPhysmapSink()
+            var c = smallConfig()
+            c.banks.append(frames(0x40000, 0x80000))
+            c.staticMemory.append(StaticMemoryRegion(domain: d4, range: frames(0x40000, 0x80000)))
+            let h = try HostMachine.coldBoot(c, physmapSink: sink)
+            try h.createDomain(DomainConfig(id: d4, memory: .staticMemory(directMap: true, allowDynamic: false)))
+            #expect(sink.p2m(d4).translate(Gfn(uncheckedRaw: 0x40123))?.order == .size1G)
+            try h.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: true)))
+            try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 700)))
+            for op in ops {
+                let id = [d1, d3, d4][op % 3]
+                let d = h.domains[id]!
+                if (op / 3) % 2 == 0, !d.physmap.extents.isEmpty {
+                    let e = d.physmap.extents[(op / 8) % d.physmap.extents.count]
+                    try h.balloonOut(id, gfn: Gfn(uncheckedRaw: e.gfn.raw + UInt64(op / 64) % e.count))
+                } else {
+                    let base: UInt64 = id == d4 ? 0x40000 : (id == d1 ? 0x6000 : 0x40000)
+                    _ = try? h.balloonIn(id, gfn: Gfn(uncheckedRaw: base + UInt64(op / 8) % 0x200))
+                }
+                if let problem = p2mDisagreement(h, sink) {
+                    Issue.record("\(problem)")
+                    return
+                }
+            }
+            #expect(brokenInvariant(h, sink: nil) == nil)
+            try h.destroyDomain(d3)
+            #expect(p2mDisagreement(h, sink) == nil)
+        }
+    }
+
     /// Random operation sequences: the invariants hold after every step, and every failed
     /// operation leaves the host exactly as it was.
     @Test func invariantsHoldUnderRandomOperations() async {

@@ -90,6 +90,21 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         }
     }
 
+    /// After the handover the incoming instance replays every guest into a fresh guest-memory
+    /// p2m; direct-mapped guests still translate gfn == mfn.
+    @Test func theIncomingP2MMatchesTheOutgoingOne() throws {
+        let h = try builtHost(seed: 21)
+        _ = try h.writeLiveUpdateState()
+        let after = P2MPhysmapSink()
+        let n = try LiveUpdateBoot(config: h.config, memory: h.memory).parseState().rebuildFrameTable().handBackToHeap(physmapSink: after)
+        #expect(p2mDisagreement(n, after) == nil)
+        for (id, d) in h.domains {
+            for e in d.physmap.extents {
+                #expect(after.translate(id, gfn: e.gfn) == e.mfn)
+            }
+        }
+    }
+
     @Test func theBootAllocatorSeesOnlyTheRegion() throws {
         let h = try builtHost(seed: 7)
         let before = Preserved(h)
