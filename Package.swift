@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "VpmemCore", targets: ["VpmemCore"]),
         .library(name: "HostPmem", targets: ["HostPmem"]),
         .library(name: "GuestMemory", targets: ["GuestMemory"]),
+        .library(name: "NVDIMM", targets: ["NVDIMM"]),
         .library(name: "HostMemory", targets: ["HostMemory"]),
     ],
     dependencies: [
@@ -18,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
     ],
     targets: [
         // C libraries, found with pkg-config. Only HostPmem imports these.
@@ -26,7 +28,7 @@ let package = Package(
             providers: [.apt(["libpmem-dev"])]),
         .systemLibrary(
             name: "CNdctl", path: "CModules/CNdctl", pkgConfig: "libndctl",
-            providers: [.apt(["libndctl-dev"])]),
+            providers: [.apt(["libndctl-dev", "libdaxctl-dev"])]),
 
         // Shared vocabulary: byte sizes, JSON output helpers.
         .target(name: "VpmemCore"),
@@ -42,11 +44,20 @@ let package = Package(
         // Host memory: the frame table, boot and buddy allocators, static memory and direct map,
         // and the live-update handover (seeds 003 and 004).
         .target(name: "HostMemory", dependencies: ["VpmemCore", "GuestMemory"]),
+        // Virtual NVDIMMs, byte level: AML builder, ACPI table framing, NFIT and SSDT builders,
+        // the _DSM function handler and the namespace label area codec.
+        .target(name: "NVDIMM", dependencies: ["VpmemCore", "GuestMemory"]),
+        // The guest config file (TOML, like an xl.cfg): load, validate into GuestMemory's
+        // GuestConfig, save atomically. Kept apart so GuestMemory (and the benchmarks that link
+        // it) carry no C++ TOML parser.
+        .target(
+            name: "GuestConfigFile",
+            dependencies: ["GuestMemory", "VpmemCore", .product(name: "TOMLKit", package: "TOMLKit")]),
 
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
-                "VpmemCore", "HostPmem", "GuestMemory", "HostMemory",
+                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "HostMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -56,7 +67,14 @@ let package = Package(
         .testTarget(
             name: "GuestMemoryTests",
             dependencies: [
-                "GuestMemory", "VpmemCore",
+                "GuestMemory", "GuestConfigFile", "VpmemCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
+        .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCLI", "VpmemCore", "HostPmem"]),
+        .testTarget(
+            name: "NVDIMMTests",
+            dependencies: [
+                "NVDIMM", "GuestMemory", "VpmemCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(
@@ -65,7 +83,6 @@ let package = Package(
                 "HostMemory", "GuestMemory", "VpmemCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
-        .testTarget(name: "VpmemCLITests", dependencies: ["VpmemCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

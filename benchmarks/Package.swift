@@ -3,20 +3,22 @@
 // Every suite compares vpmem's hot path with a baseline measured in the same run.
 //
 //   cd benchmarks && swift package benchmark                 # all suites
-//   cd benchmarks && swift package benchmark --target P2M    # one suite
-import Foundation
+//   cd benchmarks && swift package benchmark --target HostPmemBench   # one suite
 import PackageDescription
 
-// Each folder under Benchmarks/ is one suite; the plugin looks for targets exactly there.
-let suitesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Benchmarks")
-let suites = ((try? FileManager.default.contentsOfDirectory(atPath: suitesDir.path)) ?? [])
-    .filter { !$0.hasPrefix(".") }
-    .sorted()
+// One entry per folder under Benchmarks/ (the plugin looks for suites exactly there). Suite
+// names end in "Bench" so they never collide with the library modules they measure.
+let suites = [
+    "HostPmemBench",
+    "NVDIMMBench",
+    "LiveUpdateBench",
+]
 
 let vpmemLibraries: [Target.Dependency] = [
     .product(name: "VpmemCore", package: "vpmem"),
     .product(name: "HostPmem", package: "vpmem"),
     .product(name: "GuestMemory", package: "vpmem"),
+    .product(name: "NVDIMM", package: "vpmem"),
     .product(name: "HostMemory", package: "vpmem"),
 ]
 
@@ -25,15 +27,25 @@ let package = Package(
     platforms: [.macOS(.v14)],
     dependencies: [
         .package(name: "vpmem", path: ".."),
-        .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
-    targets: suites.map { name in
+    targets: [
+        // The instruction-count gate (see Sources/Gate): callgrind counts a kernel's loop inside
+        // vpmem_gate_measured, compared with a baseline kernel measured in the same run.
+        .target(name: "CGate", path: "Sources/CGate"),
+        .executableTarget(
+            name: "vpmem-gate",
+            dependencies: vpmemLibraries + ["CGate", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Gate",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+    ] + suites.map { name in
         .executableTarget(
             name: name,
-            dependencies: vpmemLibraries + [.product(name: "Benchmark", package: "package-benchmark")],
+            dependencies: vpmemLibraries + [.product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/\(name)",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])],
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         )
     },
     swiftLanguageModes: [.v6]

@@ -24,8 +24,8 @@ public struct BootAllocator: ~Copyable {
     public init(ranges: [MfnRange]) {
         var merged: [MfnRange] = []
         for r in ranges.sorted() {
-            if let last = merged.last, r.start.raw <= last.end.raw {
-                merged[merged.count - 1] = MfnRange(uncheckedStart: last.start.raw, end: max(last.end.raw, r.end.raw))
+            if let last = merged.last, r.first.raw <= last.end {
+                merged[merged.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: max(last.end, r.end))
             } else {
                 merged.append(r)
             }
@@ -41,8 +41,8 @@ public struct BootAllocator: ~Copyable {
         out.reserveCapacity(ranges.count + 1)
         for r in ranges {
             guard r.overlaps(range) else { out.append(r); continue }
-            if r.start.raw < range.start.raw { out.append(MfnRange(uncheckedStart: r.start.raw, end: range.start.raw)) }
-            if range.end.raw < r.end.raw { out.append(MfnRange(uncheckedStart: range.end.raw, end: r.end.raw)) }
+            if r.first.raw < range.first.raw { out.append(MfnRange(uncheckedFirst: r.first.raw, end: range.first.raw)) }
+            if range.end < r.end { out.append(MfnRange(uncheckedFirst: range.end, end: r.end)) }
         }
         ranges = out
     }
@@ -55,13 +55,13 @@ public struct BootAllocator: ~Copyable {
         for i in ranges.indices.reversed() {
             let r = ranges[i]
             guard r.count >= frames else { continue }
-            let start = (r.end.raw - frames) & ~(alignment - 1)
-            guard start >= r.start.raw else { continue }
+            let start = (r.end - frames) & ~(alignment - 1)
+            guard start >= r.first.raw else { continue }
             var replacement: [MfnRange] = []
-            if start > r.start.raw { replacement.append(MfnRange(uncheckedStart: r.start.raw, end: start)) }
-            if start + frames < r.end.raw { replacement.append(MfnRange(uncheckedStart: start + frames, end: r.end.raw)) }
+            if start > r.first.raw { replacement.append(MfnRange(uncheckedFirst: r.first.raw, end: start)) }
+            if start + frames < r.end { replacement.append(MfnRange(uncheckedFirst: start + frames, end: r.end)) }
             ranges.replaceSubrange(i...i, with: replacement)
-            return MfnRange(uncheckedStart: start, end: start + frames)
+            return MfnRange(uncheckedFirst: start, end: start + frames)
         }
         throw .outOfMemory(what: what, frames: frames, available: freeFrames, pool: "boot allocator")
     }

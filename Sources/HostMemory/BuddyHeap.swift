@@ -87,8 +87,8 @@ public struct BuddyHeap: Sendable {
 
     /// Frees every frame of `range`, as the largest aligned blocks that fit.
     public mutating func free(_ range: MfnRange) {
-        var cur = range.start.raw
-        let end = range.end.raw
+        var cur = range.first.raw
+        let end = range.end
         while cur < end {
             var o = min(cur == 0 ? Self.maxOrder : cur.trailingZeroBitCount, Self.maxOrder)
             while (1 << UInt64(o)) > end - cur { o -= 1 }
@@ -136,8 +136,8 @@ public struct BuddyHeap: Sendable {
         clearBit(head, o)
         freeFrames -= 1 << UInt64(o)
         let end = head + (1 << UInt64(o))
-        if mfn.raw > head { free(MfnRange(uncheckedStart: head, end: mfn.raw)) }
-        if mfn.raw + 1 < end { free(MfnRange(uncheckedStart: mfn.raw + 1, end: end)) }
+        if mfn.raw > head { free(MfnRange(uncheckedFirst: head, end: mfn.raw)) }
+        if mfn.raw + 1 < end { free(MfnRange(uncheckedFirst: mfn.raw + 1, end: end)) }
         return true
     }
 
@@ -158,10 +158,10 @@ public struct BuddyHeap: Sendable {
         blocksFound.sort { $0.0 < $1.0 }
         var out: [MfnRange] = []
         for (s, e) in blocksFound {
-            if let last = out.last, last.end.raw == s {
-                out[out.count - 1] = MfnRange(uncheckedStart: last.start.raw, end: e)
+            if let last = out.last, last.end == s {
+                out[out.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: e)
             } else {
-                out.append(MfnRange(uncheckedStart: s, end: e))
+                out.append(MfnRange(uncheckedFirst: s, end: e))
             }
         }
         return out

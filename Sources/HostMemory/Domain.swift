@@ -11,14 +11,14 @@ public struct DomainConfig: Sendable, Equatable {
         case staticMemory(directMap: Bool, allowDynamic: Bool)
     }
 
-    public var id: DomainId
+    public var id: DomainID
     public var memory: Memory
     /// Where RAM starts in the guest when it is not direct-mapped (Arm's GUEST_RAM0_BASE, 1 GiB).
     public var ramBase: Gfn
 
     public static let defaultRamBase = Gfn(uncheckedRaw: 0x40000)
 
-    public init(id: DomainId, memory: Memory, ramBase: Gfn = DomainConfig.defaultRamBase) {
+    public init(id: DomainID, memory: Memory, ramBase: Gfn = DomainConfig.defaultRamBase) {
         self.id = id
         self.memory = memory
         self.ramBase = ramBase
@@ -44,5 +44,5 @@ public struct Domain: Sendable, Equatable {
     /// The page holding the guest's p2m root, owned by the guest, never mapped in it.
     public let p2mRoot: Mfn
 
-    public var id: DomainId { config.id }
+    public var id: DomainID { config.id }
 }

@@ -1,9 +1,11 @@
+import GuestMemory
+
 /// One frame-table entry: who owns a machine frame, how many references it has, and its state.
 ///
 /// Packed into 8 bytes so a 64 GiB host (16 Mi frames) has a 128 MiB table, and so the live-update
 /// rebuild can write whole records as single 64-bit stores:
 ///
-///     bits  0..15  owner      DomainId (DOMID_INVALID when unowned)
+///     bits  0..15  owner      DomainID (DOMID_INVALID when unowned)
 ///     bits 16..31  flags      FrameFlags
 ///     bits 32..63  refcount   references held on the frame (Xen's count_info count)
 ///
@@ -14,25 +16,25 @@
 
     @inlinable public init(raw: UInt64) { self.raw = raw }
 
-    @inlinable public init(owner: DomainId, flags: FrameFlags, refcount: UInt32) {
+    @inlinable public init(owner: DomainID, flags: FrameFlags, refcount: UInt32) {
         raw = UInt64(owner.raw) | (UInt64(flags.rawValue) << 16) | (UInt64(refcount) << 32)
     }
 
-    @inlinable public var owner: DomainId { DomainId(uncheckedRaw: UInt16(truncatingIfNeeded: raw)) }
+    @inlinable public var owner: DomainID { DomainID(uncheckedRaw: UInt16(truncatingIfNeeded: raw)) }
     @inlinable public var flags: FrameFlags { FrameFlags(rawValue: UInt16(truncatingIfNeeded: raw >> 16)) }
     @inlinable public var refcount: UInt32 { UInt32(truncatingIfNeeded: raw >> 32) }
 
     /// A frame that is not RAM (a hole between banks): no flags, no owner.
-    public static let hole = FrameRecord(owner: .none, flags: [], refcount: 0)
+    public static let hole = FrameRecord(owner: .invalid, flags: [], refcount: 0)
     /// A free RAM frame, available to the boot allocator or the heap.
-    public static let free = FrameRecord(owner: .none, flags: .free, refcount: 0)
+    public static let free = FrameRecord(owner: .invalid, flags: .free, refcount: 0)
     /// A bad frame: never handed out.
-    public static let bad = FrameRecord(owner: .none, flags: .bad, refcount: 0)
+    public static let bad = FrameRecord(owner: .invalid, flags: .bad, refcount: 0)
     /// A static-memory frame in its guest's reserved pool (free, withheld from every allocator).
-    public static let staticFree = FrameRecord(owner: .none, flags: [.free, .reserved, .staticMemory], refcount: 0)
+    public static let staticFree = FrameRecord(owner: .invalid, flags: [.free, .reserved, .staticMemory], refcount: 0)
 
     /// A frame owned by `owner` with one reference (the allocation reference, Xen's PGC_allocated).
-    @inlinable public static func owned(by owner: DomainId, extra: FrameFlags = []) -> FrameRecord {
+    @inlinable public static func owned(by owner: DomainID, extra: FrameFlags = []) -> FrameRecord {
         FrameRecord(owner: owner, flags: FrameFlags.inUse.union(extra), refcount: 1)
     }
 

@@ -50,14 +50,14 @@ public final class FrameTable: @unchecked Sendable {
 
     /// Sets every frame of `range` to `record`.
     @inlinable public func fill(_ range: MfnRange, with record: FrameRecord) {
-        precondition(range.end.raw <= UInt64(count), "frame table: \(range) is past the last frame")
-        (records + Int(range.start.raw)).update(repeating: record.raw, count: Int(range.count))
+        precondition(range.end <= UInt64(count), "frame table: \(range) is past the last frame")
+        (records + Int(range.first.raw)).update(repeating: record.raw, count: Int(range.count))
     }
 
     /// True when every frame of `range` satisfies `predicate`.
     public func allFrames(in range: MfnRange, satisfy predicate: (FrameRecord) -> Bool) -> Bool {
-        precondition(range.end.raw <= UInt64(count), "frame table: \(range) is past the last frame")
-        for i in Int(range.start.raw)..<Int(range.end.raw) where !predicate(FrameRecord(raw: records[i])) {
+        precondition(range.end <= UInt64(count), "frame table: \(range) is past the last frame")
+        for i in Int(range.first.raw)..<Int(range.end) where !predicate(FrameRecord(raw: records[i])) {
             return false
         }
         return true
@@ -82,7 +82,7 @@ public final class FrameTable: @unchecked Sendable {
             guard predicate(FrameRecord(raw: r)) else { i += 1; continue }
             var j = i + 1
             while j < count && records[j] == r { j += 1 }
-            out.append((MfnRange(uncheckedStart: UInt64(i), end: UInt64(j)), FrameRecord(raw: r)))
+            out.append((MfnRange(uncheckedFirst: UInt64(i), end: UInt64(j)), FrameRecord(raw: r)))
             i = j
         }
         return out

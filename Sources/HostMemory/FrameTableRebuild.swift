@@ -70,10 +70,10 @@ public final class RebuildPlan: @unchecked Sendable {
                 let s = layout[li]
                 let e = min(s.end, b)
                 if s.record == record.raw {
-                    if let last = out.last, last.end.raw == a {
-                        out[out.count - 1] = MfnRange(uncheckedStart: last.start.raw, end: e)
+                    if let last = out.last, last.end == a {
+                        out[out.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: e)
                     } else {
-                        out.append(MfnRange(uncheckedStart: a, end: e))
+                        out.append(MfnRange(uncheckedFirst: a, end: e))
                     }
                 }
                 a = e

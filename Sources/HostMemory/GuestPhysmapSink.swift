@@ -7,11 +7,11 @@ import GuestMemory
 /// in the order the host makes them; a throwing `map` makes the host undo the whole operation.
 public protocol GuestPhysmapSink: AnyObject {
     /// Maps `frames` frames: gfn + i -> mfn + i.
-    func map(_ domain: DomainId, gfn: Gfn, to mfn: Mfn, frames: UInt64) throws
+    func map(_ domain: DomainID, gfn: Gfn, to mfn: Mfn, frames: UInt64) throws
     /// Unmaps `frames` frames from `gfn`.
-    func unmap(_ domain: DomainId, gfn: Gfn, frames: UInt64) throws
+    func unmap(_ domain: DomainID, gfn: Gfn, frames: UInt64) throws
     /// The machine frame `gfn` maps to, or nil.
-    func translate(_ domain: DomainId, gfn: Gfn) -> Mfn?
+    func translate(_ domain: DomainID, gfn: Gfn) -> Mfn?
     /// Drops the domain's table.
-    func destroy(_ domain: DomainId)
+    func destroy(_ domain: DomainID)
 }

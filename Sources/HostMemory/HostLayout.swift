@@ -18,7 +18,7 @@ import GuestMemory
         self.end = end
         self.record = record
     }
-    public var range: MfnRange { MfnRange(uncheckedStart: start, end: end) }
+    public var range: MfnRange { MfnRange(uncheckedFirst: start, end: end) }
 }
 
 /// The configuration's frame-table picture, as a few segments.
@@ -26,7 +26,7 @@ public struct HostLayout: Sendable {
     public let frameCount: UInt64
     public let segments: [FrameRun]
 
-    public static let regionRecord = FrameRecord(owner: .none, flags: [.reserved, .liveUpdateRegion], refcount: 0)
+    public static let regionRecord = FrameRecord(owner: .invalid, flags: [.reserved, .liveUpdateRegion], refcount: 0)
 
     public init(_ config: HostMemoryConfig) throws(HostMemoryError) {
         try config.validate()
@@ -35,8 +35,8 @@ public struct HostLayout: Sendable {
         let statics = config.staticMemory.map(\.range).sorted()
         let bad = Set(config.badPages.map(\.raw))
         var points: Set<UInt64> = [0, frameCount]
-        for r in banks + statics { points.insert(r.start.raw); points.insert(r.end.raw) }
-        if let r = config.liveUpdateRegion { points.insert(r.start.raw); points.insert(r.end.raw) }
+        for r in banks + statics { points.insert(r.first.raw); points.insert(r.end) }
+        if let r = config.liveUpdateRegion { points.insert(r.first.raw); points.insert(r.end) }
         for p in bad { points.insert(p); points.insert(p + 1) }
         let sorted = points.sorted()
 
@@ -44,9 +44,9 @@ public struct HostLayout: Sendable {
             var lo = 0, hi = list.count
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if list[mid].end.raw <= a { lo = mid + 1 } else { hi = mid }
+                if list[mid].end <= a { lo = mid + 1 } else { hi = mid }
             }
-            return lo < list.count && list[lo].start.raw <= a
+            return lo < list.count && list[lo].first.raw <= a
         }
 
         var out: [FrameRun] = []
@@ -57,7 +57,7 @@ public struct HostLayout: Sendable {
                 if inside(statics, a) { rec = .staticFree }
                 if let r = config.liveUpdateRegion, r.contains(Mfn(uncheckedRaw: a)) { rec = Self.regionRecord }
                 if bad.contains(a) {
-                    rec = FrameRecord(owner: .none, flags: FrameFlags.bad.union(rec.flags.intersection([.reserved, .staticMemory, .liveUpdateRegion])), refcount: 0)
+                    rec = FrameRecord(owner: .invalid, flags: FrameFlags.bad.union(rec.flags.intersection([.reserved, .staticMemory, .liveUpdateRegion])), refcount: 0)
                 }
             }
             if let last = out.last, last.record == rec.raw {

@@ -19,14 +19,14 @@ public final class HostMachine {
     public internal(set) var domainHeap: BuddyHeap
     /// The reserved Xen-heap pool (`xen,reserved-heap`), when configured.
     public internal(set) var xenHeap: BuddyHeap?
-    public internal(set) var domains: [DomainId: Domain]
+    public internal(set) var domains: [DomainID: Domain]
     /// Receives every guest mapping change (the guest memory core's p2m).
     public let physmapSink: (any GuestPhysmapSink)?
     /// Frames this instance took at boot for itself (the frame table's backing).
     public let bootAllocations: [MfnRange]
 
     init(config: HostMemoryConfig, layout: HostLayout, frameTable: FrameTable, memory: MachineMemory,
-         domainHeap: BuddyHeap, xenHeap: BuddyHeap?, domains: [DomainId: Domain],
+         domainHeap: BuddyHeap, xenHeap: BuddyHeap?, domains: [DomainID: Domain],
          bootAllocations: [MfnRange], physmapSink: (any GuestPhysmapSink)?) {
         self.config = config
         self.layout = layout
@@ -64,8 +64,8 @@ public final class HostMachine {
         var xenPool: BuddyHeap?
         if let h = config.reservedXenHeap {
             var pool = BuddyHeap(frames: layout.frameCount)
-            for r in layout.freeRanges where r.overlaps(h) {
-                pool.free(MfnRange(uncheckedStart: max(r.start.raw, h.start.raw), end: min(r.end.raw, h.end.raw)))
+            for r in layout.freeRanges {
+                if let part = r.intersection(h) { pool.free(part) }
             }
             xenPool = pool
         }
@@ -101,7 +101,7 @@ public final class HostMachine {
     /// from the domain heap; mapped at `ramBase`, or 1:1 when direct-mapped.
     @discardableResult
     public func createDomain(_ dc: DomainConfig) throws(HostMemoryError) -> Domain {
-        guard dc.id.isGuest else { throw .invalidDomainId(dc.id.raw) }
+        guard dc.id.isGuest else { throw .input(.reservedDomainID(dc.id.raw)) }
         guard domains[dc.id] == nil else { throw .domainExists(dc.id) }
         var physmap = PhysmapExtents()
         var owned: [MfnRange] = []
@@ -115,7 +115,7 @@ public final class HostMachine {
             if !directMap { try checkGuestRange(dc, frames: total) }
             // Verify every page before assigning any (seed 003: free, refcount 0, reserved/static).
             for r in staticRegions {
-                for m in r.start.raw..<r.end.raw {
+                for m in r.first.raw..<r.end {
                     let rec = frameTable[Mfn(uncheckedRaw: m)]
                     if let reason = StaticPageProblem(rec) {
                         throw .staticPageCheckFailed(domain: dc.id, mfn: Mfn(uncheckedRaw: m), reason)
@@ -128,7 +128,7 @@ public final class HostMachine {
             var gfn = dc.ramBase.raw
             for r in staticRegions {
                 frameTable.fill(r, with: .owned(by: dc.id, extra: [.reserved, .staticMemory]))
-                physmap.map(Gfn(uncheckedRaw: directMap ? r.start.raw : gfn), to: r.start, count: r.count)
+                physmap.map(Gfn(uncheckedRaw: directMap ? r.first.raw : gfn), to: r.first, count: r.count)
                 gfn += r.count
             }
         case .dynamic(let frames):
@@ -143,9 +143,9 @@ public final class HostMachine {
                 var o = min(63 - remaining.leadingZeroBitCount, BuddyHeap.maxOrder)
                 var got = domainHeap.allocate(order: o)
                 while got == nil && o > 0 { o -= 1; got = domainHeap.allocate(order: o) }
-                let block = MfnRange(uncheckedStart: got!.raw, end: got!.raw + (1 << UInt64(o)))
+                let block = MfnRange(uncheckedFirst: got!.raw, end: got!.raw + (1 << UInt64(o)))
                 frameTable.fill(block, with: .owned(by: dc.id))
-                physmap.map(Gfn(uncheckedRaw: gfn), to: block.start, count: block.count)
+                physmap.map(Gfn(uncheckedRaw: gfn), to: block.first, count: block.count)
                 owned.append(block)
                 gfn += block.count
                 remaining -= block.count
@@ -173,7 +173,7 @@ public final class HostMachine {
         // The guest runs and writes its memory: fresh contents (Xen scrubs first; same effect).
         let contents = memory.newContentId()
         for e in physmap.extents { memory.fill(e.mfnRange, contentId: contents) }
-        memory.fill(MfnRange(uncheckedStart: root.raw, end: root.raw + 1), contentId: contents)
+        memory.fill(MfnRange(uncheckedFirst: root.raw, end: root.raw + 1), contentId: contents)
 
         let d = Domain(config: dc, physmap: physmap, staticRegions: staticRegions, p2mRoot: root)
         domains[dc.id] = d
@@ -186,7 +186,7 @@ public final class HostMachine {
 
     /// The guest gives back the page at `gfn` (XENMEM_decrease_reservation): a static page goes
     /// back to the guest's reserved pool, never to the heap; a dynamic page goes to the heap.
-    public func balloonOut(_ id: DomainId, gfn: Gfn) throws(HostMemoryError) {
+    public func balloonOut(_ id: DomainID, gfn: Gfn) throws(HostMemoryError) {
         guard var d = domains[id] else { throw .noSuchDomain(id) }
         guard d.physmap.translate(gfn) != nil else { throw .gfnNotMapped(id, gfn) }
         if let sink = physmapSink {
@@ -200,7 +200,7 @@ public final class HostMachine {
     /// The guest asks for a page at `gfn` (XENMEM_populate_physmap): from its reserved pool
     /// first; a direct-mapped guest only gets mfn == gfn; heap pages only if its config allows.
     @discardableResult
-    public func balloonIn(_ id: DomainId, gfn: Gfn) throws(HostMemoryError) -> Mfn {
+    public func balloonIn(_ id: DomainID, gfn: Gfn) throws(HostMemoryError) -> Mfn {
         guard var d = domains[id] else { throw .noSuchDomain(id) }
         guard gfn.raw <= maxFrameNumber else { throw .address(.frameOutOfRange(what: "gfn", frame: gfn.raw)) }
         guard d.physmap.translate(gfn) == nil else { throw .gfnAlreadyMapped(id, gfn) }
@@ -232,7 +232,7 @@ public final class HostMachine {
         }
         frameTable[m] = fromHeap ? .owned(by: id) : .owned(by: id, extra: [.reserved, .staticMemory])
         d.physmap.map(gfn, to: m, count: 1)
-        memory.fill(MfnRange(uncheckedStart: m.raw, end: m.raw + 1), contentId: memory.newContentId())
+        memory.fill(MfnRange(uncheckedFirst: m.raw, end: m.raw + 1), contentId: memory.newContentId())
         domains[id] = d
         return m
     }
@@ -241,7 +241,7 @@ public final class HostMachine {
     /// extents): what ballooning and late growth do, and what fragments a host's ownership.
     /// Returns the machine runs used. All or nothing.
     @discardableResult
-    public func populate(_ id: DomainId, at gfn: Gfn, frames: UInt64) throws(HostMemoryError) -> [MfnRange] {
+    public func populate(_ id: DomainID, at gfn: Gfn, frames: UInt64) throws(HostMemoryError) -> [MfnRange] {
         guard var d = domains[id] else { throw .noSuchDomain(id) }
         guard frames > 0 else { throw .emptyRange(what: "populate of \(id)") }
         if d.config.isDirectMapped { throw .directMapPageUnavailable(id, gfn) }
@@ -254,10 +254,10 @@ public final class HostMachine {
         var runs: [MfnRange] = []
         for _ in 0..<frames {
             let m = domainHeap.allocate(order: 0)!
-            if let last = runs.last, last.end.raw == m.raw {
-                runs[runs.count - 1] = MfnRange(uncheckedStart: last.start.raw, end: m.raw + 1)
+            if let last = runs.last, last.end == m.raw {
+                runs[runs.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: m.raw + 1)
             } else {
-                runs.append(MfnRange(uncheckedStart: m.raw, end: m.raw + 1))
+                runs.append(MfnRange(uncheckedFirst: m.raw, end: m.raw + 1))
             }
         }
         var g = gfn.raw
@@ -270,7 +270,7 @@ public final class HostMachine {
             var done: [(Gfn, MfnRange)] = []
             do {
                 for (g, r) in mappedRuns {
-                    try sink.map(id, gfn: g, to: r.start, frames: r.count)
+                    try sink.map(id, gfn: g, to: r.first, frames: r.count)
                     done.append((g, r))
                 }
             } catch {
@@ -282,7 +282,7 @@ public final class HostMachine {
         let contents = memory.newContentId()
         for (g, r) in mappedRuns {
             frameTable.fill(r, with: .owned(by: id))
-            d.physmap.map(g, to: r.start, count: r.count)
+            d.physmap.map(g, to: r.first, count: r.count)
             memory.fill(r, contentId: contents)
         }
         domains[id] = d
@@ -291,7 +291,7 @@ public final class HostMachine {
 
     private func firstFreeStaticPage(of d: Domain) -> Mfn? {
         for r in d.staticRegions {
-            for m in r.start.raw..<r.end.raw where frameTable[Mfn(uncheckedRaw: m)] == .staticFree {
+            for m in r.first.raw..<r.end where frameTable[Mfn(uncheckedRaw: m)] == .staticFree {
                 return Mfn(uncheckedRaw: m)
             }
         }
@@ -309,7 +309,7 @@ public final class HostMachine {
     }
 
     /// Tears a guest down: dynamic pages and the p2m root to the heap, static pages to the pool.
-    public func destroyDomain(_ id: DomainId) throws(HostMemoryError) {
+    public func destroyDomain(_ id: DomainID) throws(HostMemoryError) {
         guard let d = domains[id] else { throw .noSuchDomain(id) }
         physmapSink?.destroy(id)
         for e in d.physmap.extents {
@@ -320,7 +320,7 @@ public final class HostMachine {
             while m <= end {
                 let isStatic = m < end ? frameTable[Mfn(uncheckedRaw: m)].flags.contains(.staticMemory) : !runStatic
                 if m == end || isStatic != runStatic {
-                    let run = MfnRange(uncheckedStart: runStart, end: m)
+                    let run = MfnRange(uncheckedFirst: runStart, end: m)
                     if runStatic {
                         frameTable.fill(run, with: .staticFree)
                     } else {
@@ -346,7 +346,7 @@ public final class HostMachine {
         let rec = frameTable[mfn]
         guard rec.flags.contains(.free) else { throw .frameNotFree(mfn, rec) }
         if rec.flags.contains(.staticMemory) {
-            frameTable[mfn] = FrameRecord(owner: .none, flags: [.bad, .reserved, .staticMemory], refcount: 0)
+            frameTable[mfn] = FrameRecord(owner: .invalid, flags: [.bad, .reserved, .staticMemory], refcount: 0)
             return
         }
         var taken = domainHeap.take(mfn)
@@ -362,8 +362,8 @@ public final class HostMachine {
         let all = (domainHeap.freeRanges() + (xenHeap?.freeRanges() ?? [])).sorted()
         var out: [MfnRange] = []
         for r in all {
-            if let last = out.last, last.end.raw == r.start.raw {
-                out[out.count - 1] = MfnRange(uncheckedStart: last.start.raw, end: r.end.raw)
+            if let last = out.last, last.end == r.first.raw {
+                out[out.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: r.end)
             } else {
                 out.append(r)
             }
@@ -372,15 +372,15 @@ public final class HostMachine {
     }
 
     /// Frames owned by `id` (mapped pages and the p2m root), sorted maximal ranges.
-    public func ownedRanges(of id: DomainId) -> [MfnRange] {
+    public func ownedRanges(of id: DomainID) -> [MfnRange] {
         guard let d = domains[id] else { return [] }
         var all = d.physmap.extents.map(\.mfnRange)
-        all.append(MfnRange(uncheckedStart: d.p2mRoot.raw, end: d.p2mRoot.raw + 1))
+        all.append(MfnRange(uncheckedFirst: d.p2mRoot.raw, end: d.p2mRoot.raw + 1))
         all.sort()
         var out: [MfnRange] = []
         for r in all {
-            if let last = out.last, last.end.raw == r.start.raw {
-                out[out.count - 1] = MfnRange(uncheckedStart: last.start.raw, end: r.end.raw)
+            if let last = out.last, last.end == r.first.raw {
+                out[out.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: r.end)
             } else {
                 out.append(r)
             }

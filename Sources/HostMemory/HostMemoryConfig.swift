@@ -31,13 +31,13 @@ public struct HostMemoryConfig: Sendable, Equatable {
     public static let maxFrames: UInt64 = 1 << 30
 
     /// Frames the frame table covers: from 0 to the end of the highest bank.
-    public var frameCount: UInt64 { banks.map(\.end.raw).max() ?? 0 }
+    public var frameCount: UInt64 { banks.map(\.end).max() ?? 0 }
 
     /// Frames of RAM in all banks.
     public var ramFrames: UInt64 { banks.reduce(0) { $0 + $1.count } }
 
     /// Static regions configured for `domain`, in configuration order.
-    public func staticRegions(of domain: DomainId) -> [MfnRange] {
+    public func staticRegions(of domain: DomainID) -> [MfnRange] {
         staticMemory.filter { $0.domain == domain }.map(\.range)
     }
 
@@ -53,7 +53,7 @@ public struct HostMemoryConfig: Sendable, Equatable {
         func inRAM(_ r: MfnRange) -> Bool { sortedBanks.contains { $0.contains(r) } }
         var named: [(String, MfnRange)] = []
         for s in staticMemory {
-            guard s.domain.isGuest else { throw .invalidDomainId(s.domain.raw) }
+            guard s.domain.isGuest else { throw .input(.reservedDomainID(s.domain.raw)) }
             named.append(("static memory of \(s.domain)", s.range))
         }
         if let h = reservedXenHeap { named.append(("reserved Xen heap", h)) }
@@ -74,9 +74,9 @@ public struct HostMemoryConfig: Sendable, Equatable {
 
 /// One `xen,static-mem` entry: a host range that only `domain` may ever use.
 public struct StaticMemoryRegion: Sendable, Equatable {
-    public var domain: DomainId
+    public var domain: DomainID
     public var range: MfnRange
-    public init(domain: DomainId, range: MfnRange) {
+    public init(domain: DomainID, range: MfnRange) {
         self.domain = domain
         self.range = range
     }

@@ -4,7 +4,9 @@ import GuestMemory
 public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible {
     case address(AddressError)
     case emptyRange(what: String)
-    case invalidDomainId(UInt16)
+    /// A frame range or domain id refused by GuestMemory's own checks (empty range, past the
+    /// frame space, a reserved id where a guest is wanted).
+    case input(MappingError)
     case noRAM
     case hostTooLarge(frames: UInt64, limit: UInt64)
     case overlap(what: String, MfnRange, other: String, MfnRange)
@@ -12,17 +14,17 @@ public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible
     case badPageOutsideRAM(Mfn)
     case liveUpdateRegionTooSmall(region: MfnRange, minimumFrames: UInt64)
     case outOfMemory(what: String, frames: UInt64, available: UInt64, pool: String)
-    case domainExists(DomainId)
-    case noSuchDomain(DomainId)
-    case noStaticMemory(DomainId)
-    case staticPageCheckFailed(domain: DomainId, mfn: Mfn, StaticPageProblem)
-    case staticPoolExhausted(DomainId)
-    case directMapPageUnavailable(DomainId, Gfn)
-    case gfnNotMapped(DomainId, Gfn)
-    case gfnAlreadyMapped(DomainId, Gfn)
+    case domainExists(DomainID)
+    case noSuchDomain(DomainID)
+    case noStaticMemory(DomainID)
+    case staticPageCheckFailed(domain: DomainID, mfn: Mfn, StaticPageProblem)
+    case staticPoolExhausted(DomainID)
+    case directMapPageUnavailable(DomainID, Gfn)
+    case gfnNotMapped(DomainID, Gfn)
+    case gfnAlreadyMapped(DomainID, Gfn)
     case frameNotFree(Mfn, FrameRecord)
     case notAXenHeapPage(Mfn, FrameRecord)
-    case physmap(domain: DomainId, String)
+    case physmap(domain: DomainID, String)
 
     public var description: String {
         switch self {
@@ -30,8 +32,8 @@ public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible
             return e.description
         case .emptyRange(let what):
             return "\(what) is empty: give at least one frame"
-        case .invalidDomainId(let raw):
-            return "domain id \(raw) (0x\(String(raw, radix: 16))) is reserved: guest ids are below 0x7ff0"
+        case .input(let e):
+            return e.description
         case .noRAM:
             return "the host has no RAM: give at least one RAM bank"
         case let .hostTooLarge(frames, limit):

@@ -41,9 +41,9 @@ public struct LiveUpdateBoot: ~Copyable {
             throw .corruptState(where: "machine", problem: "memory has \(memory.frames) frames but the host config describes \(layout.frameCount)")
         }
         // Read-only until the size check passes.
-        let word = PageReader(bytes: memory.readPage(region.start)).u64(0)!
+        let word = PageReader(bytes: memory.readPage(region.first)).u64(0)!
         guard word & (PageOrder.frameBytes - 1) == 0 else {
-            throw .corruptState(where: "handover word at \(region.start.address)", problem: "0x\(String(word, radix: 16)) is not page aligned")
+            throw .corruptState(where: "handover word at \(region.first.address)", problem: "0x\(String(word, radix: 16)) is not page aligned")
         }
         let listMfn = Mfn(uncheckedRaw: word >> PageOrder.frameShift)
         try StateReader.checkStatePage(listMfn, layout: layout, what: "MFN-list page 0")
@@ -58,7 +58,7 @@ public struct LiveUpdateBoot: ~Copyable {
         }
 
         // From here on the instance writes, and only inside the region.
-        var boot = BootAllocator(ranges: [MfnRange(uncheckedStart: region.start.raw + 1, end: region.end.raw)])
+        var boot = BootAllocator(ranges: [MfnRange(uncheckedFirst: region.first.raw + 1, end: region.end)])
         var allocations: [MfnRange] = []
         do {
             allocations.append(try boot.allocate(frames: ftFrames, for: "frame table"))
@@ -125,16 +125,15 @@ public struct LiveUpdateRebuilt: ~Copyable {
         var heap = BuddyHeap(frames: frames)
         var xenPool: BuddyHeap? = config.reservedXenHeap.map { _ in BuddyHeap(frames: frames) }
         for g in state.plan.gaps(withLayoutRecord: .free) {
-            if let h = config.reservedXenHeap, g.overlaps(h) {
-                let lo = max(g.start.raw, h.start.raw), hi = min(g.end.raw, h.end.raw)
-                xenPool!.free(MfnRange(uncheckedStart: lo, end: hi))
-                if g.start.raw < lo { heap.free(MfnRange(uncheckedStart: g.start.raw, end: lo)) }
-                if hi < g.end.raw { heap.free(MfnRange(uncheckedStart: hi, end: g.end.raw)) }
+            if let h = config.reservedXenHeap, let part = g.intersection(h) {
+                xenPool!.free(part)
+                if g.first < part.first { heap.free(MfnRange(uncheckedFirst: g.first.raw, end: part.first.raw)) }
+                if part.end < g.end { heap.free(MfnRange(uncheckedFirst: part.end, end: g.end)) }
             } else {
                 heap.free(g)
             }
         }
-        var domains: [DomainId: Domain] = [:]
+        var domains: [DomainID: Domain] = [:]
         for d in state.domains {
             let regions = d.config.isStatic ? config.staticRegions(of: d.config.id) : []
             domains[d.config.id] = Domain(config: d.config, physmap: d.physmap, staticRegions: regions, p2mRoot: d.p2mRoot)

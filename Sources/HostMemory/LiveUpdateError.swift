@@ -6,7 +6,7 @@ public enum LiveUpdateError: Error, Equatable, Sendable, CustomStringConvertible
     case host(HostMemoryError)
     case regionTooSmall(region: MfnRange, neededFrames: UInt64, frameTableFrames: UInt64, stateFrames: UInt64)
     case corruptState(where: String, problem: String)
-    case inUseRangeOverlapsRegion(domain: DomainId, range: MfnRange, region: MfnRange)
+    case inUseRangeOverlapsRegion(domain: DomainID, range: MfnRange, region: MfnRange)
 
     public var description: String {
         switch self {

@@ -88,17 +88,17 @@ public enum LiveUpdateSimulation {
     /// The host configuration the simulation uses for `hostBytes` of RAM.
     public static func hostConfig(hostBytes: UInt64) throws -> HostMemoryConfig {
         let ramFrames = hostBytes >> PageOrder.frameShift
-        let low = MfnRange(uncheckedStart: 0x100, end: 3 * gib)
+        let low = MfnRange(uncheckedFirst: 0x100, end: 3 * gib)
         let highFrames = ramFrames - (3 * gib - 0x100)
-        let high = try MfnRange(start: Mfn(uncheckedRaw: 4 * gib), count: highFrames)
-        let frames = high.end.raw
+        let high = try MfnRange(first: Mfn(uncheckedRaw: 4 * gib), count: highFrames)
+        let frames = high.end
         let ft = HostMachine.frameTableFrames(for: frames)
         let regionFrames = (2 * ft + 2 + 511) & ~511
-        let region = try MfnRange(start: high.start, count: regionFrames)
+        let region = try MfnRange(first: high.first, count: regionFrames)
         let staticFrames = min(gib, ramFrames / 16)
-        let stat = try MfnRange(start: Mfn(uncheckedRaw: (region.end.raw + gib - 1) & ~(gib - 1)), count: staticFrames)
-        return HostMemoryConfig(banks: [low, high], staticMemory: [StaticMemoryRegion(domain: DomainId(uncheckedRaw: 1), range: stat)],
-                                liveUpdateRegion: region, badPages: [Mfn(uncheckedRaw: 0x1234), Mfn(uncheckedRaw: high.end.raw - 7)])
+        let stat = try MfnRange(first: Mfn(uncheckedRaw: (region.end + gib - 1) & ~(gib - 1)), count: staticFrames)
+        return HostMemoryConfig(banks: [low, high], staticMemory: [StaticMemoryRegion(domain: DomainID(uncheckedRaw: 1), range: stat)],
+                                liveUpdateRegion: region, badPages: [Mfn(uncheckedRaw: 0x1234), Mfn(uncheckedRaw: high.end - 7)])
     }
 
     public static func run(_ p: Parameters) throws -> Report {
@@ -111,8 +111,8 @@ public enum LiveUpdateSimulation {
         var rng = SplitMix64(seed: p.seed)
 
         // Guests: d1 static and direct-mapped, d2... dynamic, sharing 3/4 of the heap.
-        try old.createDomain(DomainConfig(id: DomainId(uncheckedRaw: 1), memory: .staticMemory(directMap: true, allowDynamic: false)))
-        let dynamicGuests = (0..<max(0, p.guests - 1)).map { DomainId(uncheckedRaw: UInt16(2 + $0)) }
+        try old.createDomain(DomainConfig(id: DomainID(uncheckedRaw: 1), memory: .staticMemory(directMap: true, allowDynamic: false)))
+        let dynamicGuests = (0..<max(0, p.guests - 1)).map { DomainID(uncheckedRaw: UInt16(2 + $0)) }
         if !dynamicGuests.isEmpty {
             let per = old.domainHeap.freeFrames * 3 / 4 / UInt64(dynamicGuests.count)
             let fragmented = UInt64(Double(per) * p.fragmentation)
@@ -192,7 +192,7 @@ public enum LiveUpdateSimulation {
 
         return Report(
             hostBytes: p.hostBytes, frames: newHost.frameTable.bytes / 8, guests: ids.count, fragmentation: p.fragmentation,
-            liveUpdateRegion: "\(region.maddrDescription) (\(ByteCount(region.count)))", phases: phases,
+            liveUpdateRegion: "\(region.maddrs) (\(ByteCount(region.count)))", phases: phases,
             stateRecords: summary.records, stateRanges: summary.ranges, stateDataPages: summary.dataPages.count,
             stateListPages: summary.listPages.count, stateBytes: summary.stateBytes,
             xenBootAllocatorRangeLimit: BootAllocator.xenRangeLimit,

@@ -109,19 +109,19 @@ enum StateReader {
         }
 
         // 2. Data pages and records.
-        var rawDomains: [(DomainId, F.DomainFlags, F.Record)] = []
-        var roots: [DomainId: Mfn] = [:]
+        var rawDomains: [(DomainID, F.DomainFlags, F.Record)] = []
+        var roots: [DomainID: Mfn] = [:]
         var runs = [FrameRun]()
         runs.reserveCapacity(Int(records))
-        var mapped: [DomainId: [PhysmapExtent]] = [:]
+        var mapped: [DomainID: [PhysmapExtent]] = [:]
         var lastKind: UInt16 = 0
         var prevEnd: UInt64 = 0
         var li = 0
         let segs = layout.segments
         let region = config.liveUpdateRegion!
-        var staticOf: [DomainId: [MfnRange]] = [:]
+        var staticOf: [DomainID: [MfnRange]] = [:]
         for s in config.staticMemory { staticOf[s.domain, default: []].append(s.range) }
-        var declared: [DomainId: F.DomainFlags] = [:]
+        var declared: [DomainID: F.DomainFlags] = [:]
 
         var index: UInt64 = 0
         for (seq, mfn) in dataMfns.enumerated() {
@@ -142,8 +142,8 @@ enum StateReader {
                 guard let kind = F.Kind(rawValue: rec.kind) else { throw corrupt(rplace, "unknown kind \(rec.kind)") }
                 guard rec.kind >= lastKind else { throw corrupt(rplace, "records out of order (domains, roots, then ranges)") }
                 lastKind = rec.kind
-                guard rec.domid < DomainId.firstReserved else { throw corrupt(rplace, "domain id \(rec.domid) is reserved") }
-                let d = DomainId(uncheckedRaw: rec.domid)
+                guard rec.domid < DomainID.firstReserved else { throw corrupt(rplace, "domain id \(rec.domid) is reserved") }
+                let d = DomainID(uncheckedRaw: rec.domid)
                 switch kind {
                 case .domain:
                     let flags = F.DomainFlags(rawValue: rec.flags)
@@ -171,10 +171,10 @@ enum StateReader {
                     guard rec.b > 0, rec.a < frames, rec.b <= frames - rec.a else {
                         throw corrupt(rplace, "range [0x\(String(rec.a, radix: 16)) + 0x\(String(rec.b, radix: 16))) is empty or past the host's \(frames) frames")
                     }
-                    let range = MfnRange(uncheckedStart: rec.a, end: rec.a + rec.b)
+                    let range = MfnRange(uncheckedFirst: rec.a, end: rec.a + rec.b)
                     if range.overlaps(region) { throw .inUseRangeOverlapsRegion(domain: d, range: range, region: region) }
                     guard rec.a >= prevEnd else { throw corrupt(rplace, "\(range) is not after the previous range (unsorted or overlapping)") }
-                    prevEnd = range.end.raw
+                    prevEnd = range.end
                     if let h = config.reservedXenHeap, range.overlaps(h) { throw corrupt(rplace, "\(range) overlaps the reserved Xen heap") }
                     let isStatic = flags.contains(.staticMemory)
                     if isStatic {
@@ -183,9 +183,9 @@ enum StateReader {
                         }
                     }
                     // Every frame must be RAM of the right kind: walk the layout alongside.
-                    while segs[li].end <= range.start.raw { li += 1 }
+                    while segs[li].end <= range.first.raw { li += 1 }
                     var j = li
-                    while j < segs.count && segs[j].start < range.end.raw {
+                    while j < segs.count && segs[j].start < range.end {
                         let want: FrameRecord = isStatic ? .staticFree : .free
                         if segs[j].record != want.raw {
                             throw corrupt(rplace, "\(range) covers frames that are \(FrameRecord(raw: segs[j].record).flags), expected \(want.flags)")
@@ -199,12 +199,12 @@ enum StateReader {
                     } else {
                         guard rec.c <= maxFrameNumber, rec.b <= maxFrameNumber + 1 - rec.c else { throw corrupt(rplace, "gfn range leaves the 52-bit frame space") }
                         if dflags.contains(.directMap) {
-                            guard rec.c == rec.a else { throw corrupt(rplace, "direct-mapped \(d) maps gfn 0x\(String(rec.c, radix: 16)) to \(range.start)") }
+                            guard rec.c == rec.a else { throw corrupt(rplace, "direct-mapped \(d) maps gfn 0x\(String(rec.c, radix: 16)) to \(range.first)") }
                         }
-                        mapped[d, default: []].append(PhysmapExtent(gfn: Gfn(uncheckedRaw: rec.c), mfn: range.start, count: rec.b))
+                        mapped[d, default: []].append(PhysmapExtent(gfn: Gfn(uncheckedRaw: rec.c), mfn: range.first, count: rec.b))
                     }
                     if isStatic { extra.formUnion([.reserved, .staticMemory]) }
-                    runs.append(FrameRun(start: range.start.raw, end: range.end.raw, record: FrameRecord.owned(by: d, extra: extra).raw))
+                    runs.append(FrameRun(start: range.first.raw, end: range.end, record: FrameRecord.owned(by: d, extra: extra).raw))
                 }
             }
         }

@@ -48,9 +48,9 @@ extension HostMachine {
                     let isStatic = frameTable[Mfn(uncheckedRaw: start)].flags.contains(.staticMemory)
                     var stop = start + 1
                     if let r = d.staticRegions.first(where: { $0.contains(Mfn(uncheckedRaw: start)) }) {
-                        stop = min(end, r.end.raw)
+                        stop = min(end, r.end)
                     } else {
-                        let next = d.staticRegions.filter { $0.start.raw > start }.map(\.start.raw).min() ?? end
+                        let next = d.staticRegions.filter { $0.first.raw > start }.map(\.first.raw).min() ?? end
                         stop = min(end, next)
                     }
                     ranges.append(F.Record(kind: F.Kind.ownedRange.rawValue, domid: id.raw,
@@ -124,7 +124,7 @@ extension HostMachine {
         // The handover word (kexec's IND_WRITE64 in seed 004), in the region's reserved first page.
         var word = PageWriter()
         word.put(listPages[0].address.raw, at: 0)
-        memory.write(Array(word.bytes[0..<8]), at: 0, to: region.start)
+        memory.write(Array(word.bytes[0..<8]), at: 0, to: region.first)
 
         let rangeCount = records.filter { $0.kind == F.Kind.ownedRange.rawValue }.count
         return LiveUpdateStateSummary(listAddress: listPages[0].address, listPages: listPages, dataPages: dataPages,

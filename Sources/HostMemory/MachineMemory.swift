@@ -60,12 +60,12 @@ public final class MachineMemory: @unchecked Sendable {
 
     /// Models a bulk write of every frame of `range`: each now holds the pattern for `contentId`.
     public func fill(_ range: MfnRange, contentId: UInt32) {
-        precondition(range.end.raw <= UInt64(frames), "machine memory: \(range) is past the last frame")
+        precondition(range.end <= UInt64(frames), "machine memory: \(range) is past the last frame")
         precondition(contentId != Self.materializedId, "use write(_:at:to:) for real bytes")
-        for m in range.start.raw..<range.end.raw where ids[Int(m)] == Self.materializedId {
+        for m in range.first.raw..<range.end where ids[Int(m)] == Self.materializedId {
             pages[m] = nil
         }
-        (ids + Int(range.start.raw)).update(repeating: contentId, count: Int(range.count))
+        (ids + Int(range.first.raw)).update(repeating: contentId, count: Int(range.count))
         framesWritten += range.count
     }
 
@@ -125,7 +125,7 @@ public final class MachineMemory: @unchecked Sendable {
     public func digest(of ranges: [MfnRange]) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for r in ranges {
-            for m in r.start.raw..<r.end.raw {
+            for m in r.first.raw..<r.end {
                 h = mix64(h ^ m) ^ digest(Mfn(uncheckedRaw: m))
             }
         }

@@ -19,7 +19,7 @@ import GuestMemory
         self.mfn = mfn
         self.count = count
     }
-    public var mfnRange: MfnRange { MfnRange(uncheckedStart: mfn.raw, end: mfn.raw + count) }
+    public var mfnRange: MfnRange { MfnRange(uncheckedFirst: mfn.raw, end: mfn.raw + count) }
 }
 
 /// A domain's mappings, as sorted extents.

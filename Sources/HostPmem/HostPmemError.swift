@@ -4,6 +4,7 @@ public enum HostPmemError: Error, Equatable, Sendable, CustomStringConvertible {
     case fileMissing(path: String)
     case directoryMissing(path: String, directory: String)
     case permissionDenied(path: String, operation: String)
+    case cannotCreate(path: String, reason: String)
     case noSpace(path: String, requested: UInt64)
     case sizeMismatch(path: String, existing: UInt64, requested: UInt64)
     case notPmemCapable(path: String, reason: String)
@@ -20,9 +21,11 @@ public enum HostPmemError: Error, Equatable, Sendable, CustomStringConvertible {
         case .fileMissing(let path):
             return "\(path): no such file: create it first (vpmem pmem create \(path) --size SIZE)"
         case let .directoryMissing(path, dir):
-            return "\(path): directory \(dir) does not exist: create it or choose another path"
+            return "\(path): directory \(dir) does not exist (or is not a directory): create it or choose another path"
         case let .permissionDenied(path, op):
             return "\(path): permission denied while trying to \(op): check the file's owner and mode, or run with access to it"
+        case let .cannotCreate(path, reason):
+            return "\(path): cannot create a file there (\(reason)): choose a path on a regular filesystem, e.g. under /tmp or /dev/shm"
         case let .noSpace(path, requested):
             return "\(path): no space left for \(requested) bytes: free space on that filesystem or choose a smaller size"
         case let .sizeMismatch(path, existing, requested):
@@ -30,7 +33,7 @@ public enum HostPmemError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notPmemCapable(path, reason):
             return "\(path): not usable as pmem (\(reason)): give a regular file, a file on an fsdax mount, or a /dev/daxN.M device"
         case let .locked(path, pid):
-            let who = pid.map { "process \($0)" } ?? "another process"
+            let who = pid.map { "process \($0)" } ?? "another mapping (in this process, or in one whose pid the lock does not tell)"
             return "\(path): in use: \(who) has it mapped for writing; stop that user first (the lock goes away when it exits)"
         case let .invalidSize(path, size, reason):
             return "\(path): size \(size) is not usable: \(reason)"

@@ -1,5 +1,73 @@
 import ArgumentParser
+import Foundation
+import HostPmem
+import VpmemCore
 
 struct PmemCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pmem", abstract: "Emulated pmem files and pmem devices.")
+    static let configuration = CommandConfiguration(
+        commandName: "pmem", abstract: "Emulated pmem files and pmem devices.",
+        subcommands: [Create.self, Info.self, Hold.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an emulated pmem file (sparse, through libpmem).",
+            discussion: "An existing file of exactly that size is left as it is; another size is refused.")
+        @Argument(help: "Path of the file to create.") var path: String
+        @Option(help: "Size, e.g. 4G (K, M, G, T: powers of 1024).", transform: parseSize) var size: ByteSize
+        @Flag(help: "Allocate every block now, so a full filesystem shows at once.") var preallocate = false
+        @OptionGroup var output: JSONFlag
+
+        func run() async throws {
+            let m = try PmemMapping.create(path: path, size: size.bytes, preallocate: preallocate)
+            let created = m.created
+            let isPmem = m.isPmem
+            withExtendedLifetime(m) {}
+            let info = try PmemInfo.inspect(path: path)
+            if output.json { print(try JSONOutput.encode(info)); return }
+            print("\(created ? "created" : "exists, same size:") \(path): \(size.humanReadable), \(isPmem ? "real pmem" : "not pmem (emulated)"), persisted by \(info.persistence)")
+        }
+    }
+
+    struct Info: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a backing's size, whether it is pmem, and who holds it.")
+        @Argument(help: "An emulated pmem file, a file on an fsdax mount, or /dev/daxN.M.") var path: String
+        @OptionGroup var output: JSONFlag
+
+        func run() async throws {
+            let info = try PmemInfo.inspect(path: path)
+            if output.json { print(try JSONOutput.encode(info)); return }
+            let holder: String
+            if info.locked {
+                holder = info.lockHolderPid.map { "mapped for writing by pid \($0)" } ?? "mapped for writing by another process"
+            } else {
+                holder = "free"
+            }
+            print(table(["PATH", "KIND", "SIZE", "ALLOCATED", "PMEM", "PERSISTENCE", "LOCK"], [[
+                info.path, info.kind.rawValue, ByteSize(bytes: info.size).humanReadable,
+                info.allocated.map { ByteSize(bytes: $0).humanReadable } ?? "-",
+                info.isPmem ? "yes" : "no", info.persistence.rawValue, holder,
+            ]]))
+        }
+    }
+
+    struct Hold: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Map a backing for writing and keep it locked until interrupted.",
+            discussion: "Shows what another user of the backing sees (vpmem pmem info, or an attach that is refused). The lock goes away when this process ends, however it ends.")
+        @Argument var path: String
+        @Option(help: "Release after this many seconds instead of waiting for a signal.") var seconds: Double?
+
+        func run() async throws {
+            let m = try PmemMapping.open(path: path)
+            // Unbuffered, so a script reading a pipe sees it while we wait.
+            let line = "holding \(path) (\(ByteSize(bytes: m.length).humanReadable)) as pid \(ProcessInfo.processInfo.processIdentifier)\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+            if let seconds {
+                try await Task.sleep(for: .seconds(seconds))
+            } else {
+                while true { try await Task.sleep(for: .seconds(3600)) }
+            }
+            withExtendedLifetime(m) {}
+        }
+    }
 }

@@ -15,6 +15,7 @@ struct Vpmem: AsyncParsableCommand {
             DemoCommand.self,
             HostCommand.self,
             PmemCommand.self,
+            GuestCommand.self,
             LiveUpdateCommand.self,
         ]
     )

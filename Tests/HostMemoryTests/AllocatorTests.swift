@@ -19,6 +19,23 @@ import Testing
         #expect(b.finish() == [frames(0, 40), frames(150, 176), frames(192, 200)])
     }
 
+    /// One-frame ranges and a range ending at the last frame of the 52-bit space: merging,
+    /// removal and allocation keep exact bounds and never wrap past 2^52.
+    @Test func oneFrameRangesAndTheTopOfTheFrameSpace() throws {
+        let top = maxFrameNumber
+        var b = BootAllocator(ranges: [frames(top - 3, top - 2), frames(top - 1, top + 1), frames(top - 2, top - 1)])
+        #expect(b.ranges == [frames(top - 3, top + 1)])
+        #expect(b.ranges[0].last.raw == top && b.ranges[0].end == 1 << 52)
+        b.remove(frames(top - 1, top))
+        #expect(b.ranges == [frames(top - 3, top - 1), frames(top, top + 1)])
+        let a = try b.allocate(frames: 1, for: "top frame")
+        #expect(a == frames(top, top + 1) && a.count == 1)
+        #expect(b.ranges == [frames(top - 3, top - 1)])
+        let c = try b.allocate(frames: 2, alignment: 2, for: "pair")
+        #expect(c == frames(top - 3, top - 1))
+        #expect(b.ranges.isEmpty && b.freeFrames == 0)
+    }
+
     /// Xen's boot allocator stops at 512 ranges; this one tracks as many as the memory has.
     @Test func keepsFarMoreThanXensFiveHundredTwelveRanges() throws {
         let n: UInt64 = 20_000

@@ -3,31 +3,31 @@ import GuestMemory
 
 /// A recording p2m: the naive model of every guest's gfn -> mfn table, fed through the seam.
 final class RecordingPhysmap: GuestPhysmapSink {
-    var tables: [DomainId: [UInt64: UInt64]] = [:]
+    var tables: [DomainID: [UInt64: UInt64]] = [:]
     var failNextMap = false
 
     struct Refused: Error {}
 
-    func map(_ domain: DomainId, gfn: Gfn, to mfn: Mfn, frames: UInt64) throws {
+    func map(_ domain: DomainID, gfn: Gfn, to mfn: Mfn, frames: UInt64) throws {
         if failNextMap { failNextMap = false; throw Refused() }
         for i in 0..<frames {
             precondition(tables[domain, default: [:]][gfn.raw + i] == nil, "double map")
             tables[domain, default: [:]][gfn.raw + i] = mfn.raw + i
         }
     }
-    func unmap(_ domain: DomainId, gfn: Gfn, frames: UInt64) throws {
+    func unmap(_ domain: DomainID, gfn: Gfn, frames: UInt64) throws {
         for i in 0..<frames { tables[domain]?[gfn.raw + i] = nil }
     }
-    func translate(_ domain: DomainId, gfn: Gfn) -> Mfn? { tables[domain]?[gfn.raw].map { Mfn(uncheckedRaw: $0) } }
-    func destroy(_ domain: DomainId) { tables[domain] = nil }
+    func translate(_ domain: DomainID, gfn: Gfn) -> Mfn? { tables[domain]?[gfn.raw].map { Mfn(uncheckedRaw: $0) } }
+    func destroy(_ domain: DomainID) { tables[domain] = nil }
 }
 
 func mfn(_ raw: UInt64) -> Mfn { Mfn(uncheckedRaw: raw) }
-func frames(_ start: UInt64, _ end: UInt64) -> MfnRange { MfnRange(uncheckedStart: start, end: end) }
-let d1 = DomainId(uncheckedRaw: 1)
-let d2 = DomainId(uncheckedRaw: 2)
-let d3 = DomainId(uncheckedRaw: 3)
-let d4 = DomainId(uncheckedRaw: 4)
+func frames(_ start: UInt64, _ end: UInt64) -> MfnRange { MfnRange(uncheckedFirst: start, end: end) }
+let d1 = DomainID(uncheckedRaw: 1)
+let d2 = DomainID(uncheckedRaw: 2)
+let d3 = DomainID(uncheckedRaw: 3)
+let d4 = DomainID(uncheckedRaw: 4)
 
 /// A small host: 2 banks with a hole, static memory for d1 and d2, a liveupdate region, bad pages.
 func smallConfig(reservedXenHeap: Bool = false, region: MfnRange? = frames(0x5000, 0x5080)) -> HostMemoryConfig {
@@ -47,8 +47,8 @@ func smallConfig(reservedXenHeap: Bool = false, region: MfnRange? = frames(0x500
 func merged(_ ranges: [MfnRange]) -> [MfnRange] {
     var out: [MfnRange] = []
     for r in ranges.sorted() {
-        if let last = out.last, last.end.raw >= r.start.raw {
-            out[out.count - 1] = frames(last.start.raw, max(last.end.raw, r.end.raw))
+        if let last = out.last, last.end >= r.first.raw {
+            out[out.count - 1] = frames(last.first.raw, max(last.end, r.end))
         } else {
             out.append(r)
         }
@@ -60,7 +60,7 @@ func merged(_ ranges: [MfnRange]) -> [MfnRange] {
 struct HostSnapshot: Equatable {
     let table: [UInt64]
     let heap: [MfnRange]
-    let domains: [DomainId: Domain]
+    let domains: [DomainID: Domain]
     init(_ h: HostMachine) {
         table = h.frameTable.snapshot()
         heap = h.heapFreeRanges()

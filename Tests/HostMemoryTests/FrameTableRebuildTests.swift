@@ -17,7 +17,7 @@ import Testing
             var prev: UInt64 = 0
             for p in points.sorted() where p > prev {
                 if rng.next() % 2 == 0 {
-                    runs.append(FrameRun(start: prev, end: p, record: FrameRecord.owned(by: DomainId(uncheckedRaw: UInt16(rng.next() % 5))).raw))
+                    runs.append(FrameRun(start: prev, end: p, record: FrameRecord.owned(by: DomainID(uncheckedRaw: UInt16(rng.next() % 5))).raw))
                 }
                 prev = p
             }

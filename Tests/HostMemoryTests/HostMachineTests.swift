@@ -42,7 +42,7 @@ import Testing
         #expect(HostSnapshot(h) == before)
         // A static page somebody holds a reference on fails too, naming the count.
         let h2 = try HostMachine.coldBoot(smallConfig())
-        h2.frameTable[mfn(0x6201)] = FrameRecord(owner: .none, flags: [.free, .reserved, .staticMemory], refcount: 2)
+        h2.frameTable[mfn(0x6201)] = FrameRecord(owner: .invalid, flags: [.free, .reserved, .staticMemory], refcount: 2)
         #expect(throws: HostMemoryError.staticPageCheckFailed(domain: d2, mfn: mfn(0x6201), .referenced(2))) {
             try h2.createDomain(DomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: false)))
         }
@@ -176,7 +176,7 @@ import Testing
             let h = try HostMachine.coldBoot(smallConfig(reservedXenHeap: ops.first.map { $0 % 2 == 0 } ?? false), physmapSink: sink)
             var xenPages: [Mfn] = []
             for op in ops {
-                let id = DomainId(uncheckedRaw: UInt16(1 + (op / 16) % 4))
+                let id = DomainID(uncheckedRaw: UInt16(1 + (op / 16) % 4))
                 let before = HostSnapshot(h)
                 let sinkBefore = sink.tables
                 do {

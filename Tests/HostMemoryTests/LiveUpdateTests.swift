@@ -27,22 +27,22 @@ func builtHost(seed: UInt64, sink: RecordingPhysmap? = nil, xenHeap: Bool = fals
     // Real contents in some guest pages.
     for id in [d1, d2, d3, d4] {
         for r in h.ownedRanges(of: id).prefix(6) {
-            h.memory.write((0..<64).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: Int(rng.next() % 4000), to: r.start)
+            h.memory.write((0..<64).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: Int(rng.next() % 4000), to: r.first)
         }
     }
     return h
 }
 
 struct Preserved {
-    let ranges: [DomainId: [MfnRange]]
-    let digests: [DomainId: UInt64]
+    let ranges: [DomainID: [MfnRange]]
+    let digests: [DomainID: UInt64]
     let pages: [UInt64: [UInt8]]
-    let physmaps: [DomainId: PhysmapExtents]
+    let physmaps: [DomainID: PhysmapExtents]
     init(_ h: HostMachine) {
         ranges = Dictionary(uniqueKeysWithValues: h.domains.keys.map { ($0, h.ownedRanges(of: $0)) })
         digests = ranges.mapValues { h.memory.digest(of: $0) }
         var p: [UInt64: [UInt8]] = [:]
-        for rs in ranges.values { for r in rs { for m in r.start.raw..<r.end.raw { p[m] = h.memory.readPage(mfn(m)) } } }
+        for rs in ranges.values { for r in rs { for m in r.first.raw..<r.end { p[m] = h.memory.readPage(mfn(m)) } } }
         pages = p
         physmaps = h.domains.mapValues(\.physmap)
     }
@@ -65,7 +65,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
                 #expect(n.memory.digest(of: rs) == p.digests[id])
                 for r in rs {
                     #expect(n.frameTable.allFrames(in: r) { $0.owner == id && $0.flags.contains(.inUse) && $0.refcount == 1 })
-                    for m in r.start.raw..<r.end.raw where p.pages[m] != n.memory.readPage(mfn(m)) {
+                    for m in r.first.raw..<r.end where p.pages[m] != n.memory.readPage(mfn(m)) {
                         Issue.record("contents of \(mfn(m)) changed")
                     }
                 }
@@ -112,7 +112,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         let boot = try LiveUpdateBoot(config: h.config, memory: h.memory)
         let region = h.config.liveUpdateRegion!
         #expect(boot.bootAllocatorRanges.allSatisfy { region.contains($0) })
-        #expect(boot.bootAllocations.allSatisfy { region.contains($0) && !$0.contains(region.start) })
+        #expect(boot.bootAllocations.allSatisfy { region.contains($0) && !$0.contains(region.first) })
         for (id, rs) in before.ranges { #expect(h.memory.digest(of: rs) == before.digests[id]) }
     }
 
@@ -171,11 +171,11 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         let h = try! builtHost(seed: 11)
         let summary = try! h.writeLiveUpdateState()
         let region = h.config.liveUpdateRegion!
-        let statePages = [region.start] + summary.listPages + summary.dataPages
+        let statePages = [region.first] + summary.listPages + summary.dataPages
         let p = Preserved(h)
         await propertyCheck(count: 150, input: Gen.int(in: 0...Int.max), Gen.uint8(in: 1...255)) { pick, xor in
             let page = statePages[pick % statePages.count]
-            let offset = page == region.start ? (pick / 7) % 8 : (pick / 7) % 4096
+            let offset = page == region.first ? (pick / 7) % 8 : (pick / 7) % 4096
             var bytes = h.memory.readPage(page)
             let original = bytes
             bytes[offset] ^= xor
@@ -212,7 +212,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         #expect(try attempt { _ in } == nil)
         // An in-use range overlapping the region.
         let overlap = try attempt { rs in
-            rs[firstRange].a = region.start.raw + 4
+            rs[firstRange].a = region.first.raw + 4
             rs[firstRange].b = 1
             rs.sort { ($0.kind, $0.a) < ($1.kind, $1.a) }
         }
@@ -255,7 +255,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         let h = try builtHost(seed: 4)
         let p = Preserved(h)
         let victim = p.ranges[d3]![3]
-        h.memory.fill(frames(victim.start.raw, victim.start.raw + 1), contentId: h.memory.newContentId())
+        h.memory.fill(frames(victim.first.raw, victim.first.raw + 1), contentId: h.memory.newContentId())
         #expect(h.memory.digest(of: p.ranges[d3]!) != p.digests[d3])
     }
 }
@@ -263,8 +263,8 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
 func subtract(_ a: MfnRange, _ b: MfnRange) -> [MfnRange] {
     guard a.overlaps(b) else { return [a] }
     var out: [MfnRange] = []
-    if a.start.raw < b.start.raw { out.append(frames(a.start.raw, b.start.raw)) }
-    if b.end.raw < a.end.raw { out.append(frames(b.end.raw, a.end.raw)) }
+    if a.first.raw < b.first.raw { out.append(frames(a.first.raw, b.first.raw)) }
+    if b.end < a.end { out.append(frames(b.end, a.end)) }
     return out
 }
 
@@ -298,5 +298,5 @@ func forge(_ h: HostMachine, _ records: [LiveUpdateFormat.Record]) throws {
     h.memory.writePage(w.bytes, to: list)
     var word = PageWriter()
     word.put(list.address.raw, at: 0)
-    h.memory.write(Array(word.bytes[0..<8]), at: 0, to: region.start)
+    h.memory.write(Array(word.bytes[0..<8]), at: 0, to: region.first)
 }

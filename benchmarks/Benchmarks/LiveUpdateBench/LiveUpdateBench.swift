@@ -28,8 +28,8 @@ final class Fixtures: @unchecked Sendable {
         let key = "\(frames)/\(ranges)"
         if let p = plans[key] { return p }
         let region = (HostMachine.frameTableFrames(for: frames) * 2 + 511) & ~511
-        let config = HostMemoryConfig(banks: [MfnRange(uncheckedStart: 256, end: frames)],
-                                      liveUpdateRegion: MfnRange(uncheckedStart: 256, end: 256 + region))
+        let config = HostMemoryConfig(banks: [MfnRange(uncheckedFirst: 256, end: frames)],
+                                      liveUpdateRegion: MfnRange(uncheckedFirst: 256, end: 256 + region))
         let layout = try! HostLayout(config)
         let first = 256 + region
         let period = (frames - first) / ranges
@@ -38,7 +38,7 @@ final class Fixtures: @unchecked Sendable {
         runs.reserveCapacity(Int(ranges))
         for i in 0..<ranges {
             let s = first + i * period
-            let owner = DomainId(uncheckedRaw: UInt16(1 + i % 8))
+            let owner = DomainID(uncheckedRaw: UInt16(1 + i % 8))
             runs.append(FrameRun(start: s, end: s + length, record: FrameRecord.owned(by: owner).raw))
         }
         let p = try! runs.withUnsafeBufferPointer { try RebuildPlan(frames: frames, layout: layout.segments, preserved: $0) }

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+import CPmem
+
+/// libpmem's calls, each wrapped once. Only PmemMapping calls these.
+enum Libpmem {
+    struct Mapped {
+        var base: UnsafeMutableRawPointer
+        var length: Int
+        var isPmem: Bool
+    }
+
+    /// Maps the whole of an existing file or device-dax character device.
+    static func mapFile(_ path: String) throws(HostPmemError) -> Mapped {
+        var length = 0
+        var isPmem: Int32 = 0
+        guard let base = pmem_map_file(path, 0, 0, 0, &length, &isPmem) else {
+            let e = Errno(rawValue: Glibc.errno)
+            let message = String(cString: pmem_errormsg())
+            if e == .invalidArgument {
+                throw .notPmemCapable(path: path, reason: message.isEmpty ? "libpmem cannot map it" : message)
+            }
+            var mapped = SystemCalls.error(e, path: path, operation: "map (pmem_map_file)")
+            if case .system(let p, let op, let n, _) = mapped { mapped = .system(path: p, operation: op, errno: n, message: message) }
+            throw mapped
+        }
+        return Mapped(base: base, length: length, isPmem: isPmem != 0)
+    }
+
+    static func unmap(_ m: Mapped) {
+        _ = pmem_unmap(m.base, m.length)
+    }
+
+    /// Whether `[base, base+length)` is real persistent memory (flushable from user space).
+    static func isPmem(_ base: UnsafeRawPointer, _ length: Int) -> Bool {
+        pmem_is_pmem(base, length) != 0
+    }
+
+    @inline(__always) static func persist(_ p: UnsafeRawPointer, _ n: Int) { pmem_persist(p, n) }
+    @inline(__always) static func flush(_ p: UnsafeRawPointer, _ n: Int) { pmem_flush(p, n) }
+    @inline(__always) static func drain() { pmem_drain() }
+    @inline(__always) static func memcpyPersist(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int) {
+        _ = pmem_memcpy_persist(d, s, n)
+    }
+    @inline(__always) static func memcpyNoDrain(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int) {
+        _ = pmem_memcpy(d, s, n, UInt32(PMEM_F_MEM_NODRAIN))
+    }
+
+    /// msync for mappings that are not pmem; libpmem rounds to pages.
+    static func msync(_ p: UnsafeRawPointer, _ n: Int, path: String) throws(HostPmemError) {
+        if pmem_msync(p, n) != 0 {
+            throw SystemCalls.error(Errno(rawValue: Glibc.errno), path: path, operation: "msync")
+        }
+    }
+}
