@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "GuestMemory", dependencies: ["VpmemCore"]),
         // Host memory: the frame table, boot and buddy allocators, static memory and direct map,
         // and the live-update handover (seeds 003 and 004).
-        .target(name: "HostMemory", dependencies: ["VpmemCore", "GuestMemory"]),
+        .target(name: "HostMemory", dependencies: ["VpmemCore", "GuestMemory", "HostPmem"]),
         // Virtual NVDIMMs, byte level: AML builder, ACPI table framing, NFIT and SSDT builders,
         // the _DSM function handler and the namespace label area codec.
         .target(name: "NVDIMM", dependencies: ["VpmemCore", "GuestMemory"]),
@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(
             name: "HostMemoryTests",
             dependencies: [
-                "HostMemory", "GuestMemory", "VpmemCore",
+                "HostMemory", "GuestMemory", "HostPmem", "VpmemCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
     ],

@@ -52,6 +52,20 @@
         return FrameRange(uncheckedFirst: Swift.max(first.raw, other.first.raw), end: Swift.min(end, other.end))
     }
 
+    /// `ranges` (any order) as sorted ranges that neither overlap nor touch: overlapping and
+    /// adjacent ranges become one, as a Xen rangeset holds them.
+    public static func merging(_ ranges: some Sequence<FrameRange>) -> [FrameRange] {
+        var out: [FrameRange] = []
+        for r in ranges.sorted() {
+            if let last = out.last, r.first.raw <= last.end {
+                out[out.count - 1] = FrameRange(uncheckedFirst: last.first.raw, end: Swift.max(last.end, r.end))
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
     public static func < (a: FrameRange, b: FrameRange) -> Bool {
         a.first != b.first ? a.first < b.first : a.last < b.last
     }

@@ -22,15 +22,7 @@ public struct BootAllocator: ~Copyable {
 
     /// An allocator over `ranges` (any order; overlapping or touching ranges are merged).
     public init(ranges: [MfnRange]) {
-        var merged: [MfnRange] = []
-        for r in ranges.sorted() {
-            if let last = merged.last, r.first.raw <= last.end {
-                merged[merged.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: max(last.end, r.end))
-            } else {
-                merged.append(r)
-            }
-        }
-        self.ranges = merged
+        self.ranges = MfnRange.merging(ranges)
     }
 
     public var freeFrames: UInt64 { ranges.reduce(0) { $0 + $1.count } }

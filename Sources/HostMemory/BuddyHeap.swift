@@ -143,7 +143,7 @@ public struct BuddyHeap: Sendable {
 
     /// Every free frame, as sorted maximal ranges (for reports and tests; walks all bitmaps).
     public func freeRanges() -> [MfnRange] {
-        var blocksFound: [(UInt64, UInt64)] = []
+        var blocksFound: [MfnRange] = []
         for o in 0...Self.maxOrder where blocks[o] > 0 {
             for w in 0..<wordCount[o] {
                 var word = bitmaps[wordOffset[o] + w]
@@ -151,19 +151,10 @@ public struct BuddyHeap: Sendable {
                     let b = UInt64(word.trailingZeroBitCount)
                     word &= word - 1
                     let head = (UInt64(w) * 64 + b) << UInt64(o)
-                    blocksFound.append((head, head + (1 << UInt64(o))))
+                    blocksFound.append(MfnRange(uncheckedFirst: head, end: head + (1 << UInt64(o))))
                 }
             }
         }
-        blocksFound.sort { $0.0 < $1.0 }
-        var out: [MfnRange] = []
-        for (s, e) in blocksFound {
-            if let last = out.last, last.end == s {
-                out[out.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: e)
-            } else {
-                out.append(MfnRange(uncheckedFirst: s, end: e))
-            }
-        }
-        return out
+        return MfnRange.merging(blocksFound)
     }
 }

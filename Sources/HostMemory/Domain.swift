@@ -43,6 +43,8 @@ public struct Domain: Sendable, Equatable {
     public let staticRegions: [MfnRange]
     /// The page holding the guest's p2m root, owned by the guest, never mapped in it.
     public let p2mRoot: Mfn
+    /// Host pmem given to the guest (`HostMachine.attachPmem`), mapped with p2m type `pmem`.
+    public internal(set) var pmem: [GuestPmem] = []
 
     public var id: DomainID { config.id }
 }

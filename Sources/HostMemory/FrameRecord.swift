@@ -30,6 +30,8 @@ import GuestMemory
     public static let free = FrameRecord(owner: .invalid, flags: .free, refcount: 0)
     /// A bad frame: never handed out.
     public static let bad = FrameRecord(owner: .invalid, flags: .bad, refcount: 0)
+    /// A host pmem frame no guest has (free, withheld from every allocator).
+    public static let pmemFree = FrameRecord(owner: .invalid, flags: [.free, .reserved, .pmem], refcount: 0)
     /// A static-memory frame in its guest's reserved pool (free, withheld from every allocator).
     public static let staticFree = FrameRecord(owner: .invalid, flags: [.free, .reserved, .staticMemory], refcount: 0)
 
@@ -63,12 +65,14 @@ import GuestMemory
     public static let liveUpdateRegion = FrameFlags(rawValue: 1 << 6)
     /// A guest's p2m table page: owned by the guest but not mapped in its physmap.
     public static let p2mTable = FrameFlags(rawValue: 1 << 7)
+    /// Host persistent memory (a pmem range of the host config). Always `reserved`.
+    public static let pmem = FrameFlags(rawValue: 1 << 8)
 
     public var description: String {
         let names: [(FrameFlags, String)] = [
             (.free, "free"), (.inUse, "in-use"), (.bad, "bad"), (.reserved, "reserved"),
             (.staticMemory, "static"), (.xenHeap, "xen-heap"), (.liveUpdateRegion, "liveupdate"),
-            (.p2mTable, "p2m"),
+            (.p2mTable, "p2m"), (.pmem, "pmem"),
         ]
         let set = names.filter { contains($0.0) }.map(\.1)
         return set.isEmpty ? "hole" : set.joined(separator: "|")

@@ -1,4 +1,5 @@
 import GuestMemory
+import HostPmem
 
 /// A modelled host's memory: frame table, boot-time layout, heaps and the guests built on them.
 ///
@@ -9,6 +10,9 @@ import GuestMemory
 ///  - A direct-mapped guest has gfn == mfn for every mapped page.
 ///  - Bad pages are never handed out.
 ///  - With a reserved Xen heap, Xen-heap pages come only from it and domain pages never do.
+///  - Host pmem never reaches an allocator: it is registered as pmem (`hostRanges`), given to
+///    one guest at a time with `attachPmem` and mapped as p2m type `pmem`; the host holds the
+///    backing's libpmem mapping until the guest is destroyed or the instance hands over.
 ///  - Every failed operation leaves the frame table, heaps and guests as they were.
 public final class HostMachine {
     public let config: HostMemoryConfig
@@ -24,10 +28,19 @@ public final class HostMachine {
     public let physmapSink: (any GuestPhysmapSink)?
     /// Frames this instance took at boot for itself (the frame table's backing).
     public let bootAllocations: [MfnRange]
+    /// Which host frames are RAM and which pmem, and which guest owns each pmem frame: the
+    /// guest memory core's registry, the check every pmem attach goes through.
+    public internal(set) var hostRanges: HostRangeRegistry
+    /// The libpmem mapping of each attached pmem region's backing, held (with its exclusive
+    /// lock) while the region is attached.
+    public internal(set) var pmemMappings: [GuestPmem: PmemMapping]
 
     init(config: HostMemoryConfig, layout: HostLayout, frameTable: FrameTable, memory: MachineMemory,
          domainHeap: BuddyHeap, xenHeap: BuddyHeap?, domains: [DomainID: Domain],
-         bootAllocations: [MfnRange], physmapSink: (any GuestPhysmapSink)?) {
+         bootAllocations: [MfnRange], physmapSink: (any GuestPhysmapSink)?,
+         hostRanges: HostRangeRegistry, pmemMappings: [GuestPmem: PmemMapping] = [:]) {
+        self.hostRanges = hostRanges
+        self.pmemMappings = pmemMappings
         self.config = config
         self.layout = layout
         self.frameTable = frameTable
@@ -37,6 +50,17 @@ public final class HostMachine {
         self.domains = domains
         self.bootAllocations = bootAllocations
         self.physmapSink = physmapSink
+    }
+
+    /// The registry a validated config implies: every RAM bank as `ram`, every pmem range as
+    /// `pmem`, nothing owned.
+    static func hostRangeRegistry(_ config: HostMemoryConfig) throws(HostMemoryError) -> HostRangeRegistry {
+        var registry = HostRangeRegistry()
+        do {
+            for b in config.banks { try registry.register(.ram, b) }
+            for p in config.pmem { try registry.register(.pmem, p) }
+        } catch { throw .mapping(error) }
+        return registry
     }
 
     /// Frames needed to hold a frame table for `frames` frames.
@@ -70,7 +94,8 @@ public final class HostMachine {
             xenPool = pool
         }
         return HostMachine(config: config, layout: layout, frameTable: table, memory: memory, domainHeap: heap,
-                           xenHeap: xenPool, domains: [:], bootAllocations: [ft], physmapSink: physmapSink)
+                           xenHeap: xenPool, domains: [:], bootAllocations: [ft], physmapSink: physmapSink,
+                           hostRanges: try hostRangeRegistry(config))
     }
 
     // MARK: Xen heap
@@ -101,7 +126,7 @@ public final class HostMachine {
     /// from the domain heap; mapped at `ramBase`, or 1:1 when direct-mapped.
     @discardableResult
     public func createDomain(_ dc: DomainConfig) throws(HostMemoryError) -> Domain {
-        guard dc.id.isGuest else { throw .input(.reservedDomainID(dc.id.raw)) }
+        guard dc.id.isGuest else { throw .mapping(.reservedDomainID(dc.id.raw)) }
         guard domains[dc.id] == nil else { throw .domainExists(dc.id) }
         var physmap = PhysmapExtents()
         var owned: [MfnRange] = []
@@ -158,7 +183,7 @@ public final class HostMachine {
             var done: [PhysmapExtent] = []
             do {
                 for e in physmap.extents {
-                    try sink.map(dc.id, gfn: e.gfn, to: e.mfn, frames: e.count)
+                    try sink.map(dc.id, gfn: e.gfn, to: e.mfn, frames: e.count, type: .ramRW)
                     done.append(e)
                 }
             } catch {
@@ -203,7 +228,7 @@ public final class HostMachine {
     public func balloonIn(_ id: DomainID, gfn: Gfn) throws(HostMemoryError) -> Mfn {
         guard var d = domains[id] else { throw .noSuchDomain(id) }
         guard gfn.raw <= maxFrameNumber else { throw .address(.frameOutOfRange(what: "gfn", frame: gfn.raw)) }
-        guard d.physmap.translate(gfn) == nil else { throw .gfnAlreadyMapped(id, gfn) }
+        guard d.physmap.translate(gfn) == nil, !d.pmemOverlaps(gfn, count: 1) else { throw .gfnAlreadyMapped(id, gfn) }
         var mfn: Mfn?
         var fromHeap = false
         if d.config.isDirectMapped {
@@ -225,7 +250,7 @@ public final class HostMachine {
         }
         let m = mfn!
         if let sink = physmapSink {
-            do { try sink.map(id, gfn: gfn, to: m, frames: 1) } catch {
+            do { try sink.map(id, gfn: gfn, to: m, frames: 1, type: .ramRW) } catch {
                 if fromHeap { domainHeap.free(m, order: 0) }
                 throw .physmap(domain: id, "\(error)")
             }
@@ -247,7 +272,7 @@ public final class HostMachine {
         if d.config.isDirectMapped { throw .directMapPageUnavailable(id, gfn) }
         guard d.config.allowsDynamicPages else { throw .staticPoolExhausted(id) }
         do { _ = try gfn.advanced(by: frames) } catch { throw .address(error) }
-        guard !d.physmap.anyMapped(gfn, count: frames) else { throw .gfnAlreadyMapped(id, gfn) }
+        guard !d.physmap.anyMapped(gfn, count: frames), !d.pmemOverlaps(gfn, count: frames) else { throw .gfnAlreadyMapped(id, gfn) }
         guard domainHeap.freeFrames >= frames else {
             throw .outOfMemory(what: "populate of \(id)", frames: frames, available: domainHeap.freeFrames, pool: "domain heap")
         }
@@ -270,7 +295,7 @@ public final class HostMachine {
             var done: [(Gfn, MfnRange)] = []
             do {
                 for (g, r) in mappedRuns {
-                    try sink.map(id, gfn: g, to: r.first, frames: r.count)
+                    try sink.map(id, gfn: g, to: r.first, frames: r.count, type: .ramRW)
                     done.append((g, r))
                 }
             } catch {
@@ -335,6 +360,7 @@ public final class HostMachine {
         }
         frameTable[d.p2mRoot] = .free
         domainHeap.free(d.p2mRoot, order: 0)
+        for p in d.pmem { detachPmemFrames(p, from: id) }
         domains[id] = nil
     }
 
@@ -359,33 +385,13 @@ public final class HostMachine {
 
     /// Every frame free in some heap, as sorted maximal ranges.
     public func heapFreeRanges() -> [MfnRange] {
-        let all = (domainHeap.freeRanges() + (xenHeap?.freeRanges() ?? [])).sorted()
-        var out: [MfnRange] = []
-        for r in all {
-            if let last = out.last, last.end == r.first.raw {
-                out[out.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: r.end)
-            } else {
-                out.append(r)
-            }
-        }
-        return out
+        MfnRange.merging(domainHeap.freeRanges() + (xenHeap?.freeRanges() ?? []))
     }
 
     /// Frames owned by `id` (mapped pages and the p2m root), sorted maximal ranges.
     public func ownedRanges(of id: DomainID) -> [MfnRange] {
         guard let d = domains[id] else { return [] }
-        var all = d.physmap.extents.map(\.mfnRange)
-        all.append(MfnRange(uncheckedFirst: d.p2mRoot.raw, end: d.p2mRoot.raw + 1))
-        all.sort()
-        var out: [MfnRange] = []
-        for r in all {
-            if let last = out.last, last.end == r.first.raw {
-                out[out.count - 1] = MfnRange(uncheckedFirst: last.first.raw, end: r.end)
-            } else {
-                out.append(r)
-            }
-        }
-        return out
+        return MfnRange.merging(d.physmap.extents.map(\.mfnRange) + [MfnRange(uncheckedFirst: d.p2mRoot.raw, end: d.p2mRoot.raw + 1)])
     }
 }
 

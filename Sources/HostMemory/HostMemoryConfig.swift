@@ -1,13 +1,18 @@
 import GuestMemory
 
-/// The host's memory as firmware and the command line describe it: RAM banks, per-guest static
-/// memory (`xen,static-mem`), an optional reserved Xen-heap region (`xen,reserved-heap`), an
-/// optional live-update boot-memory region (`liveupdate=`) and known-bad pages.
+/// The host's memory as firmware and the command line describe it: RAM banks, host pmem (NFIT
+/// SPA ranges), per-guest static memory (`xen,static-mem`), an optional reserved Xen-heap region
+/// (`xen,reserved-heap`), an optional live-update boot-memory region (`liveupdate=`) and
+/// known-bad pages.
 ///
 /// Both instances of a live update read the same configuration: it is the machine, not state.
 public struct HostMemoryConfig: Sendable, Equatable {
     /// RAM banks (e820 / device-tree memory nodes). Frames between banks are holes.
     public var banks: [MfnRange]
+    /// Host persistent memory: frames registered as pmem, outside every RAM bank, never given to
+    /// any allocator. Guests get parts of it with `HostMachine.attachPmem`; its contents live on
+    /// a backing (through libpmem), not in RAM, and survive a live update like static memory.
+    public var pmem: [MfnRange]
     /// Static memory per guest: reserved at boot and never given to any allocator.
     public var staticMemory: [StaticMemoryRegion]
     /// When set, Xen-heap allocations come only from this region, domain-heap ones never do.
@@ -18,9 +23,10 @@ public struct HostMemoryConfig: Sendable, Equatable {
     /// Frames known to be broken; never handed out.
     public var badPages: [Mfn]
 
-    public init(banks: [MfnRange], staticMemory: [StaticMemoryRegion] = [], reservedXenHeap: MfnRange? = nil,
-                liveUpdateRegion: MfnRange? = nil, badPages: [Mfn] = []) {
+    public init(banks: [MfnRange], pmem: [MfnRange] = [], staticMemory: [StaticMemoryRegion] = [],
+                reservedXenHeap: MfnRange? = nil, liveUpdateRegion: MfnRange? = nil, badPages: [Mfn] = []) {
         self.banks = banks
+        self.pmem = pmem
         self.staticMemory = staticMemory
         self.reservedXenHeap = reservedXenHeap
         self.liveUpdateRegion = liveUpdateRegion
@@ -30,8 +36,8 @@ public struct HostMemoryConfig: Sendable, Equatable {
     /// The largest host vpmem models: 2^30 frames (4 TiB), an 8 GiB frame table.
     public static let maxFrames: UInt64 = 1 << 30
 
-    /// Frames the frame table covers: from 0 to the end of the highest bank.
-    public var frameCount: UInt64 { banks.map(\.end).max() ?? 0 }
+    /// Frames the frame table covers: from 0 to the end of the highest RAM or pmem bank.
+    public var frameCount: UInt64 { (banks + pmem).map(\.end).max() ?? 0 }
 
     /// Frames of RAM in all banks.
     public var ramFrames: UInt64 { banks.reduce(0) { $0 + $1.count } }
@@ -48,12 +54,19 @@ public struct HostMemoryConfig: Sendable, Equatable {
         for (a, b) in zip(sortedBanks, sortedBanks.dropFirst()) where a.overlaps(b) {
             throw .overlap(what: "RAM bank", a, other: "RAM bank", b)
         }
+        let sortedPmem = pmem.sorted()
+        for (a, b) in zip(sortedPmem, sortedPmem.dropFirst()) where a.overlaps(b) {
+            throw .overlap(what: "pmem range", a, other: "pmem range", b)
+        }
+        for p in sortedPmem {
+            if let b = sortedBanks.first(where: { $0.overlaps(p) }) { throw .overlap(what: "pmem range", p, other: "RAM bank", b) }
+        }
         guard frameCount <= Self.maxFrames else { throw .hostTooLarge(frames: frameCount, limit: Self.maxFrames) }
 
         func inRAM(_ r: MfnRange) -> Bool { sortedBanks.contains { $0.contains(r) } }
         var named: [(String, MfnRange)] = []
         for s in staticMemory {
-            guard s.domain.isGuest else { throw .input(.reservedDomainID(s.domain.raw)) }
+            guard s.domain.isGuest else { throw .mapping(.reservedDomainID(s.domain.raw)) }
             named.append(("static memory of \(s.domain)", s.range))
         }
         if let h = reservedXenHeap { named.append(("reserved Xen heap", h)) }

@@ -1,12 +1,13 @@
 import GuestMemory
+import HostPmem
 
 /// Errors from the host memory model. Each names what was asked, what is in the way, and the fix.
 public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible {
     case address(AddressError)
     case emptyRange(what: String)
-    /// A frame range or domain id refused by GuestMemory's own checks (empty range, past the
-    /// frame space, a reserved id where a guest is wanted).
-    case input(MappingError)
+    /// A frame range, domain id or host range refused by GuestMemory's checks (empty range, past the
+    /// frame space, a reserved id where a guest is wanted, frames not registered as pmem).
+    case mapping(MappingError)
     case noRAM
     case hostTooLarge(frames: UInt64, limit: UInt64)
     case overlap(what: String, MfnRange, other: String, MfnRange)
@@ -25,6 +26,14 @@ public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible
     case frameNotFree(Mfn, FrameRecord)
     case notAXenHeapPage(Mfn, FrameRecord)
     case physmap(domain: DomainID, String)
+    /// A pmem backing whose size is not the size of the frames it is to back.
+    case pmemBackingSize(path: String, bytes: UInt64, frames: MfnRange?)
+    case pmemBackingReadOnly(path: String)
+    /// A pmem frame that is not free, unattached host pmem.
+    case pmemNotFree(Mfn, FrameRecord)
+    case pmemNotMapped(GuestPmem)
+    /// The pmem backing itself failed (libpmem, the file system).
+    case pmem(HostPmemError)
 
     public var description: String {
         switch self {
@@ -32,7 +41,7 @@ public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible
             return e.description
         case .emptyRange(let what):
             return "\(what) is empty: give at least one frame"
-        case .input(let e):
+        case .mapping(let e):
             return e.description
         case .noRAM:
             return "the host has no RAM: give at least one RAM bank"
@@ -70,6 +79,18 @@ public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible
             return "\(m) is not an allocated Xen-heap page (\(rec))"
         case let .physmap(d, message):
             return "the p2m of \(d) refused the mapping: \(message); nothing was changed"
+        case let .pmemBackingSize(path, bytes, frames):
+            guard let frames else { return "the pmem backing \(path) has \(bytes) bytes, more than this host can map" }
+            return "the pmem backing \(path) has \(bytes) bytes but \(frames) needs \(frames.count * PageOrder.frameBytes): "
+                + "give a backing of exactly that size (vpmem pmem create \(path) --size \(frames.count * PageOrder.frameBytes))"
+        case .pmemBackingReadOnly(let path):
+            return "the pmem backing \(path) is mapped read-only: a guest's pmem needs a read-write mapping"
+        case let .pmemNotFree(m, rec):
+            return "\(m) is not unattached host pmem (\(rec)): detach it from its guest first, or pick frames of a configured pmem range"
+        case .pmemNotMapped(let region):
+            return "\(region) has no mapping in this instance: its backing was released"
+        case .pmem(let e):
+            return e.description
         }
     }
 }

@@ -1,4 +1,5 @@
 import GuestMemory
+import HostPmem
 
 // The incoming instance of a live update, as a chain of ~Copyable phases (seed 004):
 //
@@ -7,10 +8,13 @@ import GuestMemory
 //                              region that is too small before writing anything, then allocate
 //                              both from a boot allocator that sees only the region.
 //   .parseState()              read every list and data page with bounds and checksum checks;
-//                              refuse anything corrupt or overlapping the region.
+//                              refuse anything corrupt or overlapping the region; map every pmem
+//                              backing the state names again (libpmem), refusing a missing,
+//                              resized or still-locked one. Nothing preserved is touched yet.
 //   .rebuildFrameTable()       the one pass over the frame table.
 //   .handBackToHeap()          every frame neither preserved nor in the region goes to the heap;
-//                              only now does a HostMachine (with heaps) exist.
+//                              guests, their RAM (ram_rw) and pmem (pmem) are mapped again in
+//                              the p2m; only now does a HostMachine (with heaps) exist.
 //
 // Each phase consumes the previous one: the heap cannot be reached before the pass, and the boot
 // allocator cannot be asked for memory outside the region, because no such API exists.
@@ -81,13 +85,25 @@ public struct LiveUpdateBoot: ~Copyable {
         self.bootAllocations = allocations
     }
 
-    /// Reads and checks the whole state. Consumes the boot phase: on refusal there is nothing to
-    /// continue with (a real host would fall back to a cold boot).
+    /// Reads and checks the whole state, then maps every pmem backing it names again, each at
+    /// exactly its region's size. Consumes the boot phase: on refusal there is nothing to
+    /// continue with (a real host would fall back to a cold boot), and nothing preserved (RAM or
+    /// pmem) has been written.
     public consuming func parseState() throws(LiveUpdateError) -> LiveUpdateParsed {
         let state = try StateReader.read(listMfn: listMfn, dataPages: dataPageCount, records: recordCount,
                                           config: config, layout: layout, memory: memory)
+        var mappings: [GuestPmem: PmemMapping] = [:]
+        for d in state.domains {
+            for region in d.pmem {
+                do {
+                    mappings[region] = try PmemMapping.open(path: region.backingPath, expectedSize: region.bytes)
+                } catch {
+                    throw .pmemBacking(domain: d.config.id, region: region, error)
+                }
+            }
+        }
         return LiveUpdateParsed(config: config, layout: layout, memory: memory, frameTable: frameTable,
-                                bootAllocations: bootAllocations, state: state)
+                                bootAllocations: bootAllocations, state: state, pmemMappings: mappings)
     }
 }
 
@@ -99,13 +115,15 @@ public struct LiveUpdateParsed: ~Copyable {
     let frameTable: FrameTable
     public let bootAllocations: [MfnRange]
     public let state: ParsedLiveUpdateState
+    /// The pmem backings, mapped again.
+    public let pmemMappings: [GuestPmem: PmemMapping]
 
     /// The one pass: every frame-table record written once from the preserved runs and layout.
     public consuming func rebuildFrameTable() -> LiveUpdateRebuilt {
         FrameTableRebuild.onePass(frameTable, plan: state.plan)
         for a in bootAllocations { frameTable.fill(a, with: .owned(by: .xen, extra: .xenHeap)) }
         return LiveUpdateRebuilt(config: config, layout: layout, memory: memory, frameTable: frameTable,
-                                 bootAllocations: bootAllocations, state: state)
+                                 bootAllocations: bootAllocations, state: state, pmemMappings: pmemMappings)
     }
 }
 
@@ -117,6 +135,7 @@ public struct LiveUpdateRebuilt: ~Copyable {
     public let frameTable: FrameTable
     public let bootAllocations: [MfnRange]
     public let state: ParsedLiveUpdateState
+    public let pmemMappings: [GuestPmem: PmemMapping]
 
     /// Gives every frame that is neither preserved nor in the region (nor static, bad or a hole)
     /// to the heap, re-creates the guests and replays their mappings into `physmapSink`.
@@ -134,18 +153,27 @@ public struct LiveUpdateRebuilt: ~Copyable {
             }
         }
         var domains: [DomainID: Domain] = [:]
+        var hostRanges: HostRangeRegistry
+        do { hostRanges = try HostMachine.hostRangeRegistry(config) } catch { throw .host(error) }
         for d in state.domains {
-            let regions = d.config.isStatic ? config.staticRegions(of: d.config.id) : []
-            domains[d.config.id] = Domain(config: d.config, physmap: d.physmap, staticRegions: regions, p2mRoot: d.p2mRoot)
+            let id = d.config.id
+            let regions = d.config.isStatic ? config.staticRegions(of: id) : []
+            domains[id] = Domain(config: d.config, physmap: d.physmap, staticRegions: regions, p2mRoot: d.p2mRoot, pmem: d.pmem)
+            do {
+                // The state reader checked every region lies in configured, unattached pmem.
+                for p in d.pmem { _ = try hostRanges.claim(p.frames, allowed: [.pmem], for: id) }
+            } catch { throw .host(.mapping(error)) }
             if let sink = physmapSink {
-                for e in d.physmap.extents {
-                    do { try sink.map(d.config.id, gfn: e.gfn, to: e.mfn, frames: e.count) } catch {
-                        throw .host(.physmap(domain: d.config.id, "\(error)"))
-                    }
+                do {
+                    for e in d.physmap.extents { try sink.map(id, gfn: e.gfn, to: e.mfn, frames: e.count, type: .ramRW) }
+                    for p in d.pmem { try sink.map(id, gfn: p.gfn, to: p.frames.first, frames: p.frames.count, type: .pmem) }
+                } catch {
+                    throw .host(.physmap(domain: id, "\(error)"))
                 }
             }
         }
         return HostMachine(config: config, layout: layout, frameTable: frameTable, memory: memory, domainHeap: heap,
-                           xenHeap: xenPool, domains: domains, bootAllocations: bootAllocations, physmapSink: physmapSink)
+                           xenHeap: xenPool, domains: domains, bootAllocations: bootAllocations, physmapSink: physmapSink,
+                           hostRanges: hostRanges, pmemMappings: pmemMappings)
     }
 }

@@ -1,4 +1,5 @@
 import GuestMemory
+import HostPmem
 
 /// Errors of the live-update handover. A refused state leaves every preserved frame untouched.
 public enum LiveUpdateError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -7,6 +8,11 @@ public enum LiveUpdateError: Error, Equatable, Sendable, CustomStringConvertible
     case regionTooSmall(region: MfnRange, neededFrames: UInt64, frameTableFrames: UInt64, stateFrames: UInt64)
     case corruptState(where: String, problem: String)
     case inUseRangeOverlapsRegion(domain: DomainID, range: MfnRange, region: MfnRange)
+    /// A pmem backing path the state cannot carry (longer than 4096 bytes, or with a NUL).
+    case pmemPathUnstorable(domain: DomainID, path: String)
+    /// A pmem region's backing could not be mapped again by the incoming instance (missing,
+    /// another size, still locked by the outgoing one, not pmem-capable).
+    case pmemBacking(domain: DomainID, region: GuestPmem, HostPmemError)
 
     public var description: String {
         switch self {
@@ -23,6 +29,12 @@ public enum LiveUpdateError: Error, Equatable, Sendable, CustomStringConvertible
         case let .inUseRangeOverlapsRegion(d, range, region):
             return "live-update state refused: \(d) owns \(range), which overlaps the liveupdate region \(region): "
                 + "the outgoing instance must never give region frames to guests"
+        case let .pmemPathUnstorable(d, path):
+            return "cannot write the live-update state: the pmem backing path of \(d) (\(path.utf8.count) bytes) "
+                + "is longer than 4096 bytes or holds a NUL; move the backing to a shorter path"
+        case let .pmemBacking(d, region, error):
+            return "live-update refused before the frame table was rebuilt: \(region) of \(d) cannot be mapped again: \(error). "
+                + "Nothing preserved was written; restore the backing (same path, \(region.bytes) bytes) and boot again"
         }
     }
 }

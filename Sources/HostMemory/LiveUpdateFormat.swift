@@ -23,13 +23,18 @@ import GuestMemory
 //            0  u16 kind   2 u16 domid   4 u32 flags   8 u64 a   16 u64 b   24 u64 c
 //           32  u64 check = mix of the four words above and the record's global index
 //
-//  Records, in this order: every domain, every p2m root, then owned ranges sorted by mfn and not
-//  overlapping:
+//  Records, in this order: every domain, every p2m root, owned ranges sorted by mfn and not
+//  overlapping, then pmem regions sorted by mfn, each followed by its backing path:
 //      domain      (kind 1): flags 1 direct-map, 2 static memory, 4 dynamic pages allowed;
 //                            a = ram base gfn, b = dynamic frames (0 for static guests), c = 0
 //      p2m root    (kind 2): a = root mfn, b = 1, c = 0
 //      owned range (kind 3): flags 1 static memory, 2 p2m table (unmapped);
 //                            a = first mfn, b = frames, c = first gfn (2^64-1 when unmapped)
+//      pmem region (kind 4): flags = bytes in the backing path (1 to 4096);
+//                            a = first mfn, b = frames, c = first gfn (mapped as p2m type pmem)
+//      path bytes  (kind 5): flags = chunk index (0, 1, ...) within the path; a, b, c = the next
+//                            24 bytes of the path (UTF-8, no NUL), the last chunk zero-padded.
+//                            Exactly ceil(length / 24) of them follow their pmem record.
 //
 // Checksums are FNV-1a over 64-bit words, finished with a 64-bit mix: not cryptographic, enough
 // to catch torn or scribbled state. The record check binds a record to its position, so a
@@ -58,7 +63,29 @@ public enum LiveUpdateFormat {
         return v
     }
 
-    public enum Kind: UInt16, Sendable { case domain = 1, p2mRoot = 2, ownedRange = 3 }
+    public enum Kind: UInt16, Sendable { case domain = 1, p2mRoot = 2, ownedRange = 3, pmemRegion = 4, pathBytes = 5 }
+
+    /// The longest backing path the state carries (Linux's PATH_MAX, with its NUL).
+    public static let maxPathBytes = 4096
+    /// Path bytes per kind-5 record.
+    public static let pathBytesPerRecord = 24
+
+    /// The records naming `region` for `domid`: one pmem record, then its path in chunks.
+    static func pmemRecords(_ region: GuestPmem, domid: UInt16) -> [Record] {
+        let path = Array(region.backingPath.utf8)
+        var out = [Record(kind: Kind.pmemRegion.rawValue, domid: domid, flags: UInt32(path.count),
+                          a: region.frames.first.raw, b: region.frames.count, c: region.gfn.raw)]
+        var chunk = 0
+        while chunk * pathBytesPerRecord < path.count {
+            var words: [UInt64] = [0, 0, 0]
+            for i in 0..<pathBytesPerRecord where chunk * pathBytesPerRecord + i < path.count {
+                words[i / 8] |= UInt64(path[chunk * pathBytesPerRecord + i]) << (8 * UInt64(i % 8))
+            }
+            out.append(Record(kind: Kind.pathBytes.rawValue, domid: domid, flags: UInt32(chunk), a: words[0], b: words[1], c: words[2]))
+            chunk += 1
+        }
+        return out
+    }
 
     public struct DomainFlags: OptionSet, Sendable {
         public let rawValue: UInt32

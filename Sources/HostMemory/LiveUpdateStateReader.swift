@@ -12,6 +12,8 @@ public struct ParsedDomain: Sendable {
     public let config: DomainConfig
     public let physmap: PhysmapExtents
     public let p2mRoot: Mfn
+    /// Host pmem the guest had, with the backing paths to map again.
+    public let pmem: [GuestPmem]
 }
 
 /// The checked state: guests and the rebuild plan (preserved runs sorted by mfn).
@@ -122,6 +124,12 @@ enum StateReader {
         var staticOf: [DomainID: [MfnRange]] = [:]
         for s in config.staticMemory { staticOf[s.domain, default: []].append(s.range) }
         var declared: [DomainID: F.DomainFlags] = [:]
+        // Pmem regions: their runs (sorted by mfn among themselves, merged with `runs` at the
+        // end), and the region whose path chunks are being read.
+        var pmemRuns = [FrameRun]()
+        var pmemOf: [DomainID: [GuestPmem]] = [:]
+        var prevPmemEnd: UInt64 = 0
+        var pending: (domain: DomainID, record: F.Record, path: [UInt8])?
 
         var index: UInt64 = 0
         for (seq, mfn) in dataMfns.enumerated() {
@@ -140,8 +148,13 @@ enum StateReader {
                 guard r.u64(o + 32) == rec.check(index: index) else { throw corrupt(rplace, "record check mismatch") }
                 index += 1
                 guard let kind = F.Kind(rawValue: rec.kind) else { throw corrupt(rplace, "unknown kind \(rec.kind)") }
-                guard rec.kind >= lastKind else { throw corrupt(rplace, "records out of order (domains, roots, then ranges)") }
-                lastKind = rec.kind
+                // Path chunks belong to the pmem section; they come right after their region.
+                let section = kind == .pathBytes ? F.Kind.pmemRegion.rawValue : rec.kind
+                guard section >= lastKind else { throw corrupt(rplace, "records out of order (domains, roots, ranges, then pmem regions)") }
+                lastKind = section
+                guard (kind == .pathBytes) == (pending != nil) else {
+                    throw corrupt(rplace, kind == .pathBytes ? "path bytes without a pmem region before them" : "the previous pmem region's path is cut short")
+                }
                 guard rec.domid < DomainID.firstReserved else { throw corrupt(rplace, "domain id \(rec.domid) is reserved") }
                 let d = DomainID(uncheckedRaw: rec.domid)
                 switch kind {
@@ -205,9 +218,61 @@ enum StateReader {
                     }
                     if isStatic { extra.formUnion([.reserved, .staticMemory]) }
                     runs.append(FrameRun(start: range.first.raw, end: range.end, record: FrameRecord.owned(by: d, extra: extra).raw))
+                case .pmemRegion:
+                    guard let dflags = declared[d] else { throw corrupt(rplace, "pmem for undeclared \(d)") }
+                    guard rec.b > 0, rec.a < frames, rec.b <= frames - rec.a else {
+                        throw corrupt(rplace, "pmem [0x\(String(rec.a, radix: 16)) + 0x\(String(rec.b, radix: 16))) is empty or past the host's \(frames) frames")
+                    }
+                    let range = MfnRange(uncheckedFirst: rec.a, end: rec.a + rec.b)
+                    guard rec.a >= prevPmemEnd else { throw corrupt(rplace, "\(range) is not after the previous pmem region (unsorted or overlapping)") }
+                    prevPmemEnd = range.end
+                    guard rec.flags >= 1, rec.flags <= UInt32(F.maxPathBytes) else { throw corrupt(rplace, "backing path of \(rec.flags) bytes") }
+                    guard rec.c <= maxFrameNumber, rec.b <= maxFrameNumber + 1 - rec.c else { throw corrupt(rplace, "gfn range leaves the 52-bit frame space") }
+                    if dflags.contains(.directMap), rec.c != rec.a {
+                        throw corrupt(rplace, "direct-mapped \(d) maps pmem gfn 0x\(String(rec.c, radix: 16)) to \(range.first)")
+                    }
+                    // Every frame must be unattached host pmem in the configuration.
+                    var j = StateReader.lowerRun(segs, range.first.raw)
+                    while j < segs.count && segs[j].start < range.end {
+                        if segs[j].record != FrameRecord.pmemFree.raw {
+                            throw corrupt(rplace, "pmem \(range) covers frames that are \(FrameRecord(raw: segs[j].record).flags), not host pmem")
+                        }
+                        j += 1
+                    }
+                    pmemRuns.append(FrameRun(start: range.first.raw, end: range.end, record: FrameRecord.owned(by: d, extra: [.reserved, .pmem]).raw))
+                    pending = (d, rec, [])
+                case .pathBytes:
+                    let p = pending!
+                    let length = Int(p.record.flags)
+                    let chunk = p.path.count / F.pathBytesPerRecord
+                    guard d == p.domain, rec.flags == UInt32(chunk) else { throw corrupt(rplace, "path chunk \(rec.flags) of \(d), expected chunk \(chunk) of \(p.domain)") }
+                    var path = p.path
+                    for (w, word) in [rec.a, rec.b, rec.c].enumerated() {
+                        for i in 0..<8 {
+                            let byte = UInt8(truncatingIfNeeded: word >> (8 * UInt64(i)))
+                            if path.count < length {
+                                guard byte != 0 else { throw corrupt(rplace, "NUL inside a backing path") }
+                                path.append(byte)
+                            } else if byte != 0 {
+                                throw corrupt(rplace, "padding byte \(w * 8 + i) after the path is not zero")
+                            }
+                        }
+                    }
+                    if path.count < length {
+                        pending = (p.domain, p.record, path)
+                    } else {
+                        guard let text = String(validating: path, as: UTF8.self) else { throw corrupt(rplace, "the backing path is not UTF-8") }
+                        let region = GuestPmem(frames: MfnRange(uncheckedFirst: p.record.a, end: p.record.a + p.record.b),
+                                               gfn: Gfn(uncheckedRaw: p.record.c), backingPath: text)
+                        pmemOf[p.domain, default: []].append(region)
+                        pending = nil
+                    }
                 }
             }
         }
+
+        if pending != nil { throw corrupt("state", "the last pmem region's path is cut short") }
+        runs = merge(runs, pmemRuns)
 
         // 3. Cross-checks: roots, state pages vs preserved runs, gfn overlaps.
         for (d, _, _) in rawDomains {
@@ -228,19 +293,34 @@ enum StateReader {
         for (d, flags, rec) in rawDomains {
             var extents = mapped[d] ?? []
             extents.sort { $0.gfn.raw < $1.gfn.raw }
-            for (a, b) in zip(extents, extents.dropFirst()) where a.gfn.raw + a.count > b.gfn.raw {
-                throw corrupt("state", "\(d) maps \(b.gfn) twice")
+            let pmem = pmemOf[d] ?? []
+            let gfnUse = (extents.map { GfnRange(uncheckedFirst: $0.gfn.raw, end: $0.gfn.raw + $0.count) } + pmem.map(\.gfns)).sorted()
+            for (a, b) in zip(gfnUse, gfnUse.dropFirst()) where a.overlaps(b) {
+                throw corrupt("state", "\(d) maps \(b.first) twice")
             }
             let memory: DomainConfig.Memory = flags.contains(.staticMemory)
                 ? .staticMemory(directMap: flags.contains(.directMap), allowDynamic: flags.contains(.allowDynamic))
                 : .dynamic(frames: rec.b)
             domains.append(ParsedDomain(config: DomainConfig(id: d, memory: memory, ramBase: Gfn(uncheckedRaw: rec.a)),
-                                        physmap: PhysmapExtents(sortedByGfn: extents), p2mRoot: roots[d]!))
+                                        physmap: PhysmapExtents(sortedByGfn: extents), p2mRoot: roots[d]!, pmem: pmem))
         }
         let plan = try runs.withUnsafeBufferPointer { buf throws(LiveUpdateError) in
             try RebuildPlan(frames: frames, layout: layout.segments, preserved: buf)
         }
         return ParsedLiveUpdateState(domains: domains, plan: plan, listPages: listPages, dataPages: dataMfns, records: records)
+    }
+
+    /// Two lists of runs, each sorted by start, as one sorted list. The caller has established
+    /// that no run of one overlaps a run of the other (RAM and pmem frames are disjoint).
+    static func merge(_ a: [FrameRun], _ b: [FrameRun]) -> [FrameRun] {
+        guard !b.isEmpty else { return a }
+        var out = [FrameRun]()
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i].start < b[j].start) { out.append(a[i]); i += 1 } else { out.append(b[j]); j += 1 }
+        }
+        return out
     }
 
     /// Index of the first run ending above `m`.

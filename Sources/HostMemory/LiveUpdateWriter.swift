@@ -9,12 +9,15 @@ public struct LiveUpdateStateSummary: Sendable, Equatable {
     public let records: Int
     /// Owned-range records (frames each guest owns, any number of them).
     public let ranges: Int
+    /// Pmem regions named (each with its backing path).
+    public let pmemRegions: Int
     public let domains: Int
     public var stateBytes: UInt64 { UInt64(listPages.count + dataPages.count) * PageOrder.frameBytes }
 }
 
 extension HostMachine {
-    /// The records describing every guest, in state order (domains, roots, ranges by mfn).
+    /// The records describing every guest, in state order (domains, roots, ranges by mfn, pmem
+    /// regions by mfn with their paths).
     func liveUpdateRecords() -> [LiveUpdateFormat.Record] {
         typealias F = LiveUpdateFormat
         let ids = domains.keys.sorted()
@@ -62,6 +65,8 @@ extension HostMachine {
         }
         ranges.sort { $0.a < $1.a }
         out.append(contentsOf: ranges)
+        let pmem = ids.flatMap { id in domains[id]!.pmem.map { (id, $0) } }.sorted { $0.1.frames < $1.1.frames }
+        for (id, region) in pmem { out.append(contentsOf: F.pmemRecords(region, domid: id.raw)) }
         return out
     }
 
@@ -71,6 +76,11 @@ extension HostMachine {
     public func writeLiveUpdateState() throws(LiveUpdateError) -> LiveUpdateStateSummary {
         typealias F = LiveUpdateFormat
         guard let region = config.liveUpdateRegion else { throw .noRegion }
+        for (id, d) in domains {
+            for p in d.pmem where p.backingPath.utf8.count > F.maxPathBytes || p.backingPath.utf8.contains(0) {
+                throw .pmemPathUnstorable(domain: id, path: p.backingPath)
+            }
+        }
         let records = liveUpdateRecords()
         let dataCount = (records.count + F.recordsPerPage - 1) / F.recordsPerPage
         let listCount = max(1, (dataCount + F.listCapacity - 1) / F.listCapacity)
@@ -128,6 +138,7 @@ extension HostMachine {
 
         let rangeCount = records.filter { $0.kind == F.Kind.ownedRange.rawValue }.count
         return LiveUpdateStateSummary(listAddress: listPages[0].address, listPages: listPages, dataPages: dataPages,
-                                      records: records.count, ranges: rangeCount, domains: domains.count)
+                                      records: records.count, ranges: rangeCount,
+                                      pmemRegions: records.filter { $0.kind == F.Kind.pmemRegion.rawValue }.count, domains: domains.count)
     }
 }

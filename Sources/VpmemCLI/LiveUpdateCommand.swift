@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import HostMemory
 import VpmemCore
 
@@ -16,7 +17,11 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                 outside the liveupdate region and puts the MFN list's address in the region's first \
                 64 bits. The incoming instance boots on the region alone, reads the state, rebuilds \
                 frame-table ownership in one pass and hands every other frame to the heap. Guest \
-                contents are modelled (see MachineMemory); the frame table and the state are real.
+                RAM contents are modelled (see MachineMemory); the frame table and the state are real. \
+                With --pmem, d1 also gets host pmem backed by an emulated pmem file: known data is \
+                written into it through libpmem before the handover, the outgoing instance lets go \
+                of the mapping, the incoming one maps the file again from the path in the state, \
+                and the whole backing is checksummed before and after.
                 """)
 
         @Option(name: .customLong("host-mem"), help: "Host RAM, e.g. 64G.")
@@ -25,17 +30,36 @@ struct LiveUpdateCommand: AsyncParsableCommand {
         var guests: Int = 8
         @Option(help: "Fraction (0 to 1) of each dynamic guest's memory populated in small interleaved runs.")
         var fragmentation: Double = 0.3
-        @Option(help: "Seed for the fragmentation pattern.")
+        @Option(help: "Seed for the fragmentation pattern and the pmem data.")
         var seed: UInt64 = 1
+        @Option(help: "Host pmem given to d1, backed by an emulated pmem file (0 for none).", transform: parseSize)
+        var pmem = ByteSize(bytes: 256 << 20)
+        @Option(name: .customLong("pmem-dir"), help: "Directory for the pmem backing file (default: a new temporary directory, removed afterwards).")
+        var pmemDir: String?
         @Flag(help: "Print the report as JSON.")
         var json = false
 
         func run() async throws {
             let bytes: ByteSize
             do { bytes = try ByteSize(parsing: hostMem) } catch { throw ValidationError("--host-mem: \(error)") }
+            var backingPath: String?
+            var madeDir: String?
+            if pmem.bytes > 0 {
+                let dir: String
+                if let pmemDir {
+                    dir = pmemDir
+                } else {
+                    dir = NSTemporaryDirectory() + "vpmem-liveupdate-" + String(ProcessInfo.processInfo.processIdentifier)
+                    madeDir = dir
+                }
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                backingPath = (dir as NSString).appendingPathComponent("d1-pmem.img")
+            }
+            defer { if let madeDir { try? FileManager.default.removeItem(atPath: madeDir) } }
             let report: LiveUpdateSimulation.Report
             do {
-                report = try LiveUpdateSimulation.run(.init(hostBytes: bytes.bytes, guests: guests, fragmentation: fragmentation, seed: seed))
+                report = try LiveUpdateSimulation.run(.init(hostBytes: bytes.bytes, guests: guests, fragmentation: fragmentation,
+                                                             seed: seed, pmemBytes: pmem.bytes, pmemBackingPath: backingPath))
             } catch let e as LiveUpdateSimulation.ParameterError {
                 throw ValidationError(e.description)
             }
@@ -75,6 +99,19 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                   heap holds exactly the free frames      \(yes(r.heapHoldsExactlyTheFreeFrames)) (\(r.framesHandedToHeap) frames)
                   static memory outside every heap        \(yes(r.staticPagesOutsideHeap))
                 """
+            if let p = r.pmem {
+                out += """
+
+
+                    pmem          \(mib(p.bytes)) of host pmem \(p.frames) for \(p.owner) at \(p.gfn)
+                    backing       \(p.backingPath) (libpmem: \(p.backingIsRealPmem ? "real pmem, cache flushes" : "not pmem, msync"))
+                    written       \(p.pagesWritten) pages of known data before the handover
+                    checksum      \(p.checksumBefore) before, \(p.checksumAfter) after (every byte of the backing)
+                      contents unchanged (mapped again)     \(yes(p.contentsUnchanged))
+                      same owner, pmem frames in the table  \(yes(p.ownershipUnchanged))
+                      mapped as p2m type pmem               \(yes(p.p2mTypeIsPmem))
+                    """
+            }
             return out
         }
     }

@@ -54,6 +54,20 @@ import GuestMemory
             for m in UInt64(0)...81 { #expect(a.contains(Mfn(uncheckedRaw: m)) == sa.contains(m)) }
         }
     }
+
+    /// `merging` gives the same frames as the union, sorted, with no two ranges touching.
+    @Test func mergingIsTheUnionInCanonicalForm() async {
+        await propertyCheck(count: 200, input: Gen.uint64(in: 0...200).array(of: 0...30)) { words in
+            let ranges = words.map { w in MfnRange(uncheckedFirst: w % 100, end: w % 100 + 1 + w / 100 * 3) }
+            let merged = MfnRange.merging(ranges)
+            var want = Set<UInt64>()
+            for r in ranges { want.formUnion(r.first.raw..<r.end) }
+            var got = Set<UInt64>()
+            for r in merged { got.formUnion(r.first.raw..<r.end) }
+            #expect(got == want)
+            for (a, b) in zip(merged, merged.dropFirst()) { #expect(a.end < b.first.raw, "\(a) and \(b) touch or are unsorted") }
+        }
+    }
 }
 
 @Suite struct DomainIDTests {

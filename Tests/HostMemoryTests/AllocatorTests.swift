@@ -101,7 +101,7 @@ import Testing
                 }
                 #expect(heap.freeFrames == UInt64(model.count))
             }
-            let modelRanges = merged(model.map { frames($0, $0 + 1) })
+            let modelRanges = MfnRange.merging(model.map { frames($0, $0 + 1) })
             #expect(heap.freeRanges() == modelRanges)
         }
     }

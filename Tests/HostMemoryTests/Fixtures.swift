@@ -4,22 +4,27 @@ import GuestMemory
 /// A recording p2m: the naive model of every guest's gfn -> mfn table, fed through the seam.
 final class RecordingPhysmap: GuestPhysmapSink {
     var tables: [DomainID: [UInt64: UInt64]] = [:]
+    /// gfns mapped with a type other than ram_rw.
+    var types: [DomainID: [UInt64: P2MType]] = [:]
     var failNextMap = false
 
     struct Refused: Error {}
 
-    func map(_ domain: DomainID, gfn: Gfn, to mfn: Mfn, frames: UInt64) throws {
+    func map(_ domain: DomainID, gfn: Gfn, to mfn: Mfn, frames: UInt64, type: P2MType) throws {
         if failNextMap { failNextMap = false; throw Refused() }
         for i in 0..<frames {
             precondition(tables[domain, default: [:]][gfn.raw + i] == nil, "double map")
             tables[domain, default: [:]][gfn.raw + i] = mfn.raw + i
+            if type != .ramRW { types[domain, default: [:]][gfn.raw + i] = type }
         }
     }
     func unmap(_ domain: DomainID, gfn: Gfn, frames: UInt64) throws {
-        for i in 0..<frames { tables[domain]?[gfn.raw + i] = nil }
+        for i in 0..<frames { tables[domain]?[gfn.raw + i] = nil; types[domain]?[gfn.raw + i] = nil }
     }
-    func translate(_ domain: DomainID, gfn: Gfn) -> Mfn? { tables[domain]?[gfn.raw].map { Mfn(uncheckedRaw: $0) } }
-    func destroy(_ domain: DomainID) { tables[domain] = nil }
+    func translate(_ domain: DomainID, gfn: Gfn) -> (mfn: Mfn, type: P2MType)? {
+        tables[domain]?[gfn.raw].map { (Mfn(uncheckedRaw: $0), types[domain]?[gfn.raw] ?? .ramRW) }
+    }
+    func destroy(_ domain: DomainID) { tables[domain] = nil; types[domain] = nil }
 }
 
 func mfn(_ raw: UInt64) -> Mfn { Mfn(uncheckedRaw: raw) }
@@ -29,10 +34,12 @@ let d2 = DomainID(uncheckedRaw: 2)
 let d3 = DomainID(uncheckedRaw: 3)
 let d4 = DomainID(uncheckedRaw: 4)
 
-/// A small host: 2 banks with a hole, static memory for d1 and d2, a liveupdate region, bad pages.
-func smallConfig(reservedXenHeap: Bool = false, region: MfnRange? = frames(0x5000, 0x5080)) -> HostMemoryConfig {
+/// A small host: 2 banks with a hole, static memory for d1 and d2, a liveupdate region, bad pages;
+/// with `pmem`, 4 MiB of host pmem above RAM at 0x9000.
+func smallConfig(reservedXenHeap: Bool = false, region: MfnRange? = frames(0x5000, 0x5080), pmem: Bool = false) -> HostMemoryConfig {
     HostMemoryConfig(
         banks: [frames(0x10, 0x3000), frames(0x5000, 0x8000)],
+        pmem: pmem ? [smallPmem] : [],
         staticMemory: [
             StaticMemoryRegion(domain: d1, range: frames(0x6000, 0x6040)),
             StaticMemoryRegion(domain: d1, range: frames(0x6100, 0x6110)),
@@ -43,28 +50,21 @@ func smallConfig(reservedXenHeap: Bool = false, region: MfnRange? = frames(0x500
         badPages: [mfn(0x20), mfn(0x2abc)])
 }
 
-/// Merges sorted ranges that touch.
-func merged(_ ranges: [MfnRange]) -> [MfnRange] {
-    var out: [MfnRange] = []
-    for r in ranges.sorted() {
-        if let last = out.last, last.end >= r.first.raw {
-            out[out.count - 1] = frames(last.first.raw, max(last.end, r.end))
-        } else {
-            out.append(r)
-        }
-    }
-    return out
-}
+let smallPmem = frames(0x9000, 0x9400)
 
 /// A snapshot of everything a failed operation must leave unchanged.
 struct HostSnapshot: Equatable {
     let table: [UInt64]
     let heap: [MfnRange]
     let domains: [DomainID: Domain]
+    let hostRanges: HostRangeRegistry
+    let pmemBackings: Set<GuestPmem>
     init(_ h: HostMachine) {
         table = h.frameTable.snapshot()
         heap = h.heapFreeRanges()
         domains = h.domains
+        hostRanges = h.hostRanges
+        pmemBackings = Set(h.pmemMappings.keys)
     }
 }
 
@@ -82,6 +82,16 @@ func brokenInvariant(_ h: HostMachine, sink: RecordingPhysmap?) -> String? {
         }
     }
     if let r = h.config.liveUpdateRegion, heap.contains(where: { $0.overlaps(r) }) { return "region reached the heap" }
+    for p in h.config.pmem where heap.contains(where: { $0.overlaps(p) }) { return "pmem \(p) reached the heap" }
+    let attached = h.domains.values.flatMap { d in d.pmem.map { (d.id, $0) } }
+    for p in h.config.pmem {
+        for m in p.first.raw..<p.end {
+            let owner = attached.first { $0.1.frames.contains(mfn(m)) }?.0
+            let want: FrameRecord = owner.map { .owned(by: $0, extra: [.reserved, .pmem]) } ?? .pmemFree
+            if h.frameTable[mfn(m)] != want { return "pmem frame \(mfn(m)) is \(h.frameTable[mfn(m)]), expected \(want)" }
+            if h.hostRanges.lookup(mfn(m))?.owner != owner { return "registry owner of \(mfn(m)) is not \(String(describing: owner))" }
+        }
+    }
     for b in h.config.badPages where h.frameTable[b].flags != .bad { return "bad page \(b) is \(h.frameTable[b])" }
     if let x = h.config.reservedXenHeap {
         for (id, d) in h.domains where d.physmap.extents.contains(where: { $0.mfnRange.overlaps(x) }) {
@@ -100,11 +110,19 @@ func brokenInvariant(_ h: HostMachine, sink: RecordingPhysmap?) -> String? {
         }
         if let sink {
             let table = sink.tables[id] ?? [:]
-            if UInt64(table.count) != d.physmap.mappedFrames { return "p2m of \(id) has \(table.count) entries, host \(d.physmap.mappedFrames)" }
+            let pmemFrames = d.pmem.reduce(0) { $0 + $1.frames.count }
+            if UInt64(table.count) != d.physmap.mappedFrames + pmemFrames {
+                return "p2m of \(id) has \(table.count) entries, host \(d.physmap.mappedFrames) + \(pmemFrames) pmem"
+            }
+            for p in d.pmem {
+                for i in 0..<p.frames.count where sink.translate(id, gfn: Gfn(uncheckedRaw: p.gfn.raw + i))! != (Mfn(uncheckedRaw: p.frames.first.raw + i), .pmem) {
+                    return "p2m of \(id) does not map \(p) as pmem"
+                }
+            }
             for e in d.physmap.extents {
                 for i in 0..<e.count where table[e.gfn.raw + i] != e.mfn.raw + i { return "p2m of \(id) disagrees at \(e.gfn)" }
                 if d.config.isDirectMapped {
-                    for i in 0..<e.count where sink.translate(id, gfn: Gfn(uncheckedRaw: e.gfn.raw + i))?.raw != e.gfn.raw + i {
+                    for i in 0..<e.count where sink.translate(id, gfn: Gfn(uncheckedRaw: e.gfn.raw + i))?.mfn.raw != e.gfn.raw + i {
                         return "p2m of direct-mapped \(id) has gfn != mfn"
                     }
                 }
@@ -119,8 +137,16 @@ func brokenInvariant(_ h: HostMachine, sink: RecordingPhysmap?) -> String? {
 func p2mDisagreement(_ h: HostMachine, _ sink: P2MPhysmapSink) -> String? {
     for (id, d) in h.domains {
         guard let p2m = sink.tables[id] else { return "\(id) has no p2m" }
-        if p2m.stats.mappedFrames != d.physmap.mappedFrames {
-            return "p2m of \(id) maps \(p2m.stats.mappedFrames) frames, host \(d.physmap.mappedFrames)"
+        let pmemFrames = d.pmem.reduce(0) { $0 + $1.frames.count }
+        if p2m.stats.mappedFrames != d.physmap.mappedFrames + pmemFrames {
+            return "p2m of \(id) maps \(p2m.stats.mappedFrames) frames, host \(d.physmap.mappedFrames) + \(pmemFrames) pmem"
+        }
+        for p in d.pmem {
+            guard let leaves = try? p2m.mappings(gfn: p.gfn, count: p.frames.count),
+                  leaves.reduce(0, { $0 + $1.count }) == p.frames.count,
+                  leaves.allSatisfy({ $0.type == .pmem && $0.mfn?.raw == p.frames.first.raw + ($0.gfn.raw - p.gfn.raw) }) else {
+                return "p2m of \(id) does not map \(p) as pmem"
+            }
         }
         for e in d.physmap.extents {
             // Every leaf covering the extent, clipped: contiguous, ram_rw, mfn = e.mfn + offset.
