@@ -9,19 +9,6 @@ import GuestMemory
 //    ends), never empty, and neighbours always differ in record (equal neighbours are merged).
 //  - Built from a validated HostMemoryConfig only.
 
-/// One run of frames sharing a record: frames [start, end) all get `record` (a FrameRecord raw).
-@frozen public struct FrameRun: Hashable, Sendable {
-    public let start: UInt64
-    public let end: UInt64
-    public let record: UInt64
-    @inlinable public init(start: UInt64, end: UInt64, record: UInt64) {
-        self.start = start
-        self.end = end
-        self.record = record
-    }
-    public var range: MfnRange { MfnRange(uncheckedFirst: start, end: end) }
-}
-
 /// The configuration's frame-table picture, as a few segments.
 public struct HostLayout: Sendable {
     public let frameCount: UInt64
@@ -64,9 +51,9 @@ public struct HostLayout: Sendable {
                 }
             }
             if let last = out.last, last.record == rec.raw {
-                out[out.count - 1] = FrameRun(start: last.start, end: b, record: rec.raw)
+                out[out.count - 1] = FrameRun(frames: MfnRange(uncheckedFirst: last.start, end: b), record: rec.raw)
             } else {
-                out.append(FrameRun(start: a, end: b, record: rec.raw))
+                out.append(FrameRun(frames: MfnRange(uncheckedFirst: a, end: b), record: rec.raw))
             }
         }
         segments = out
@@ -74,6 +61,6 @@ public struct HostLayout: Sendable {
 
     /// Ranges whose layout record is `.free` (RAM any allocator may have).
     public var freeRanges: [MfnRange] {
-        segments.filter { $0.record == FrameRecord.free.raw }.map(\.range)
+        segments.filter { $0.record == FrameRecord.free.raw }.map(\.frames)
     }
 }

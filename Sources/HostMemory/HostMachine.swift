@@ -74,7 +74,7 @@ public final class HostMachine {
     public static func coldBoot(_ config: HostMemoryConfig, physmapSink: (any GuestPhysmapSink)? = nil) throws(HostMemoryError) -> HostMachine {
         let layout = try HostLayout(config)
         let table = try FrameTable(frames: layout.frameCount)
-        for s in layout.segments { table.fill(s.range, with: FrameRecord(raw: s.record)) }
+        for s in layout.segments { table.fill(s.frames, with: FrameRecord(raw: s.record)) }
         let memory = MachineMemory(frames: layout.frameCount)
 
         var boot = BootAllocator(ranges: layout.freeRanges)

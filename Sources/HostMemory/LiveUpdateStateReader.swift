@@ -217,7 +217,7 @@ enum StateReader {
                         mapped[d, default: []].append(PhysmapExtent(gfn: Gfn(uncheckedRaw: rec.c), mfn: range.first, count: rec.b))
                     }
                     if isStatic { extra.formUnion([.reserved, .staticMemory]) }
-                    runs.append(FrameRun(start: range.first.raw, end: range.end, record: FrameRecord.owned(by: d, extra: extra).raw))
+                    runs.append(FrameRun(frames: range, record: FrameRecord.owned(by: d, extra: extra).raw))
                 case .pmemRegion:
                     guard let dflags = declared[d] else { throw corrupt(rplace, "pmem for undeclared \(d)") }
                     guard rec.b > 0, rec.a < frames, rec.b <= frames - rec.a else {
@@ -239,7 +239,7 @@ enum StateReader {
                         }
                         j += 1
                     }
-                    pmemRuns.append(FrameRun(start: range.first.raw, end: range.end, record: FrameRecord.owned(by: d, extra: [.reserved, .pmem]).raw))
+                    pmemRuns.append(FrameRun(frames: range, record: FrameRecord.owned(by: d, extra: [.reserved, .pmem]).raw))
                     pending = (d, rec, [])
                 case .pathBytes:
                     let p = pending!
