@@ -200,13 +200,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         let firstRange = records.firstIndex { $0.kind == LiveUpdateFormat.Kind.ownedRange.rawValue }!
 
         func attempt(_ edit: (inout [LiveUpdateFormat.Record]) -> Void) throws -> LiveUpdateError? {
-            var rs = records
-            edit(&rs)
-            try forge(h, rs)
-            do {
-                _ = try LiveUpdateBoot(config: h.config, memory: h.memory).parseState()
-                return nil
-            } catch { return error }
+            try forgedStateRefusal(h, records, edit)
         }
         // Sanity: the unedited forgery is accepted.
         #expect(try attempt { _ in } == nil)
@@ -266,6 +260,18 @@ func subtract(_ a: MfnRange, _ b: MfnRange) -> [MfnRange] {
     if a.first.raw < b.first.raw { out.append(frames(a.first.raw, b.first.raw)) }
     if b.end < a.end { out.append(frames(b.end, a.end)) }
     return out
+}
+
+/// Forges a state from `records` after `edit` and boots on it: the refusal, or nil when accepted.
+func forgedStateRefusal(_ h: HostMachine, _ records: [LiveUpdateFormat.Record],
+                        _ edit: (inout [LiveUpdateFormat.Record]) -> Void) throws -> LiveUpdateError? {
+    var rs = records
+    edit(&rs)
+    try forge(h, rs)
+    do {
+        _ = try LiveUpdateBoot(config: h.config, memory: h.memory).parseState()
+        return nil
+    } catch { return error }
 }
 
 /// Rewrites the host's state pages with `records`, checksums and record checks valid.

@@ -219,13 +219,7 @@ func handOver(_ h: HostMachine) throws {
         #expect(records[(pmemAt + 1)...].allSatisfy { $0.kind == LiveUpdateFormat.Kind.pathBytes.rawValue })
 
         func attempt(_ edit: (inout [LiveUpdateFormat.Record]) -> Void) throws -> LiveUpdateError? {
-            var rs = records
-            edit(&rs)
-            try forge(h, rs)
-            do {
-                _ = try LiveUpdateBoot(config: h.config, memory: h.memory).parseState()
-                return nil
-            } catch { return error }
+            try forgedStateRefusal(h, records, edit)
         }
         #expect(try attempt { _ in } == nil)
         var problems: [String: LiveUpdateError?] = [:]
