@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "NVDIMM", targets: ["NVDIMM"]),
         .library(name: "DomainModel", targets: ["DomainModel"]),
         .library(name: "DeviceModel", targets: ["DeviceModel"]),
+        .library(name: "HostMemory", targets: ["HostMemory"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -42,6 +43,9 @@ let package = Package(
             ]),
         // Guest memory: address types, rangesets, the p2m, the guest physmap and safe range.
         .target(name: "GuestMemory", dependencies: ["VpmemCore"]),
+        // Host memory: the frame table, boot and buddy allocators, static memory and direct map,
+        // and the live-update handover (seeds 003 and 004).
+        .target(name: "HostMemory", dependencies: ["VpmemCore", "GuestMemory", "HostPmem"]),
         // Virtual NVDIMMs, byte level: AML builder, ACPI table framing, NFIT and SSDT builders,
         // the _DSM function handler and the namespace label area codec.
         .target(name: "NVDIMM", dependencies: ["VpmemCore", "GuestMemory"]),
@@ -70,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
-                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "DeviceModel", "NVDIMM", "DomainModel",
+                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "DeviceModel", "NVDIMM", "DomainModel", "HostMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -95,7 +99,7 @@ let package = Package(
             name: "DomainModelTests",
             dependencies: [
                 "DomainModel", "DeviceModel", "NVDIMM", "GuestMemory", "GuestConfigFile", "HostPmem", "VpmemCore",
-                .product(name: "PropertyBased", package: "swift-property-based"),
+                "VpmemTestSupport",
             ]),
         .testTarget(
             name: "DeviceModelTests",
@@ -108,6 +112,12 @@ let package = Package(
             name: "NVDIMMTests",
             dependencies: [
                 "NVDIMM", "GuestMemory", "VpmemCore",
+                "VpmemTestSupport",
+            ]),
+        .testTarget(
+            name: "HostMemoryTests",
+            dependencies: [
+                "HostMemory", "GuestMemory", "HostPmem", "VpmemCore",
                 "VpmemTestSupport",
             ]),
     ],

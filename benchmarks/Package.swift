@@ -14,6 +14,7 @@ let suites = [
     "P2MBench",
     "RangeSetBench",
     "SteeringBench",
+    "LiveUpdateBench",
 ]
 
 let vpmemLibraries: [Target.Dependency] = [
@@ -23,6 +24,7 @@ let vpmemLibraries: [Target.Dependency] = [
     .product(name: "NVDIMM", package: "vpmem"),
     .product(name: "DeviceModel", package: "vpmem"),
     .product(name: "DomainModel", package: "vpmem"),
+    .product(name: "HostMemory", package: "vpmem"),
 ]
 
 let package = Package(

@@ -113,13 +113,23 @@ enum SystemCalls {
     // MARK: Backing locks (CModules/CPmem/shim.h)
 
     /// Takes the exclusive backing lock, or reports who has it.
+    ///
+    /// A conflict is retried for about 130 ms before it is reported. A process that forks (any
+    /// multithreaded program spawning a helper) hands its children copies of every descriptor,
+    /// close-on-exec ones included, until they exec; for that instant a lock whose owner has
+    /// already closed its descriptor is still held. A real holder is still reported, a little later.
     static func lockExclusive(_ fd: FileDescriptor, path: String) throws(HostPmemError) {
-        if vpmem_lock_exclusive(fd.rawValue) == 0 { return }
-        let e = Errno(rawValue: Glibc.errno)
-        if e == .resourceTemporarilyUnavailable || e == .permissionDenied {
-            throw .locked(path: path, holderPid: lockHolder(fd))
+        var delayMicroseconds: UInt32 = 1000
+        while true {
+            if vpmem_lock_exclusive(fd.rawValue) == 0 { return }
+            let e = Errno(rawValue: Glibc.errno)
+            guard e == .resourceTemporarilyUnavailable || e == .permissionDenied else {
+                throw error(e, path: path, operation: "lock")
+            }
+            if delayMicroseconds > 64_000 { throw .locked(path: path, holderPid: lockHolder(fd)) }
+            usleep(delayMicroseconds)
+            delayMicroseconds *= 2
         }
-        throw error(e, path: path, operation: "lock")
     }
 
     /// Lets another process learn our pid (OFD locks report none). A POSIX lock, so any close

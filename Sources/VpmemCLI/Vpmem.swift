@@ -21,6 +21,7 @@ struct Vpmem: AsyncParsableCommand {
             DSMCommand.self,
             P2MCommand.self,
             SteerCommand.self,
+            LiveUpdateCommand.self,
         ]
     )
 }

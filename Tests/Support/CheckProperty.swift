@@ -44,3 +44,18 @@ public func checkProperty<InA, InB, InC, A, B, C>(
         do { try await body(a, b, c) } catch { Issue.record(error, "property threw for input (\(a), \(b), \(c))", sourceLocation: sourceLocation) }
     }, isolation: isolation, sourceLocation: sourceLocation)
 }
+
+public func checkProperty<InA, InB, InC, InD, A, B, C, D>(
+    count: Int = 100,
+    input g0: Generator<A, some Sequence<InA>>,
+    _ g1: Generator<B, some Sequence<InB>>,
+    _ g2: Generator<C, some Sequence<InC>>,
+    _ g3: Generator<D, some Sequence<InD>>,
+    perform body: (A, B, C, D) async throws -> Void,
+    isolation: isolated (any Actor)? = #isolation,
+    sourceLocation: SourceLocation = #_sourceLocation
+) async {
+    await propertyCheck(count: count, input: g0, g1, g2, g3, perform: { a, b, c, d in
+        do { try await body(a, b, c, d) } catch { Issue.record(error, "property threw for input (\(a), \(b), \(c), \(d))", sourceLocation: sourceLocation) }
+    }, isolation: isolation, sourceLocation: sourceLocation)
+}

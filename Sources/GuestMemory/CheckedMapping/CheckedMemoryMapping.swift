@@ -71,7 +71,7 @@ public struct CheckedMemoryMapping {
     public mutating func updatePhysmap(_ domain: DomainID, _ physmap: GuestPhysmap) throws(MappingError) {
         guard let guest = guests[domain] else { throw .unknownDomain(domain) }
         for extent in guest.extents {
-            let gpas = try CheckedMemoryMapping.gpaRange(extent.gfns)
+            let gpas = extent.gfns.gpas
             guard let region = physmap.region(containing: gpas.first), region.range.contains(gpas),
                   CheckedMemoryMapping.regionKinds(for: extent.type).contains(region.kind) else {
                 throw .physmapDropsMapping(extent: extent)
@@ -114,7 +114,7 @@ public struct CheckedMemoryMapping {
             throw .unsupportedType(type)
         }
         // Guest side.
-        let gpas = try CheckedMemoryMapping.gpaRange(gfns)
+        let gpas = gfns.gpas
         let safe = guest.physmap.safeRange.range
         guard !gpas.overlaps(safe) else { throw .inSafeRange(gfns: gfns, safeRange: safe) }
         guard let region = guest.physmap.region(containing: gpas.first), region.range.contains(gpas),
@@ -168,13 +168,5 @@ public struct CheckedMemoryMapping {
         guest.extents.removeAll { gfns.contains($0.gfns) }
         guests[domain] = guest
         return inside
-    }
-
-    static func gpaRange(_ gfns: GfnRange) throws(MappingError) -> GpaRange {
-        do {
-            return try GpaRange(first: gfns.first.address, last: gfns.last.address.adding(PageOrder.frameBytes - 1))
-        } catch {
-            throw .beyondFrameSpace(first: gfns.first.raw, count: gfns.count)
-        }
     }
 }

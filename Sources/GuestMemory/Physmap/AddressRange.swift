@@ -26,6 +26,12 @@ public struct AddressRange<Address: PhysicalAddress>: Hashable, Sendable, Custom
         self.last = Address(end)
     }
 
+    /// Bounds the caller has already established as `first <= last` (e.g. from a frame range).
+    init(uncheckedFirst first: Address, last: Address) {
+        self.first = first
+        self.last = last
+    }
+
     /// Bytes in the range.
     public var size: UInt64 { last.raw - first.raw + 1 }
 

@@ -1,8 +1,9 @@
 import GuestMemory
+import HostMemory
 import NVDIMM
 
 /// Every kernel the gate can measure. Each hot path has its baseline beside it.
-let allKernels: [Kernel] = addressKernels + nvdimmKernels + rangeSetKernels + steeringKernels
+let allKernels: [Kernel] = addressKernels + nvdimmKernels + rangeSetKernels + steeringKernels + liveUpdateKernels
 
 /// Random 32-bit frame deltas, fixed by the seed: kernels read them from memory so the
 /// optimizer cannot fold a loop into a closed form.
@@ -140,6 +141,44 @@ let rangeSetKernels: [Kernel] = [
                     }
                 }
             }
+        }
+    },
+]
+
+/// The live-update frame-table rebuild (seed 004) on a 1 Mi-frame (4 GiB) host: the one pass
+/// with 1000 and with 1,000,000 preserved ranges, against the bare scan (one value to every
+/// record). One operation is a whole table.
+let liveUpdateFrames: UInt64 = 1 << 20
+
+func onePassKernel(ranges: UInt64, label: String) -> Kernel {
+    Kernel(name: "liveupdate.one-pass-1m-frames-\(label)-ranges", summary: "FrameTableRebuild.onePass, 1 Mi frames, \(label) preserved ranges") {
+        let table = try! FrameTable(frames: liveUpdateFrames)
+        let plan = try! RebuildWorkload.plan(frames: liveUpdateFrames, ranges: ranges)
+        // The gate process ends after one kernel: the table and plan live until then.
+        return { n in
+            for _ in 0..<n { FrameTableRebuild.onePass(table, plan: plan) }
+            consume(table[Mfn(uncheckedRaw: liveUpdateFrames / 2)].raw)
+        }
+    }
+}
+
+let liveUpdateKernels: [Kernel] = [
+    onePassKernel(ranges: 1000, label: "1k"),
+    onePassKernel(ranges: 1_000_000, label: "1m"),
+    Kernel(name: "baseline.copy-scan-1m-frames", summary: "FrameTableRebuild.copyScan: 1 Mi records copied from an image (memcpy)") {
+        let table = try! FrameTable(frames: liveUpdateFrames)
+        let image = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: Int(liveUpdateFrames))
+        image.initialize(repeating: FrameRecord.free.raw)
+        return { n in
+            for _ in 0..<n { FrameTableRebuild.copyScan(table, from: UnsafeBufferPointer(image)) }
+            consume(table[Mfn(uncheckedRaw: liveUpdateFrames / 2)].raw)
+        }
+    },
+    Kernel(name: "baseline.bare-scan-1m-frames", summary: "FrameTableRebuild.bareScan: one value to each of 1 Mi records") {
+        let table = try! FrameTable(frames: liveUpdateFrames)
+        return { n in
+            for _ in 0..<n { FrameTableRebuild.bareScan(table, record: .free) }
+            consume(table[Mfn(uncheckedRaw: liveUpdateFrames / 2)].raw)
         }
     },
 ]
