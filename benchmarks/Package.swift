@@ -39,15 +39,17 @@ let package = Package(
         // The instruction-count gate (see Sources/Gate): callgrind counts a kernel's loop inside
         // vpmem_gate_measured, compared with a baseline kernel measured in the same run.
         .target(name: "CGate", path: "Sources/CGate"),
+        // Baselines shared by the suites and the gate (one copy of each floor).
+        .target(name: "BenchFixtures", path: "Sources/BenchFixtures", swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .executableTarget(
             name: "vpmem-gate",
-            dependencies: vpmemLibraries + ["CGate", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: vpmemLibraries + ["CGate", "BenchFixtures", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Gate",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     ] + suites.map { name in
         .executableTarget(
             name: name,
-            dependencies: vpmemLibraries + [.product(name: "Benchmark", package: "benchmark")],
+            dependencies: vpmemLibraries + ["BenchFixtures", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/\(name)",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

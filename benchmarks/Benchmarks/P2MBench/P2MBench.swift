@@ -1,3 +1,4 @@
+import BenchFixtures
 import Benchmark
 import GuestMemory
 
@@ -33,27 +34,6 @@ final class Lazy<T> {
         let v = make()
         value = v
         return v
-    }
-}
-
-/// Four 4 KiB nodes; every entry of node k holds the address of node k+1, node 3 holds values.
-struct Chase {
-    let nodes: UnsafeMutablePointer<UInt64>
-    init() {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: 4 * 4096, alignment: 4096)
-        nodes = raw.bindMemory(to: UInt64.self, capacity: 4 * 512)
-        for k in 0..<3 {
-            let next = UInt64(UInt(bitPattern: nodes + (k + 1) * 512))
-            for i in 0..<512 { nodes[k * 512 + i] = next }
-        }
-        for i in 0..<512 { nodes[3 * 512 + i] = UInt64(i) << 12 | 0x887 }
-    }
-    @inline(__always) func load(_ g: UInt64) -> UInt64 {
-        var e = nodes[Int((g >> 27) & 511)]
-        e = UnsafePointer<UInt64>(bitPattern: UInt(e)).unsafelyUnwrapped[Int((g >> 18) & 511)]
-        e = UnsafePointer<UInt64>(bitPattern: UInt(e)).unsafelyUnwrapped[Int((g >> 9) & 511)]
-        e = UnsafePointer<UInt64>(bitPattern: UInt(e)).unsafelyUnwrapped[Int(g & 511)]
-        return e
     }
 }
 
@@ -108,7 +88,7 @@ let benchmarks: @Sendable () -> Void = {
         for g in hotBase..<(hotBase + 512) { d[g] = (g + 1) << 12 | 0x887 }
         return d
     }
-    let chase = Lazy { Chase() }
+    let chase = Lazy { FourLoadChase() }
 
     // Hot set, two ways, each the same for the p2m and both baselines; one scaled iteration is
     // one pass over the 256 gfns, so the figures are ns per 256 lookups.

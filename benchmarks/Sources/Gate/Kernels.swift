@@ -1,9 +1,10 @@
+import BenchFixtures
 import GuestMemory
 import HostMemory
 import NVDIMM
 
 /// Every kernel the gate can measure. Each hot path has its baseline beside it.
-let allKernels: [Kernel] = addressKernels + nvdimmKernels + rangeSetKernels + steeringKernels + liveUpdateKernels
+let allKernels: [Kernel] = addressKernels + p2mKernels + nvdimmKernels + rangeSetKernels + steeringKernels + liveUpdateKernels
 
 /// Random 32-bit frame deltas, fixed by the seed: kernels read them from memory so the
 /// optimizer cannot fold a loop into a closed form.
@@ -179,6 +180,41 @@ let liveUpdateKernels: [Kernel] = [
         return { n in
             for _ in 0..<n { FrameTableRebuild.bareScan(table, record: .free) }
             consume(table[Mfn(uncheckedRaw: liveUpdateFrames / 2)].raw)
+        }
+    },
+]
+
+/// P2M.translate on a hot set (256 gfns of one 2 MiB region mapped with 4K leaves, mfn = gfn + 1
+/// so it cannot coalesce) against the 4-load chase with the same index arithmetic.
+let p2mHotBase: UInt64 = 0x2468 << 9
+
+func p2mHotSet() -> [UInt64] {
+    var x: UInt64 = 0x9e3779b97f4a7c15
+    return (0..<256).map { _ in x ^= x << 13; x ^= x >> 7; x ^= x << 17; return p2mHotBase + x % 512 }
+}
+
+let p2mKernels: [Kernel] = [
+    Kernel(name: "p2m.translate-hot-4k", summary: "P2M.translate, 256 hot gfns under 4K leaves") {
+        let p2m = P2M()
+        try! p2m.set(gfn: Gfn(uncheckedRaw: p2mHotBase), count: 512, to: Mfn(uncheckedRaw: p2mHotBase + 1), type: .ramRW)
+        let hot = p2mHotSet()
+        return { n in
+            hot.withUnsafeBufferPointer { h in
+                var sum: UInt64 = 0
+                for i in 0..<Int(n) { sum &+= p2m.translate(Gfn(uncheckedRaw: h[i & 255]))?.mfn?.raw ?? 0 }
+                consume(sum)
+            }
+        }
+    },
+    Kernel(name: "baseline.four-load-chase", summary: "4 dependent loads through 4 cache-resident nodes, same gfns") {
+        let chase = FourLoadChase()
+        let hot = p2mHotSet()
+        return { n in
+            hot.withUnsafeBufferPointer { h in
+                var sum: UInt64 = 0
+                for i in 0..<Int(n) { sum &+= chase.load(h[i & 255]) >> 12 }
+                consume(sum)
+            }
         }
     },
 ]
