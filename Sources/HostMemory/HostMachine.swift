@@ -18,7 +18,7 @@ public final class HostMachine {
     public let config: HostMemoryConfig
     public let layout: HostLayout
     public let frameTable: FrameTable
-    public let memory: MachineMemory
+    public let memory: FrameContents
     /// The domain heap (and the Xen heap too, when no reserved Xen heap is configured).
     public internal(set) var domainHeap: BuddyHeap
     /// The reserved Xen-heap pool (`xen,reserved-heap`), when configured.
@@ -35,7 +35,7 @@ public final class HostMachine {
     /// lock) while the region is attached.
     public internal(set) var pmemMappings: [GuestPmem: PmemMapping]
 
-    init(config: HostMemoryConfig, layout: HostLayout, frameTable: FrameTable, memory: MachineMemory,
+    init(config: HostMemoryConfig, layout: HostLayout, frameTable: FrameTable, memory: FrameContents,
          domainHeap: BuddyHeap, xenHeap: BuddyHeap?, domains: [DomainID: Domain],
          bootAllocations: [MfnRange], physmapSink: (any GuestPhysmapSink)?,
          hostRanges: HostRangeRegistry, pmemMappings: [GuestPmem: PmemMapping] = [:]) {
@@ -75,7 +75,7 @@ public final class HostMachine {
         let layout = try HostLayout(config)
         let table = try FrameTable(frames: layout.frameCount)
         for s in layout.segments { table.fill(s.frames, with: FrameRecord(raw: s.record)) }
-        let memory = MachineMemory(frames: layout.frameCount)
+        let memory = FrameContents(frames: layout.frameCount)
 
         var boot = BootAllocator(ranges: layout.freeRanges)
         if let h = config.reservedXenHeap { boot.remove(h) }

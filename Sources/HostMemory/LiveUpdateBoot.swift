@@ -23,7 +23,7 @@ import HostPmem
 public struct LiveUpdateBoot: ~Copyable {
     public let config: HostMemoryConfig
     public let layout: HostLayout
-    public let memory: MachineMemory
+    public let memory: FrameContents
     public let region: MfnRange
     let frameTable: FrameTable
     var boot: BootAllocator
@@ -36,7 +36,7 @@ public struct LiveUpdateBoot: ~Copyable {
     /// The boot allocator's free ranges: never anything outside the region.
     public var bootAllocatorRanges: [MfnRange] { boot.ranges }
 
-    public init(config: HostMemoryConfig, memory: MachineMemory) throws(LiveUpdateError) {
+    public init(config: HostMemoryConfig, memory: FrameContents) throws(LiveUpdateError) {
         typealias F = LiveUpdateFormat
         let layout: HostLayout
         do { layout = try HostLayout(config) } catch { throw .host(error) }
@@ -111,7 +111,7 @@ public struct LiveUpdateBoot: ~Copyable {
 public struct LiveUpdateParsed: ~Copyable {
     public let config: HostMemoryConfig
     public let layout: HostLayout
-    public let memory: MachineMemory
+    public let memory: FrameContents
     let frameTable: FrameTable
     public let bootAllocations: [MfnRange]
     public let state: ParsedLiveUpdateState
@@ -131,7 +131,7 @@ public struct LiveUpdateParsed: ~Copyable {
 public struct LiveUpdateRebuilt: ~Copyable {
     public let config: HostMemoryConfig
     public let layout: HostLayout
-    public let memory: MachineMemory
+    public let memory: FrameContents
     public let frameTable: FrameTable
     public let bootAllocations: [MfnRange]
     public let state: ParsedLiveUpdateState

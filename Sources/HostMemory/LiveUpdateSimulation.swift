@@ -17,7 +17,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 /// 4 GiB sized for two frame tables, d1 a direct-mapped static guest, the other guests dynamic.
 /// `fragmentation` f: each dynamic guest gets (1 - f) of its memory as 1 GiB / 2 MiB / 4 KiB
 /// blocks at creation and the remaining f in runs of 1 to 64 pages populated round-robin between
-/// guests, as ballooning and late growth leave a host. Guests' contents are the MachineMemory
+/// guests, as ballooning and late growth leave a host. Guests' contents are the FrameContents
 /// model (a fresh content id per allocation); the state pages are real bytes.
 ///
 /// With `pmemBytes` > 0 the host also has a pmem range (above RAM, 1 GiB aligned) and d1 gets all

@@ -75,7 +75,7 @@ enum StateReader {
     }
 
     static func read(listMfn: Mfn, dataPages: UInt64, records: UInt64, config: HostMemoryConfig,
-                     layout: HostLayout, memory: MachineMemory) throws(LiveUpdateError) -> ParsedLiveUpdateState {
+                     layout: HostLayout, memory: FrameContents) throws(LiveUpdateError) -> ParsedLiveUpdateState {
         let frames = layout.frameCount
         // 1. The MFN-list chain.
         let maxListPages = max(1, (Int(dataPages) + F.listCapacity - 1) / F.listCapacity)

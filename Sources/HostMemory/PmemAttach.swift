@@ -5,7 +5,7 @@ import HostPmem
 //
 // A pmem region is frames of a configured pmem range, mapped into the guest at a gfn with p2m
 // type `pmem`. Its contents are the backing's bytes (frame first + i is backing bytes
-// [i * 4096, (i + 1) * 4096)), reached through libpmem, never through MachineMemory: RAM is
+// [i * 4096, (i + 1) * 4096)), reached through libpmem, never through FrameContents: RAM is
 // modelled, pmem is real. The host holds the backing's PmemMapping (and so its exclusive lock)
 // while the region is attached; a live update lets go of it and the incoming instance maps the
 // same backing again from the path the state names.

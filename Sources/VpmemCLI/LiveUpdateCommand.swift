@@ -17,7 +17,7 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                 outside the liveupdate region and puts the MFN list's address in the region's first \
                 64 bits. The incoming instance boots on the region alone, reads the state, rebuilds \
                 frame-table ownership in one pass and hands every other frame to the heap. Guest \
-                RAM contents are modelled (see MachineMemory); the frame table and the state are real. \
+                RAM contents are modelled (see FrameContents); the frame table and the state are real. \
                 With --pmem, d1 also gets host pmem backed by an emulated pmem file: known data is \
                 written into it through libpmem before the handover, the outgoing instance lets go \
                 of the mapping, the incoming one maps the file again from the path in the state, \

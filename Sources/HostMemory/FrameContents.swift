@@ -21,7 +21,7 @@ import GuestMemory
 //  - `nextId` is never 0 or materializedId when handed out; ids are not reused.
 
 /// The contents of host RAM, modelled: patterns by content id, real bytes where written byte-wise.
-public final class MachineMemory: @unchecked Sendable {
+public final class FrameContents: @unchecked Sendable {
     public static let pageBytes = Int(PageOrder.frameBytes)
     /// The content id of a materialized (really stored) page.
     public static let materializedId: UInt32 = .max
