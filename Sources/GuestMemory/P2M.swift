@@ -82,19 +82,19 @@ public final class P2M {
         var e = root[Int(truncatingIfNeeded: (g &>> 27) & P2MEntry.indexMask)]
         guard e & P2MEntry.presentBit != 0 else { return nil }
         // L3: 1G leaf, table, or empty.
-        e = P2MEntry.child(e)[Int(truncatingIfNeeded: (g &>> 18) & P2MEntry.indexMask)]
+        e = P2MEntry.tableChild(e)[Int(truncatingIfNeeded: (g &>> 18) & P2MEntry.indexMask)]
         if e & P2MEntry.leafBit != 0 {
             return P2MTranslation(entry: e, frame: P2MEntry.leafFrame(e, g, mask: (1 << 18) - 1), level: 2)
         }
         guard e & P2MEntry.presentBit != 0 else { return nil }
         // L2: 2M leaf, table, or empty.
-        e = P2MEntry.child(e)[Int(truncatingIfNeeded: (g &>> 9) & P2MEntry.indexMask)]
+        e = P2MEntry.tableChild(e)[Int(truncatingIfNeeded: (g &>> 9) & P2MEntry.indexMask)]
         if e & P2MEntry.leafBit != 0 {
             return P2MTranslation(entry: e, frame: P2MEntry.leafFrame(e, g, mask: (1 << 9) - 1), level: 1)
         }
         guard e & P2MEntry.presentBit != 0 else { return nil }
         // L1: 4K leaf or empty.
-        e = P2MEntry.child(e)[Int(truncatingIfNeeded: g & P2MEntry.indexMask)]
+        e = P2MEntry.tableChild(e)[Int(truncatingIfNeeded: g & P2MEntry.indexMask)]
         guard e & P2MEntry.presentBit != 0 else { return nil }
         return P2MTranslation(entry: e, frame: P2MEntry.mfn(e), level: 0)
     }

@@ -14,27 +14,27 @@
 /// entry. Two leaves of one node are "contiguous" when they differ only by `span << 12`: the
 /// coalescing test compares whole entries.
 @usableFromInline enum P2MEntry {
-    @usableFromInline static let accessMask: UInt64 = 0x7
-    @usableFromInline static let leafBit: UInt64 = 1 << 7
-    @usableFromInline static let presentBit: UInt64 = 1 << 11
-    @usableFromInline static let frameShift: UInt64 = 12
-    @usableFromInline static let mfnBits: UInt64 = 40
-    @usableFromInline static let mfnMask: UInt64 = ((1 << 40) - 1) << 12
+    @inlinable static var accessMask: UInt64 { 0x7 }
+    @inlinable static var leafBit: UInt64 { 1 << 7 }
+    @inlinable static var presentBit: UInt64 { 1 << 11 }
+    @inlinable static var frameShift: UInt64 { 12 }
+    @inlinable static var mfnBits: UInt64 { 40 }
+    @inlinable static var mfnMask: UInt64 { ((1 << 40) - 1) << 12 }
     /// Address bits of a table entry: bits 12..51.
-    @usableFromInline static let pointerMask: UInt64 = ((1 << 52) - 1) & ~0xfff
-    @usableFromInline static let typeShift: UInt64 = 52
-    @usableFromInline static let typeMask: UInt64 = 0x3f << 52
+    @inlinable static var pointerMask: UInt64 { ((1 << 52) - 1) & ~0xfff }
+    @inlinable static var typeShift: UInt64 { 52 }
+    @inlinable static var typeMask: UInt64 { 0x3f << 52 }
     /// The largest mfn an entry holds.
-    @usableFromInline static let maxMfn: UInt64 = (1 << 40) - 1
+    @inlinable static var maxMfn: UInt64 { (1 << 40) - 1 }
 
     /// Bits 9*level.. of a gfn index a node of `level` (0 = the 4K level, 3 = the root).
-    @usableFromInline static let bitsPerLevel: UInt64 = 9
-    @usableFromInline static let entriesPerNode = 512
-    @usableFromInline static let indexMask: UInt64 = 511
+    @inlinable static var bitsPerLevel: UInt64 { 9 }
+    @inlinable static var entriesPerNode: Int { 512 }
+    @inlinable static var indexMask: UInt64 { 511 }
     /// Levels below the root: the root's entries each cover 512 GiB.
-    @usableFromInline static let rootLevel = 3
+    @inlinable static var rootLevel: Int { 3 }
     /// The last gfn a 4-level table maps: 48-bit guest-physical addresses.
-    @usableFromInline static let maxGfn: UInt64 = (1 << 36) - 1
+    @inlinable static var maxGfn: UInt64 { (1 << 36) - 1 }
 
     /// A leaf entry. `mfn` must be < 2^40 and aligned to the leaf's size (callers check).
     @inlinable static func leaf(mfn: UInt64, type: P2MType, access: P2MAccess) -> UInt64 {
@@ -52,6 +52,16 @@
 
     @inlinable static func child(_ e: UInt64) -> UnsafeMutablePointer<UInt64> {
         UnsafeMutablePointer<UInt64>(bitPattern: UInt(e & pointerMask)).unsafelyUnwrapped
+    }
+    /// The child of an entry already known to be a table entry (present, not a leaf): such an
+    /// entry is exactly `address | presentBit`, so subtracting the bit recovers the address, and
+    /// the compiler folds the subtraction into the next load's displacement (no AND on the walk).
+    @inlinable static func tableChild(_ e: UInt64) -> UnsafePointer<UInt64> {
+        UnsafePointer<UInt64>(bitPattern: UInt(truncatingIfNeeded: e &- presentBit)).unsafelyUnwrapped
+    }
+    /// Whether a leaf's type carries a machine frame, from the raw type bits (no enum decode).
+    @inlinable static func hasFrame(_ e: UInt64) -> Bool {
+        (P2MType.framelessMask &>> ((e &>> typeShift) & 0x3f)) & 1 == 0
     }
 
     @inlinable static func mfn(_ e: UInt64) -> UInt64 { (e & mfnMask) >> frameShift }

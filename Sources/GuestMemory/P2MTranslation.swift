@@ -18,7 +18,7 @@
     }
 
     /// The machine frame behind the gfn, or nil for a type without one (mmio_dm).
-    @inlinable public var mfn: Mfn? { type.hasMachineFrame ? Mfn(uncheckedRaw: frame) : nil }
+    @inlinable public var mfn: Mfn? { P2MEntry.hasFrame(entry) ? Mfn(uncheckedRaw: frame) : nil }
     @inlinable public var type: P2MType { P2MEntry.type(entry) }
     @inlinable public var access: P2MAccess { P2MEntry.access(entry) }
     /// The rights a guest access gets: the entry's access restricted by its type.

@@ -62,19 +62,24 @@ public enum P2MType: UInt8, Sendable, CaseIterable, Codable, CustomStringConvert
         self = t
     }
 
+    // Type groups below are computed masks, not `static let`: a global would cost a
+    // lazy-initialisation check on every use from another module (the steering hot path).
     @inlinable var mask: UInt64 { 1 &<< UInt64(rawValue) }
 
     // Type groups as bit masks, like Xen's P2M_*_TYPES, so a predicate is one AND.
-    @usableFromInline static let ramMask: UInt64 =
+    @inlinable static var ramMask: UInt64 {
         P2MType.ramRW.mask | P2MType.ramLogDirty.mask | P2MType.ramRO.mask | P2MType.ioreqServer.mask
-    @usableFromInline static let mmioMask: UInt64 = P2MType.mmioDM.mask | P2MType.mmioDirect.mask
-    @usableFromInline static let grantMask: UInt64 = P2MType.grantMapRW.mask | P2MType.grantMapRO.mask
-    @usableFromInline static let readOnlyMask: UInt64 =
+    }
+    @inlinable static var mmioMask: UInt64 { P2MType.mmioDM.mask | P2MType.mmioDirect.mask }
+    @inlinable static var grantMask: UInt64 { P2MType.grantMapRW.mask | P2MType.grantMapRO.mask }
+    @inlinable static var readOnlyMask: UInt64 {
         P2MType.ramLogDirty.mask | P2MType.ramRO.mask | P2MType.grantMapRO.mask
-    @usableFromInline static let discardWriteMask: UInt64 = P2MType.ramRO.mask | P2MType.grantMapRO.mask
-    @usableFromInline static let changeableMask: UInt64 =
+    }
+    @inlinable static var discardWriteMask: UInt64 { P2MType.ramRO.mask | P2MType.grantMapRO.mask }
+    @inlinable static var changeableMask: UInt64 {
         P2MType.ramRW.mask | P2MType.ramLogDirty.mask | P2MType.ioreqServer.mask
-    @usableFromInline static let framelessMask: UInt64 = P2MType.invalid.mask | P2MType.mmioDM.mask
+    }
+    @inlinable static var framelessMask: UInt64 { P2MType.invalid.mask | P2MType.mmioDM.mask }
 
     /// Guest RAM backed by a machine frame of this domain (Xen's `p2m_is_ram`, which counts
     /// ioreq_server pages as RAM).
@@ -126,13 +131,15 @@ public struct P2MAccess: OptionSet, Sendable, Hashable, Codable, CustomStringCon
     public let rawValue: UInt8
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    public static let read = P2MAccess(rawValue: 1 << 0)
-    public static let write = P2MAccess(rawValue: 1 << 1)
-    public static let execute = P2MAccess(rawValue: 1 << 2)
-    public static let rwx: P2MAccess = [.read, .write, .execute]
-    public static let rw: P2MAccess = [.read, .write]
+    // Computed, not `static let`: a global would cost a lazy-initialisation check on every
+    // use from another module, and these are used on the steering hot path.
+    @inlinable public static var read: P2MAccess { P2MAccess(rawValue: 1 << 0) }
+    @inlinable public static var write: P2MAccess { P2MAccess(rawValue: 1 << 1) }
+    @inlinable public static var execute: P2MAccess { P2MAccess(rawValue: 1 << 2) }
+    @inlinable public static var rwx: P2MAccess { P2MAccess(rawValue: 0x7) }
+    @inlinable public static var rw: P2MAccess { P2MAccess(rawValue: 0x3) }
     /// The bits an entry can hold; any other bit in a raw value is an error.
-    public static let all: P2MAccess = .rwx
+    @inlinable public static var all: P2MAccess { .rwx }
 
     /// "rwx" style, "-" for a missing right.
     public var description: String {
