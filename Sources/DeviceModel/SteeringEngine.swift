@@ -138,7 +138,7 @@ public final class SteeringEngine {
     /// Where `access` goes. Reads the p2m once and, for emulated accesses, the claim and the
     /// servers' rangesets; no allocation, no reference counting, no bounds checks. Changes
     /// nothing (counters included): see `steer(_:)` and `handle(_:)`.
-    @inlinable
+    @inlinable @inline(__always)
     public func decide(_ access: GuestAccess) -> SteeringDecision {
         switch access.space {
         case .memory:
@@ -156,8 +156,9 @@ public final class SteeringEngine {
         let gfn = Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)
         guard let t = p2m.translate(gfn) else { return .fault(.unmapped(gfn: gfn)) }
         let type = t.type
-        let needed: P2MAccess = access.direction == .write ? .write : .read
-        guard t.access.contains(needed) else {
+        // P2MAccess's read and write bits are bits 0 and 1, the direction's raw values; built
+        // here rather than read from P2MAccess.read/.write, which are lazily initialised globals.
+        guard t.access.rawValue & (1 &<< access.direction.rawValue) != 0 else {
             return .fault(.accessDenied(gfn: gfn, type: type, access: t.access, direction: access.direction))
         }
         switch type {
@@ -192,7 +193,9 @@ public final class SteeringEngine {
     }
 
     /// The highest-id server whose `kind` set holds all of [first, last] (Xen's
-    /// rangeset_contains_range), walking the sets in place.
+    /// rangeset_contains_range), walking the sets in place: their ranges are never copied.
+    /// (RangeSet.contains is not inlined here, and to call it the compiler copies the set's
+    /// 72-byte header, pointers and counts, to the stack: about 10 instructions a lookup.)
     @inlinable @inline(__always)
     func lookup(_ kind: IoRangeKind, first: UInt64, last: UInt64) -> IoreqServerID? {
         let k = Int(truncatingIfNeeded: kind.rawValue)

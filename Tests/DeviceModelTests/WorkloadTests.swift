@@ -50,6 +50,9 @@ import Testing
             #expect(checked == x)
             if x.space == .port { ports += 1 }
             if x.space == .memory && (0xE000_0000..<0xE110_0000).contains(x.address) { mmio += 1 }
+            if x.space == .memory && !(0xE000_0000..<0xE110_0000).contains(x.address) && !pt.contains(x.address >> 12) {
+                #expect(x.address >> 12 < WorkloadTargets.defaultWorkingSetFrames, "RAM access outside the working set")
+            }
             if x.space == .memory && pt.contains(x.address >> 12) {
                 ptAll += 1
                 if x.isWrite { ptWrites += 1 }

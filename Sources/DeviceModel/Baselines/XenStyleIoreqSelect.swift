@@ -105,8 +105,7 @@ public final class XenStyleIoreqSelect {
         let gfn = Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)
         guard let t = p2m.translate(gfn) else { return .fault(.unmapped(gfn: gfn)) }
         let type = t.type
-        let needed: P2MAccess = access.direction == .write ? .write : .read
-        guard t.access.contains(needed) else {
+        guard t.access.rawValue & (1 &<< access.direction.rawValue) != 0 else {
             return .fault(.accessDenied(gfn: gfn, type: type, access: t.access, direction: access.direction))
         }
         switch type {

@@ -45,6 +45,12 @@ public struct WorkloadMix: Sendable, Equatable, Codable {
 public struct WorkloadTargets: Sendable {
     public var pageTables: PageTableLayout
     public var ram: [GfnRange]
+    /// Ordinary RAM accesses fall in `ramWorkingSetFrames` frames from `ramWorkingSetStart`
+    /// (an index into the RAM regions taken end to end): a guest's hot memory, not its whole
+    /// RAM. It also keeps the model's lazily backed RAM small, so a run measures steering rather
+    /// than first-touch page allocation.
+    public var ramWorkingSetStart: UInt64
+    public var ramWorkingSetFrames: UInt64
     /// The GPU's BAR (claimed by the GPU's server) and another device's (left to the default).
     public var gpuBar: GpaRange
     public var otherBar: GpaRange
@@ -52,10 +58,16 @@ public struct WorkloadTargets: Sendable {
     public var gpuPorts: ClosedRange<UInt16>
     public var otherPorts: [UInt16]
 
+    /// The default working set: 64 MiB.
+    public static let defaultWorkingSetFrames: UInt64 = 16384
+
     public init(pageTables: PageTableLayout, ram: [GfnRange], gpuBar: GpaRange, otherBar: GpaRange,
-                gpuPorts: ClosedRange<UInt16>, otherPorts: [UInt16]) {
+                gpuPorts: ClosedRange<UInt16>, otherPorts: [UInt16],
+                ramWorkingSetStart: UInt64 = 0, ramWorkingSetFrames: UInt64 = WorkloadTargets.defaultWorkingSetFrames) {
         self.pageTables = pageTables
         self.ram = ram
+        self.ramWorkingSetStart = ramWorkingSetStart
+        self.ramWorkingSetFrames = ramWorkingSetFrames
         self.gpuBar = gpuBar
         self.otherBar = otherBar
         self.gpuPorts = gpuPorts
@@ -70,7 +82,8 @@ public struct AccessStream: Sendable {
     public let mix: WorkloadMix
     public let targets: WorkloadTargets
     private var random: SplitMix64
-    private let ramFrames: UInt64
+    private let workingSetStart: UInt64
+    private let workingSetFrames: UInt64
     // Cumulative thresholds, scaled to 2^32.
     private let tPageTable: UInt64, tRAM: UInt64, tMMIO: UInt64, tPTWrite: UInt64
 
@@ -85,10 +98,17 @@ public struct AccessStream: Sendable {
         }
         guard !targets.ram.isEmpty || mix.ram == 0 else { throw .invalid(option: "ram", value: "none", rule: "a guest with RAM") }
         guard !targets.otherPorts.isEmpty else { throw .invalid(option: "ports", value: "none", rule: "at least one port") }
+        let ramFrames = targets.ram.reduce(UInt64(0)) { $0 + $1.count }
+        let ws = min(targets.ramWorkingSetFrames, ramFrames)
+        guard mix.ram == 0 || (ws > 0 && targets.ramWorkingSetStart <= ramFrames - ws) else {
+            throw .invalid(option: "working set", value: "\(targets.ramWorkingSetFrames) frames from \(targets.ramWorkingSetStart)",
+                           rule: "at least one frame, inside the guest's \(ramFrames) frames of RAM")
+        }
         self.mix = mix
         self.targets = targets
         random = SplitMix64(seed: seed)
-        ramFrames = targets.ram.reduce(0) { $0 + $1.count }
+        workingSetStart = targets.ramWorkingSetStart
+        workingSetFrames = ws
         let scale = Double(UInt64(1) << 32)
         tPageTable = UInt64(mix.pageTable * scale)
         tRAM = UInt64((mix.pageTable + mix.ram) * scale)
@@ -110,7 +130,7 @@ public struct AccessStream: Sendable {
             return access(page.raw << 12 | offset, size: 8, write: pteWrite, bits: bits)
         }
         if pick < tRAM {
-            var x = random.next(below: ramFrames)
+            var x = workingSetStart + random.next(below: workingSetFrames)
             var i = 0
             while x >= targets.ram[i].count {
                 x -= targets.ram[i].count

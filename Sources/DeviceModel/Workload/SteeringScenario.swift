@@ -81,8 +81,13 @@ public final class SteeringScenario {
             gpuBar = try GpaRange(start: aperture.first, size: Self.gpuBarSize)
             otherBar = try GpaRange(start: Gpa(aperture.first.raw + Self.gpuBarSize), size: Self.otherBarSize)
         } catch { throw .noMmioAperture(guest: physmap.config.name) }
+        let ramFrames = memory.ramRegions.reduce(UInt64(0)) { $0 + $1.count }
+        let workingSet = min(WorkloadTargets.defaultWorkingSetFrames, ramFrames)
+        var placement = SplitMix64(seed: options.seed ^ 0x5757)
         targets = WorkloadTargets(pageTables: layout, ram: memory.ramRegions, gpuBar: gpuBar, otherBar: otherBar,
-                                  gpuPorts: Self.gpuPorts, otherPorts: Self.otherPorts)
+                                  gpuPorts: Self.gpuPorts, otherPorts: Self.otherPorts,
+                                  ramWorkingSetStart: placement.next(below: ramFrames - workingSet + 1),
+                                  ramWorkingSetFrames: workingSet)
         var protectedRuns = 0
         var unprotected = 0
         var degradation: SteeringError?
