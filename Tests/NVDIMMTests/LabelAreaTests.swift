@@ -95,6 +95,42 @@ import VpmemTestSupport
         }
     }
 
+    /// Found by the label-area fuzzer: the name field is 64 bytes that other software fills as it
+    /// likes. A label whose name is not UTF-8, or fills all 64 bytes without a NUL, must decode
+    /// clean and encode back byte for byte: a tool that rewrites the index must not change or
+    /// refuse labels it merely read.
+    @Test func labelNamesAreKeptByteForByte() throws {
+        for labelSize in [128, 256] {
+            let layout = try LabelAreaLayout(areaSize: Self.size, labelSize: labelSize)
+            var label = Self.label(slot: 2, seed: 9)
+            if labelSize == 128 { label.typeGUID = Array(repeating: 0, count: 16); label.abstractionGUID = Array(repeating: 0, count: 16) }
+            let area = try LabelArea.encode(layout: layout, labels: [label])
+            let field = layout.labelOffset(slot: 2) + 16
+            for name in [[UInt8](repeating: 0xFF, count: 40), Array("caf\u{e9}".utf8) + [0xC3], (0..<64).map { UInt8(0x41 + $0 % 26) }] {
+                var a = area
+                a.replaceSubrange(field..<field + 64, with: name + [UInt8](repeating: 0, count: 64 - name.count))
+                if labelSize == 256 {  // a writer that knows the format fixes the checksum
+                    var bytes = Array(a[field - 16..<field + 240])
+                    bytes.writeLE(UInt64(0), at: NamespaceLabel.checksumOffset)
+                    a.replaceSubrange(field - 16 + 248..<field + 240, with: Self.le64(Self.referenceFletcher(bytes)))
+                }
+                let d = LabelArea.decode(a)
+                #expect(d.isClean, "\(d.issues)")
+                #expect(d.labels.first?.nameBytes == name)
+                let again = try LabelArea.encode(layout: layout, labels: d.labels)
+                #expect(Array(again[field..<field + 64]) == Array(a[field..<field + 64]))
+                #expect(LabelArea.decode(again).labels == d.labels)
+            }
+        }
+        var label = Self.label(slot: 0, seed: 1)
+        label.nameBytes = [UInt8](repeating: 0x41, count: 65)
+        #expect(throws: LabelAreaError.nameTooLong(String(repeating: "A", count: 65))) { try label.encode(labelSize: 256) }
+        label.name = "a\u{0}b"
+        #expect(throws: LabelAreaError.nameContainsNUL("a\u{0}b")) { try label.encode(labelSize: 256) }
+    }
+
+    static func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
     /// An update writes the non-current block with the next seq. Torn, it leaves the old block
     /// current and says which block is bad; whole, it becomes current.
     @Test func tornIndexUpdateLeavesThePreviousBlockValid() throws {

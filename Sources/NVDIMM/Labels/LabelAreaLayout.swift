@@ -44,6 +44,7 @@ public enum LabelAreaError: Error, Hashable, Sendable, CustomStringConvertible {
     case slotOutOfRange(slot: UInt32, nslot: Int)
     case duplicateSlot(UInt32)
     case nameTooLong(String)
+    case nameContainsNUL(String)
 
     public var description: String {
         switch self {
@@ -56,7 +57,9 @@ public enum LabelAreaError: Error, Hashable, Sendable, CustomStringConvertible {
         case .duplicateSlot(let s):
             return "label slot \(s) is given twice"
         case .nameTooLong(let n):
-            return "namespace name '\(n)' is longer than 63 bytes"
+            return "namespace name '\(n)' is longer than the label's 64-byte name field: shorten it"
+        case .nameContainsNUL(let n):
+            return "namespace name '\(n)' contains a NUL byte, which would end it early on media: remove it"
         }
     }
 }

@@ -6,9 +6,18 @@
 /// checksum u64 @248 (Fletcher-64 over the 256 bytes with the checksum zeroed).
 public struct NamespaceLabel: Sendable, Hashable {
     public static let checksumOffset = 248
+    public static let nameFieldSize = 64
 
     public var uuid: [UInt8]
-    public var name: String
+    /// The name field's bytes before its first NUL: at most 64 (the field's size; a name of 64
+    /// bytes has no terminator, as Linux accepts). Kept byte for byte, UTF-8 or not, so a label
+    /// read from media encodes back unchanged.
+    public var nameBytes: [UInt8]
+    /// The name as text (bytes that are not UTF-8 show as U+FFFD); setting it stores its UTF-8.
+    public var name: String {
+        get { String(decoding: nameBytes, as: UTF8.self) }
+        set { nameBytes = Array(newValue.utf8) }
+    }
     public var flags: UInt32
     public var nlabel: UInt16
     public var position: UInt16
@@ -28,7 +37,7 @@ public struct NamespaceLabel: Sendable, Hashable {
                 isetcookie: UInt64 = 0, lbasize: UInt64 = 0, dpa: UInt64, rawsize: UInt64, slot: UInt32, align: UInt8 = 0,
                 typeGUID: [UInt8] = NFITBuilder.persistentMemoryRangeGUID, abstractionGUID: [UInt8] = Array(repeating: 0, count: 16)) {
         self.uuid = uuid
-        self.name = name
+        self.nameBytes = Array(name.utf8)
         self.flags = flags
         self.nlabel = nlabel
         self.position = position
@@ -44,10 +53,10 @@ public struct NamespaceLabel: Sendable, Hashable {
 
     /// The label's bytes (`labelSize` long; v1.2 fields and checksum only at 256).
     public func encode(labelSize: Int) throws(LabelAreaError) -> [UInt8] {
-        let nameBytes = Array(name.utf8)
-        guard nameBytes.count < 64, !nameBytes.contains(0) else { throw .nameTooLong(name) }
+        guard nameBytes.count <= Self.nameFieldSize else { throw .nameTooLong(name) }
+        guard !nameBytes.contains(0) else { throw .nameContainsNUL(name) }
         var b = Self.fixed(uuid, 16)
-        b += nameBytes + [UInt8](repeating: 0, count: 64 - nameBytes.count)
+        b += nameBytes + [UInt8](repeating: 0, count: Self.nameFieldSize - nameBytes.count)
         b.appendLE(flags); b.appendLE(nlabel); b.appendLE(position)
         b.appendLE(isetcookie); b.appendLE(lbasize); b.appendLE(dpa); b.appendLE(rawsize); b.appendLE(slot)
         guard labelSize == 256 else { b.appendZeros(labelSize - b.count); return b }
@@ -79,15 +88,16 @@ public struct NamespaceLabel: Sendable, Hashable {
             if stored != computed { issues.append(.labelChecksum(slot: slot, stored: stored, computed: computed)) }
         }
         guard issues.isEmpty else { return (nil, issues) }
-        let nameBytes = b[16..<80].prefix { $0 != 0 }
         let v12 = layout.labelSize == 256
-        return (NamespaceLabel(
-            uuid: Array(b[0..<16]), name: String(decoding: nameBytes, as: UTF8.self),
+        var label = NamespaceLabel(
+            uuid: Array(b[0..<16]),
             flags: b.readLE(UInt32.self, at: 80), nlabel: b.readLE(UInt16.self, at: 84), position: b.readLE(UInt16.self, at: 86),
             isetcookie: b.readLE(UInt64.self, at: 88), lbasize: b.readLE(UInt64.self, at: 96), dpa: dpa, rawsize: rawsize,
             slot: storedSlot, align: v12 ? b[124] : 0,
             typeGUID: v12 ? Array(b[128..<144]) : Array(repeating: 0, count: 16),
-            abstractionGUID: v12 ? Array(b[144..<160]) : Array(repeating: 0, count: 16)), [])
+            abstractionGUID: v12 ? Array(b[144..<160]) : Array(repeating: 0, count: 16))
+        label.nameBytes = Array(b[16..<16 + nameFieldSize].prefix { $0 != 0 })
+        return (label, [])
     }
 
     static func fixed(_ bytes: [UInt8], _ n: Int) -> [UInt8] {
