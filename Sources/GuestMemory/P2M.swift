@@ -89,6 +89,9 @@ public final class P2M {
     @inlinable @inline(__always)
     public func translate(_ gfn: Gfn) -> P2MTranslation? {
         let g = gfn.raw
+        // Read before the range check, so it is read on every path and a caller's loop can
+        // keep it in a register instead of reloading it after the branch.
+        let root = self.root
         let top = g &>> P2MEntry.rootShift
         guard top < 512 else { return nil }
         // L4: entries are node addresses (a child or the empty node), never leaves.
