@@ -8,14 +8,17 @@
 ///
 /// Invariants (hold between calls; every mutating call restores them before returning):
 /// 1. The root node always exists; its entries are never leaves.
-/// 2. Canonical form: no node other than the root is empty, and no L1 or L2 node is
+/// 2. Every entry is a leaf, a table entry, or the empty entry (P2MEntry.swift); an entry with
+///    the leaf bit clear is always a readable node address, so the walk needs no empty test.
+///    The shared empty node is never written.
+/// 3. Canonical form: no node other than the root is empty, and no L1 or L2 node is
 ///    "uniform" (512 leaves of one type and access whose mfns run contiguously from a base
 ///    aligned to the parent entry's size). A uniform node is replaced by one superpage leaf
-///    ("re-coalesced"), an empty node by a 0 entry. So the shape of the table is a function of
+///    ("re-coalesced"), an empty node by the empty entry. So the shape of the table is a function of
 ///    what it maps: two p2ms mapping the same frames have the same `stats`.
-/// 3. A superpage leaf's mfn is aligned to its size; frameless types (mmio_dm) store mfn 0.
-/// 4. `counts` equals, per level, the number of present leaf and table entries in the table.
-/// 5. A mutating call that throws has changed nothing: all arguments, and the table-node
+/// 4. A superpage leaf's mfn is aligned to its size; frameless types (mmio_dm) store mfn 0.
+/// 5. `counts` equals, per level, the number of leaf and table entries in the table.
+/// 6. A mutating call that throws has changed nothing: all arguments, and the table-node
 ///    budget, are checked before the first entry is written.
 ///
 /// Why a final class: the table owns unsafe memory that must be freed exactly once, so the
@@ -24,9 +27,9 @@
 /// The hot path does not retain it: `translate` is `@inlinable`, reads only `root` (a `let`,
 /// so no exclusivity check) and then follows raw pointers; measured in benchmarks/P2M.
 ///
-/// Why pointers in table entries rather than node indices: a table entry holds the child's
-/// 4 KiB-aligned address in the bits a leaf uses for the mfn, so one 4K translation is exactly
-/// four dependent loads, with no slab lookup between them.
+/// Why pointers in table entries rather than node indices: a table entry is the child's
+/// 4 KiB-aligned address itself, so one 4K translation is exactly four dependent loads, with no
+/// slab lookup or mask between them.
 ///
 /// Not thread-safe: a reader running while a writer changes the table may see freed nodes.
 /// Serialise with a lock, as Xen's p2m lock does.
@@ -36,9 +39,11 @@ public final class P2M {
     /// The root (L4) node. Never changes and never freed before `deinit`.
     @usableFromInline let root: Node
     private var pool: P2MNodePool
-    /// counts[level] = present leaf entries at level (0 = L1 ... 3 = L4);
-    /// counts[4 + level] = present table entries at level.
+    /// counts[level] = leaf entries at level (0 = L1 ... 3 = L4);
+    /// counts[4 + level] = table entries (not empty, not leaves) at level.
     private let counts: UnsafeMutablePointer<Int>
+    /// `P2MEntry.empty`, read once (the global's lazy initialisation check stays out of loops).
+    private let empty: UInt64
 
     /// The last gfn a p2m maps.
     public static let maxGfn = Gfn(uncheckedRaw: P2MEntry.maxGfn)
@@ -61,7 +66,9 @@ public final class P2M {
         self.pool = pool
         counts = .allocate(capacity: 8)
         counts.initialize(repeating: 0, count: 8)
-        root = self.pool.allocate(zeroed: true)
+        empty = P2MEntry.empty
+        root = self.pool.allocate()
+        root.update(repeating: empty, count: P2MEntry.entriesPerNode)
     }
 
     deinit {
@@ -72,30 +79,36 @@ public final class P2M {
     // MARK: Lookup (hot path)
 
     /// The mapping of one guest frame, or nil when nothing is mapped there (type invalid) or the
-    /// gfn lies beyond `maxGfn`. No allocation, no reference counting, no bounds checks: at most
-    /// four dependent loads through raw pointers.
+    /// gfn lies beyond `maxGfn`. No allocation, no reference counting, no bounds checks: four
+    /// dependent loads through raw pointers (fewer at a superpage) and one test per level.
+    ///
+    /// The range check is the root index's compare (a gfn beyond `maxGfn` has `gfn >> 27` >=
+    /// 512), so it costs no mask and runs beside the first load. Every non-leaf entry is a node
+    /// address (empty entries lead to the shared empty node, P2MEntry.swift), so the walk loads
+    /// through it unchanged and tests only the leaf bit.
     @inlinable @inline(__always)
     public func translate(_ gfn: Gfn) -> P2MTranslation? {
         let g = gfn.raw
-        guard g <= P2MEntry.maxGfn else { return nil }
-        // L4: entries are tables or empty.
-        var e = root[Int(truncatingIfNeeded: (g &>> 27) & P2MEntry.indexMask)]
-        guard e & P2MEntry.presentBit != 0 else { return nil }
-        // L3: 1G leaf, table, or empty.
-        e = P2MEntry.tableChild(e)[Int(truncatingIfNeeded: (g &>> 18) & P2MEntry.indexMask)]
+        // Read before the range check, so it is read on every path and a caller's loop can
+        // keep it in a register instead of reloading it after the branch.
+        let root = self.root
+        let top = g &>> P2MEntry.rootShift
+        guard top < 512 else { return nil }
+        // L4: entries are node addresses (a child or the empty node), never leaves.
+        var e = root[Int(truncatingIfNeeded: top)]
+        // L3: a 1G leaf, or a node address.
+        e = P2MEntry.node(e)[Int(truncatingIfNeeded: (g &>> 18) & P2MEntry.indexMask)]
         if e & P2MEntry.leafBit != 0 {
             return P2MTranslation(entry: e, frame: P2MEntry.leafFrame(e, g, mask: (1 << 18) - 1), level: 2)
         }
-        guard e & P2MEntry.presentBit != 0 else { return nil }
-        // L2: 2M leaf, table, or empty.
-        e = P2MEntry.tableChild(e)[Int(truncatingIfNeeded: (g &>> 9) & P2MEntry.indexMask)]
+        // L2: a 2M leaf, or a node address.
+        e = P2MEntry.node(e)[Int(truncatingIfNeeded: (g &>> 9) & P2MEntry.indexMask)]
         if e & P2MEntry.leafBit != 0 {
             return P2MTranslation(entry: e, frame: P2MEntry.leafFrame(e, g, mask: (1 << 9) - 1), level: 1)
         }
-        guard e & P2MEntry.presentBit != 0 else { return nil }
-        // L1: 4K leaf or empty.
-        e = P2MEntry.tableChild(e)[Int(truncatingIfNeeded: g & P2MEntry.indexMask)]
-        guard e & P2MEntry.presentBit != 0 else { return nil }
+        // L1: a 4K leaf, or the empty entry.
+        e = P2MEntry.node(e)[Int(truncatingIfNeeded: g & P2MEntry.indexMask)]
+        guard e & P2MEntry.leafBit != 0 else { return nil }
         return P2MTranslation(entry: e, frame: P2MEntry.mfn(e), level: 0)
     }
 
@@ -240,6 +253,17 @@ public final class P2M {
 
     // MARK: Table maintenance
 
+    /// An entry pointing at a child node: not a leaf, not empty.
+    @inline(__always)
+    private func isTable(_ e: UInt64) -> Bool { e & P2MEntry.leafBit == 0 && e != empty }
+
+    /// A new node whose entries are all empty.
+    private func newEmptyNode() -> Node {
+        let c = pool.allocate()
+        c.update(repeating: empty, count: P2MEntry.entriesPerNode)
+        return c
+    }
+
     /// Writes an entry and keeps `counts` in step.
     @inline(__always)
     private func store(_ slot: Node, _ new: UInt64, level: Int) {
@@ -250,7 +274,7 @@ public final class P2M {
 
     @inline(__always)
     private func account(_ e: UInt64, level: Int, by d: Int) {
-        guard e & P2MEntry.presentBit != 0 else { return }
+        guard e != empty else { return }
         if e & P2MEntry.leafBit != 0 { counts[level] += d } else { counts[4 + level] += d }
     }
 
@@ -258,8 +282,8 @@ public final class P2M {
     private func freeSubtree(_ node: Node, level: Int) {
         for i in 0..<P2MEntry.entriesPerNode {
             let e = node[i]
-            guard e != 0 else { continue }
-            if P2MEntry.isTable(e) { freeSubtree(P2MEntry.child(e), level: level - 1) }
+            guard e != empty else { continue }
+            if !P2MEntry.isLeaf(e) { freeSubtree(P2MEntry.node(e), level: level - 1) }
             account(e, level: level, by: -1)
         }
         pool.release(node)
@@ -270,13 +294,13 @@ public final class P2M {
     /// access and consecutive mfns).
     private func ensureChild(_ slot: Node, level: Int) -> Node {
         let e = slot.pointee
-        if P2MEntry.isTable(e) { return P2MEntry.child(e) }
-        if e == 0 {
-            let c = pool.allocate(zeroed: true)
+        if isTable(e) { return P2MEntry.node(e) }
+        if e == empty {
+            let c = newEmptyNode()
             store(slot, P2MEntry.table(c), level: level)
             return c
         }
-        let c = pool.allocate(zeroed: false)
+        let c = pool.allocate()
         let step: UInt64 = P2MEntry.type(e).hasMachineFrame ? P2MEntry.span(level - 1) << P2MEntry.frameShift : 0
         var v = e
         for i in 0..<P2MEntry.entriesPerNode {
@@ -291,7 +315,7 @@ public final class P2M {
     /// After a change below `slot` (a table entry of `level`): replaces a uniform child by a
     /// superpage leaf, and (when `mayEmpty`) an empty child by 0. Restores invariant 2.
     private func settle(_ slot: Node, level: Int, mayEmpty: Bool) {
-        let c = P2MEntry.child(slot.pointee)
+        let c = P2MEntry.node(slot.pointee)
         let childLevel = level - 1
         let first = c[0]
         if level <= 2, P2MEntry.isLeaf(first), let leaf = Self.uniformLeaf(c, first: first, childLevel: childLevel) {
@@ -300,10 +324,10 @@ public final class P2M {
             store(slot, leaf, level: level)
             return
         }
-        if mayEmpty && first == 0 {
-            for i in 1..<P2MEntry.entriesPerNode where c[i] != 0 { return }
+        if mayEmpty && first == empty {
+            for i in 1..<P2MEntry.entriesPerNode where c[i] != empty { return }
             pool.release(c)
-            store(slot, 0, level: level)
+            store(slot, empty, level: level)
         }
     }
 
@@ -338,7 +362,7 @@ public final class P2M {
             var g = base + UInt64(first)
             for i in first...last {
                 let m = op.frameless ? 0 : g &+ op.delta
-                if node[i] == 0 { added += 1 }
+                if node[i] == empty { added += 1 }
                 node[i] = op.template | (m << P2MEntry.frameShift)
                 g += 1
             }
@@ -354,7 +378,7 @@ public final class P2M {
             let slot = node + i
             if leavesFit && s == slotStart && e == slotStart + span {
                 let old = slot.pointee
-                if P2MEntry.isTable(old) { freeSubtree(P2MEntry.child(old), level: level - 1) }
+                if isTable(old) { freeSubtree(P2MEntry.node(old), level: level - 1) }
                 let m = op.frameless ? 0 : slotStart &+ op.delta
                 store(slot, op.template | (m << P2MEntry.frameShift), level: level)
             } else {
@@ -374,18 +398,18 @@ public final class P2M {
         for i in first...last {
             let slot = node + i
             let old = slot.pointee
-            guard old != 0 else { continue }
+            guard old != empty else { continue }
             let slotStart = base + UInt64(i) << shift
             let s = max(start, slotStart)
             let e = min(end, slotStart + span)
             if s == slotStart && e == slotStart + span {
-                if P2MEntry.isTable(old) {
-                    removed += mappedFrames(P2MEntry.child(old), level: level - 1)
-                    freeSubtree(P2MEntry.child(old), level: level - 1)
+                if !P2MEntry.isLeaf(old) {
+                    removed += mappedFrames(P2MEntry.node(old), level: level - 1)
+                    freeSubtree(P2MEntry.node(old), level: level - 1)
                 } else {
                     removed += span
                 }
-                store(slot, 0, level: level)
+                store(slot, empty, level: level)
             } else {
                 let c = ensureChild(slot, level: level)
                 removed += removeRange(c, level: level - 1, base: slotStart, start: s, end: e)
@@ -405,7 +429,7 @@ public final class P2M {
         for i in first...last {
             let slot = node + i
             let old = slot.pointee
-            guard old != 0 else { continue }
+            guard old != empty else { continue }
             let slotStart = base + UInt64(i) << shift
             let s = max(start, slotStart)
             let e = min(end, slotStart + span)
@@ -431,8 +455,8 @@ public final class P2M {
             let e = node[i]
             if P2MEntry.isLeaf(e) {
                 n += P2MEntry.span(level)
-            } else if e != 0 {
-                n += mappedFrames(P2MEntry.child(e), level: level - 1)
+            } else if e != empty {
+                n += mappedFrames(P2MEntry.node(e), level: level - 1)
             }
         }
         return n
@@ -468,14 +492,14 @@ public final class P2M {
         let span = P2MEntry.span(level)
         for i in first...last {
             let e = node[i]
-            guard e != 0 else { continue }
+            guard e != empty else { continue }
             let slotStart = base + UInt64(i) << shift
             let s = max(start, slotStart)
             let t = min(end, slotStart + span)
             if P2MEntry.isLeaf(e) {
                 body(e, level, s, t)
             } else {
-                collectLeaves(P2MEntry.child(e), level: level - 1, base: slotStart, start: s, end: t, body)
+                collectLeaves(P2MEntry.node(e), level: level - 1, base: slotStart, start: s, end: t, body)
             }
         }
     }

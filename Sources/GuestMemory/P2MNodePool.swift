@@ -9,8 +9,8 @@
 ///   `capacity == inUse + free-list length + freshLeft`.
 /// - The free list is intrusive: word 0 of a free node holds the address of the next free node
 ///   (0 ends the list). The other words of a free node are garbage.
-/// - Node addresses are below 2^52, so a p2m entry can hold one in bits 12..51 (checked when a
-///   slab is created; every 64-bit Linux and macOS user address satisfies it).
+/// - Node addresses are 4 KiB aligned and not 0, so a p2m table entry can be the address itself
+///   (its leaf bit, bit 11, is then clear).
 /// - With a limit, `capacity` never exceeds it: slabs are cut to fit.
 struct P2MNodePool {
     typealias Node = UnsafeMutablePointer<UInt64>
@@ -42,9 +42,9 @@ struct P2MNodePool {
 
     var freeNodes: Int { capacity - inUse }
 
-    /// A node. With `zeroed` its 512 entries are 0, otherwise garbage the caller overwrites.
-    /// Callers check `available` first; handing out past the limit is a programming error.
-    mutating func allocate(zeroed: Bool) -> Node {
+    /// A node whose 512 entries are garbage the caller overwrites. Callers check `available`
+    /// first; handing out past the limit is a programming error.
+    mutating func allocate() -> Node {
         let node: Node
         if let head = freeList {
             freeList = Node(bitPattern: UInt(head.pointee))
@@ -56,7 +56,6 @@ struct P2MNodePool {
             freshLeft -= 1
         }
         inUse += 1
-        if zeroed { node.update(repeating: 0, count: Self.entriesPerNode) }
         return node
     }
 
@@ -72,8 +71,6 @@ struct P2MNodePool {
         if let limit { n = min(n, limit - capacity) }
         precondition(n > 0, "p2m node pool: allocation past the node limit (caller must check available)")
         let raw = UnsafeMutableRawPointer.allocate(byteCount: n * Self.nodeBytes, alignment: Self.nodeBytes)
-        precondition(UInt64(UInt(bitPattern: raw)) + UInt64(n * Self.nodeBytes) <= 1 << 52,
-                     "p2m node pool: host address above 2^52 cannot be stored in a p2m entry")
         let base = raw.bindMemory(to: UInt64.self, capacity: n * Self.entriesPerNode)
         slabs.append(raw)
         fresh = base
