@@ -4,44 +4,58 @@
 // is nr_ranges), laid out for lookups that run on every steered guest access.
 //
 // Invariants (checked by the property tests against a naive model):
-//  1. starts[0..<count] and ends[0..<count] hold the ranges in ascending order,
-//     starts[i] <= ends[i], and ranges neither overlap nor touch:
-//     ends[i] + 1 < starts[i + 1] (so two ranges never merge into one).
-//  2. count <= limit <= maximumLimit; capacity is 0 or a multiple of blockSize (16).
-//  3. The unused slots starts[count..<capacity] hold UInt64.max and ends[count..<capacity] hold 0,
-//     so a search that walks past count never finds a range there (x == UInt64.max is handled
-//     before the search).
-//  4. The search index (when capacity > 0) is a static B+ tree over the leaf blocks:
-//     index[0] = depth, index[1...depth] = word offset of each level, root first; the bottom level
-//     holds starts[16 * b] for every leaf block b < capacity / 16, and each level above holds
-//     every 8th key of the level below. Levels are padded with UInt64.max to whole nodes of 8 keys
-//     (one cache line). Every mutation refreshes the keys from the first changed slot onward.
-//  5. capacity never exceeds limit rounded up to a block: the set cannot use more slots than it
-//     may hold ranges, so memory is bounded by the limit.
+//  1. The ranges, in slot order 0..<count, ascend, first <= last, and neither overlap nor
+//     touch: last[i] + 1 < first[i + 1] (so two ranges never merge into one).
+//  2. count <= limit <= maximumLimit; capacity is 0 or a multiple of blockSize (16), and never
+//     exceeds limit rounded up to a block (memory is bounded by the limit).
+//  3. Slot i lives in leaf block i / 16, a 128-byte, 128-aligned block of `_blocks`: 16 start
+//     offsets then 16 end offsets, 32 bits each, relative to the block's base = the first start
+//     of the block, stored biased (top bit flipped) so signed compares order them. Slot 0's start
+//     offset is 0 by construction; its word holds the block's form (narrowMark or wideMark).
+//     Unused slots hold start offset 0xFFFF_FFFF (all ones in wide blocks) and end offset 0.
+//  4. A block is narrow when its last end is at most 0xFFFF_FFFE above its base; otherwise it is
+//     wide and `_high[32 * block ..< 32 * block + 32]` holds the high halves of its offsets.
+//     `_high` is allocated exactly while `_wideBlocks > 0`.
+//  5. The search index (when capacity > 0) is a static B+ tree over the blocks:
+//     index[0] = depth, index[1...depth] = word offset of each level, root first; the bottom
+//     level (at `_bottom`) holds the base of every block (UInt64.max for an empty block), each
+//     level above holds every 8th key of the level below, levels are padded with UInt64.max to
+//     whole nodes of 8 keys (one cache line). Every mutation re-encodes the blocks from the first
+//     changed slot to the last and refreshes the keys above them.
 //
-// Lookup (predecessor of x = the last range whose start <= x): from the root, count the keys
-// <= x in the node (eight compares, no branches), step to child `node * 8 + count - 1`; at the
-// bottom, count the starts <= x in the 16-start leaf block; then compare x with that range's end.
-// At 8,192 ranges that is 3 index nodes (4.6 KiB of index, L1-resident) plus 2 lines of starts and
-// 1 line of ends.
+// Lookup: from the root, count the keys <= x in the node (eight compares, no branches) and step
+// to child `node * 8 + count - 1`; the bottom key found is the block base. For a narrow block,
+// contains(x) loads both lines of the block and tests "some slot has start <= x - base <= end"
+// with SSE2 compares (no dependency on which slot it is, so the end line is fetched together with
+// the start line); the other queries count the starts <= x - base to find the slot. At 8,192
+// ranges that is 3 index lines (4.7 KiB of index, L1-resident) plus one 128-byte block; the
+// whole set is 70 KiB and sits in L2.
 //
-// Why this layout (measured on this machine, AMD EPYC (Zen 5, 48 KiB L1d, 1 MiB L2, 32 MiB L3),
-// random lookups, swiftc -Ounchecked, ns per lookup at 256 / 8,192 / 1,000,000 ranges):
-//   - branchless binary search over sorted starts, no index:   34 / 62 / 140
-//   - Eytzinger (BFS-ordered) starts, branchless descent:      27 / 50 / 105
-//   - k-ary (9-way) search on the sorted array, no index:      12 / 24 /  89
-//   - sorted starts + B+ index, 8-key nodes, 8-start leaves:   10 / 17 /  48..90
-//   - sorted starts + B+ index, 8-key nodes, 16-start leaves:  11 / 16 /  50..100   <- chosen
-//   - same with 32- and 64-start leaves:                       13 / 24 /  60 ; 20 / 31 / 67
-//   - 2 MiB transparent huge pages for the 1M-range buffers: no gain (noise dominated).
-//   (stdlib RangeSet<UInt64>: 88 / 131; the linked list as in Xen: 127 / 3,900.)
-// 16-start leaves keep the index at 1/14 of a key per range (0.57 B/range) for the same speed as
-// 8-start leaves (1.14 B/range). In the package benchmark (benchmarks/Benchmarks/RangeSet, p50,
-// two runs on a loaded machine): 8,192 random lookups 12 ns vs 134-137 ns for Swift.RangeSet
-// (11x) and 3.9-4.0 us for the linked list (330x); 1,000,000 random 85-155 ns (cache and DRAM
-// misses on the leaf and end lines), sequential 22 ns; 16.59 B/range at 8,192 (16 B of ranges,
-// 0.59 B of index) against 32 B of node payload in the list. Sorted arrays keep add/remove a memmove and an index refresh
-// proportional to the moved tail, so appending ranges in order is O(1) amortised.
+// Why this layout (AMD EPYC Zen 5, 48 KiB L1d, 1 MiB L2, 32 MiB L3, Swift's default x86-64 target,
+// so SSE2 only; package benchmark p50 ns at 8,192 random / 1,000,000 random / 1,000,000
+// sequential, and heap bytes per range at 8,192):
+//   - branchless binary search over sorted 64-bit starts, no index:  62 / 140 / -
+//   - Eytzinger (BFS-ordered) starts, branchless descent:             50 / 105 / -
+//   - k-ary (9-way) search on the sorted array, no index:             24 /  89 / -
+//   - starts[] and ends[] (64-bit) + B+ index, 16-start leaves:       12 / 137-167 / 22-23, 16.59 B
+//     (8-start leaves: same speed, 1.14 B/range of index; 32-/64-start leaves: slower)
+//   - 128-byte blocks of 32-bit offsets from the block base, contains testing starts and ends
+//     together (this layout):                                          9 / 75 / 17, 8.59 B
+//   - same blocks, counting the starts then loading that slot's end (a dependent load): in a
+//     standalone harness on this (loaded) machine, 2-3x slower than testing both lines at once
+//     with scalar compares, and several times slower again with a SIMD16 compare + sum.
+//   - 2 MiB transparent huge pages (posix_memalign + madvise) for 1M-range buffers: no gain
+//     above the noise for the 64-bit layout in the package benchmark, nor for this layout in the
+//     harness; not kept.
+// In the same runs: Swift.RangeSet<UInt64> 140 / 482 / 144 ns, the Xen linked list 4.2 us at
+// 8,192; one independent random load from a 16 MiB buffer (the floor, no search) 2 ns: the
+// 1,000,000-range lookup is bound by its chain of dependent loads (6 index levels, then the
+// block, ~9 MB of blocks in L3), not by bandwidth.
+// Wide blocks cost 16 B/range (low words + high halves), the same as the 64-bit layout; a set
+// of frame numbers, ports or IRQs is narrow throughout (16 ranges within 4 G values).
+// Mutations decode and re-encode the blocks after the changed slot (a shift moves ranges across
+// block bases), so their cost stays proportional to the moved tail, as the old memmove was, and
+// appending ranges in order is O(1) amortised.
 //
 // Ownership: a noncopyable struct. Its fields are raw pointers and integers, so a lookup is a few
 // loads through a borrowed value: no retain/release, no exclusivity check when the owner keeps it

@@ -38,21 +38,25 @@ extension RangeSet {
             if wide && _high == nil {
                 _high = .allocate(capacity: _capacity / Self.blockSize * 32)
             }
-            for s in 0..<Self.blockSize {
-                let start: UInt64, last: UInt64
-                if s < k {
-                    start = ranges[taken + s].0 - base
-                    last = ranges[taken + s].1 - base
-                } else {
-                    start = wide ? .max : 0xFFFF_FFFF
-                    last = 0
-                }
-                w[s] = UInt32(truncatingIfNeeded: start) ^ Self.bias
-                w[Self.blockSize + s] = UInt32(truncatingIfNeeded: last) ^ Self.bias
-                if wide {
-                    let high = _high.unsafelyUnwrapped + b * 32
+            if wide {
+                let high = _high.unsafelyUnwrapped + b * 32
+                for s in 0..<Self.blockSize {
+                    let start = s < k ? ranges[taken + s].0 - base : .max
+                    let last = s < k ? ranges[taken + s].1 - base : 0
+                    w[s] = UInt32(truncatingIfNeeded: start) ^ Self.bias
+                    w[Self.blockSize + s] = UInt32(truncatingIfNeeded: last) ^ Self.bias
                     high[s] = UInt32(truncatingIfNeeded: start >> 32)
                     high[Self.blockSize + s] = UInt32(truncatingIfNeeded: last >> 32)
+                }
+            } else {
+                // Every offset fits: the last end is within narrowMaximum of the base.
+                for s in 0..<k {
+                    w[s] = UInt32(truncatingIfNeeded: ranges[taken + s].0 &- base) ^ Self.bias
+                    w[Self.blockSize + s] = UInt32(truncatingIfNeeded: ranges[taken + s].1 &- base) ^ Self.bias
+                }
+                for s in k..<Self.blockSize {
+                    w[s] = 0xFFFF_FFFF ^ Self.bias
+                    w[Self.blockSize + s] = 0 ^ Self.bias
                 }
             }
             w[0] = wide ? Self.wideMark : Self.narrowMark

@@ -128,23 +128,50 @@ extension RangeSet {
         let changedEnd = inserting == removing ? lo + inserting : max(oldCount, newCount)
         let from = lo / Self.blockSize * Self.blockSize
         let to = min(Self._roundUpToBlock(changedEnd), _capacity)
-        var fresh: [(UInt64, UInt64)] = []
-        fresh.reserveCapacity(to - from)
-        for i in from..<lo { fresh.append(_pair(at: i)) }
-        if let a { fresh.append(a) }
-        if let b { fresh.append(b) }
-        var old = lo + removing
-        while fresh.count < to - from && old < oldCount {
-            fresh.append(_pair(at: old))
-            old += 1
-        }
+        let room = to - from
+        let fresh = UnsafeMutablePointer<(UInt64, UInt64)>.allocate(capacity: room)
+        defer { fresh.deallocate() }
+        _decode(slots: from..<lo, into: fresh)
+        var filled = lo - from
+        if let a { fresh[filled] = a; filled += 1 }
+        if let b { fresh[filled] = b; filled += 1 }
+        let tailEnd = min(oldCount, lo + removing + (room - filled))
+        _decode(slots: (lo + removing)..<max(tailEnd, lo + removing), into: fresh + filled)
+        filled += max(tailEnd - (lo + removing), 0)
         _count = newCount
-        fresh.withUnsafeBufferPointer { _store(fromBlock: from / Self.blockSize, throughSlot: to, $0) }
+        _store(fromBlock: from / Self.blockSize, throughSlot: to, UnsafeBufferPointer(start: fresh, count: filled))
     }
 
-    func _pair(at i: Int) -> (UInt64, UInt64) {
-        let r = _range(at: i)
-        return (r.lowerBound, r.upperBound)
+    /// Writes the ranges of `slots` to `out`, a block at a time.
+    func _decode(slots: Range<Int>, into out: UnsafeMutablePointer<(UInt64, UInt64)>) {
+        guard !slots.isEmpty else { return }
+        let blocks = _blocks.unsafelyUnwrapped, index = _index.unsafelyUnwrapped
+        var i = slots.lowerBound
+        var o = out
+        while i < slots.upperBound {
+            let block = i >> 4
+            let base = index[_bottom + block]
+            let w = (blocks + block * Self.blockBytes).assumingMemoryBound(to: UInt32.self)
+            let stop = min(slots.upperBound, (block + 1) * Self.blockSize)
+            if w[0] == Self.wideMark {
+                let high = _high.unsafelyUnwrapped + block * 32
+                while i < stop {
+                    let s = i & 15
+                    let start = s == 0 ? 0 : UInt64(high[s]) << 32 | UInt64(w[s] ^ Self.bias)
+                    let last = UInt64(high[16 + s]) << 32 | UInt64(w[16 + s] ^ Self.bias)
+                    o.pointee = (base + start, base + last)
+                    o += 1
+                    i += 1
+                }
+            } else {
+                while i < stop {
+                    let s = i & 15
+                    o.pointee = (base + UInt64(w[s] ^ Self.bias), base + UInt64(w[16 + s] ^ Self.bias))
+                    o += 1
+                    i += 1
+                }
+            }
+        }
     }
 
     /// Doubles the capacity (at least to `needed`), never past the limit rounded up to a block.
@@ -157,9 +184,10 @@ extension RangeSet {
     /// Moves the ranges into storage of exactly `capacity` slots (0 frees everything).
     mutating func _reallocate(capacity: Int) {
         precondition(capacity >= _count && capacity % Self.blockSize == 0)
-        var all: [(UInt64, UInt64)] = []
-        all.reserveCapacity(_count)
-        for i in 0..<_count { all.append(_pair(at: i)) }
+        let all = UnsafeMutablePointer<(UInt64, UInt64)>.allocate(capacity: max(_count, 1))
+        defer { all.deallocate() }
+        _decode(slots: 0..<_count, into: all)
+        let kept = _count
         _blocks?.deallocate()
         _high?.deallocate()
         _index?.deallocate()
@@ -176,6 +204,6 @@ extension RangeSet {
         for b in 0..<capacity / Self.blockSize { Self._initializeEmpty(blocks + b * Self.blockBytes) }
         _blocks = blocks
         _allocateIndex()
-        all.withUnsafeBufferPointer { _store(fromBlock: 0, throughSlot: capacity, $0) }
+        _store(fromBlock: 0, throughSlot: capacity, UnsafeBufferPointer(start: all, count: kept))
     }
 }
