@@ -4,44 +4,58 @@
 // is nr_ranges), laid out for lookups that run on every steered guest access.
 //
 // Invariants (checked by the property tests against a naive model):
-//  1. starts[0..<count] and ends[0..<count] hold the ranges in ascending order,
-//     starts[i] <= ends[i], and ranges neither overlap nor touch:
-//     ends[i] + 1 < starts[i + 1] (so two ranges never merge into one).
-//  2. count <= limit <= maximumLimit; capacity is 0 or a multiple of blockSize (16).
-//  3. The unused slots starts[count..<capacity] hold UInt64.max and ends[count..<capacity] hold 0,
-//     so a search that walks past count never finds a range there (x == UInt64.max is handled
-//     before the search).
-//  4. The search index (when capacity > 0) is a static B+ tree over the leaf blocks:
-//     index[0] = depth, index[1...depth] = word offset of each level, root first; the bottom level
-//     holds starts[16 * b] for every leaf block b < capacity / 16, and each level above holds
-//     every 8th key of the level below. Levels are padded with UInt64.max to whole nodes of 8 keys
-//     (one cache line). Every mutation refreshes the keys from the first changed slot onward.
-//  5. capacity never exceeds limit rounded up to a block: the set cannot use more slots than it
-//     may hold ranges, so memory is bounded by the limit.
+//  1. The ranges, in slot order 0..<count, ascend, first <= last, and neither overlap nor
+//     touch: last[i] + 1 < first[i + 1] (so two ranges never merge into one).
+//  2. count <= limit <= maximumLimit; capacity is 0 or a multiple of blockSize (16), and never
+//     exceeds limit rounded up to a block (memory is bounded by the limit).
+//  3. Slot i lives in leaf block i / 16, a 128-byte, 128-aligned block of `_blocks`: 16 start
+//     offsets then 16 end offsets, 32 bits each, relative to the block's base = the first start
+//     of the block, stored biased (top bit flipped) so signed compares order them. Slot 0's start
+//     offset is 0 by construction; its word holds the block's form (narrowMark or wideMark).
+//     Unused slots hold start offset 0xFFFF_FFFF (all ones in wide blocks) and end offset 0.
+//  4. A block is narrow when its last end is at most 0xFFFF_FFFE above its base; otherwise it is
+//     wide and `_high[32 * block ..< 32 * block + 32]` holds the high halves of its offsets.
+//     `_high` is allocated exactly while `_wideBlocks > 0`.
+//  5. The search index (when capacity > 0) is a static B+ tree over the blocks:
+//     index[0] = depth, index[1...depth] = word offset of each level, root first; the bottom
+//     level (at `_bottom`) holds the base of every block (UInt64.max for an empty block), each
+//     level above holds every 8th key of the level below, levels are padded with UInt64.max to
+//     whole nodes of 8 keys (one cache line). Every mutation re-encodes the blocks from the first
+//     changed slot to the last and refreshes the keys above them.
 //
-// Lookup (predecessor of x = the last range whose start <= x): from the root, count the keys
-// <= x in the node (eight compares, no branches), step to child `node * 8 + count - 1`; at the
-// bottom, count the starts <= x in the 16-start leaf block; then compare x with that range's end.
-// At 8,192 ranges that is 3 index nodes (4.6 KiB of index, L1-resident) plus 2 lines of starts and
-// 1 line of ends.
+// Lookup: from the root, count the keys <= x in the node (eight compares, no branches) and step
+// to child `node * 8 + count - 1`; the bottom key found is the block base. For a narrow block,
+// contains(x) loads both lines of the block and tests "some slot has start <= x - base <= end"
+// with SSE2 compares (no dependency on which slot it is, so the end line is fetched together with
+// the start line); the other queries count the starts <= x - base to find the slot. At 8,192
+// ranges that is 3 index lines (4.7 KiB of index, L1-resident) plus one 128-byte block; the
+// whole set is 70 KiB and sits in L2.
 //
-// Why this layout (measured on this machine, AMD EPYC (Zen 5, 48 KiB L1d, 1 MiB L2, 32 MiB L3),
-// random lookups, swiftc -Ounchecked, ns per lookup at 256 / 8,192 / 1,000,000 ranges):
-//   - branchless binary search over sorted starts, no index:   34 / 62 / 140
-//   - Eytzinger (BFS-ordered) starts, branchless descent:      27 / 50 / 105
-//   - k-ary (9-way) search on the sorted array, no index:      12 / 24 /  89
-//   - sorted starts + B+ index, 8-key nodes, 8-start leaves:   10 / 17 /  48..90
-//   - sorted starts + B+ index, 8-key nodes, 16-start leaves:  11 / 16 /  50..100   <- chosen
-//   - same with 32- and 64-start leaves:                       13 / 24 /  60 ; 20 / 31 / 67
-//   - 2 MiB transparent huge pages for the 1M-range buffers: no gain (noise dominated).
-//   (stdlib RangeSet<UInt64>: 88 / 131; the linked list as in Xen: 127 / 3,900.)
-// 16-start leaves keep the index at 1/14 of a key per range (0.57 B/range) for the same speed as
-// 8-start leaves (1.14 B/range). In the package benchmark (benchmarks/Benchmarks/RangeSet, p50,
-// two runs on a loaded machine): 8,192 random lookups 12 ns vs 134-137 ns for Swift.RangeSet
-// (11x) and 3.9-4.0 us for the linked list (330x); 1,000,000 random 85-155 ns (cache and DRAM
-// misses on the leaf and end lines), sequential 22 ns; 16.59 B/range at 8,192 (16 B of ranges,
-// 0.59 B of index) against 32 B of node payload in the list. Sorted arrays keep add/remove a memmove and an index refresh
-// proportional to the moved tail, so appending ranges in order is O(1) amortised.
+// Why this layout (AMD EPYC Zen 5, 48 KiB L1d, 1 MiB L2, 32 MiB L3, Swift's default x86-64 target,
+// so SSE2 only; package benchmark p50 ns at 8,192 random / 1,000,000 random / 1,000,000
+// sequential, and heap bytes per range at 8,192):
+//   - branchless binary search over sorted 64-bit starts, no index:  62 / 140 / -
+//   - Eytzinger (BFS-ordered) starts, branchless descent:             50 / 105 / -
+//   - k-ary (9-way) search on the sorted array, no index:             24 /  89 / -
+//   - starts[] and ends[] (64-bit) + B+ index, 16-start leaves:       12 / 137-167 / 22-23, 16.59 B
+//     (8-start leaves: same speed, 1.14 B/range of index; 32-/64-start leaves: slower)
+//   - 128-byte blocks of 32-bit offsets from the block base, contains testing starts and ends
+//     together (this layout):                                          9 / 75 / 17, 8.59 B
+//   - same blocks, counting the starts then loading that slot's end (a dependent load): in a
+//     standalone harness on this (loaded) machine, 2-3x slower than testing both lines at once
+//     with scalar compares, and several times slower again with a SIMD16 compare + sum.
+//   - 2 MiB transparent huge pages (posix_memalign + madvise) for 1M-range buffers: no gain
+//     above the noise for the 64-bit layout in the package benchmark, nor for this layout in the
+//     harness; not kept.
+// In the same runs: Swift.RangeSet<UInt64> 140 / 482 / 144 ns, the Xen linked list 4.2 us at
+// 8,192; one independent random load from a 16 MiB buffer (the floor, no search) 2 ns: the
+// 1,000,000-range lookup is bound by its chain of dependent loads (6 index levels, then the
+// block, ~9 MB of blocks in L3), not by bandwidth.
+// Wide blocks cost 16 B/range (low words + high halves), the same as the 64-bit layout; a set
+// of frame numbers, ports or IRQs is narrow throughout (16 ranges within 4 G values).
+// Mutations decode and re-encode the blocks after the changed slot (a shift moves ranges across
+// block bases), so their cost stays proportional to the moved tail, as the old memmove was, and
+// appending ranges in order is O(1) amortised.
 //
 // Ownership: a noncopyable struct. Its fields are raw pointers and integers, so a lookup is a few
 // loads through a borrowed value: no retain/release, no exclusivity check when the owner keeps it
@@ -59,12 +73,23 @@ public struct RangeSet: ~Copyable {
     public static let defaultLimit: UInt64 = 256
     /// The largest limit a set accepts (Xen's `rangeset_limit` takes an `unsigned int`).
     public static let maximumLimit: UInt64 = UInt64(UInt32.max)
-    /// Starts per leaf block of the search index.
+    /// Ranges per leaf block.
     @usableFromInline static let blockSize = 16
+    /// Bytes per leaf block: 16 start offsets then 16 end offsets, 32 bits each (two cache lines).
+    @usableFromInline static let blockBytes = 128
     /// Keys per index node: one 64-byte cache line.
     @usableFromInline static let fanout = 8
     /// Words before the first index key: depth and per-level offsets (at most 11 levels).
     @usableFromInline static let indexHeaderWords = 16
+    /// Offsets are stored with their top bit flipped, so that signed 32-bit compares (SSE2's
+    /// pcmpgtd) order them as unsigned values.
+    @usableFromInline static let bias: UInt32 = 0x8000_0000
+    /// Slot 0's start offset is 0 by construction, so its word says what form the block has:
+    /// biased 0 for narrow, biased 1 for wide (the high halves are in `_high`).
+    @usableFromInline static let narrowMark: UInt32 = 0x8000_0000
+    @usableFromInline static let wideMark: UInt32 = 0x8000_0001
+    /// A narrow block needs every offset <= this (so the padding offset 0xFFFF_FFFF is above all).
+    @usableFromInline static let narrowMaximum: UInt64 = 0xFFFF_FFFE
 
     /// Pretty-printing name, used in errors (Xen's `name[32]`, not truncated here).
     public let name: String
@@ -73,10 +98,17 @@ public struct RangeSet: ~Copyable {
 
     @usableFromInline var _count: Int
     @usableFromInline var _capacity: Int
-    @usableFromInline var _starts: UnsafeMutablePointer<UInt64>?
-    @usableFromInline var _ends: UnsafeMutablePointer<UInt64>?
+    /// `_capacity / 16` leaf blocks of 128 bytes, 128-byte aligned (invariant 3).
+    @usableFromInline var _blocks: UnsafeMutableRawPointer?
+    /// High halves of the offsets of wide blocks: 32 words per block, parallel to `_blocks`;
+    /// allocated only while some block is wide (invariant 4).
+    @usableFromInline var _high: UnsafeMutablePointer<UInt32>?
+    @usableFromInline var _wideBlocks: Int
     @usableFromInline var _index: UnsafeMutablePointer<UInt64>?
     @usableFromInline var _indexWords: Int
+    /// Levels of the index and the word offset of its bottom level (the block bases).
+    @usableFromInline var _depth: Int
+    @usableFromInline var _bottom: Int
 
     /// An empty set. Throws when `limit` is above ``maximumLimit``.
     public init(name: String, limit: UInt64 = RangeSet.defaultLimit) throws(RangeSetError) {
@@ -87,15 +119,18 @@ public struct RangeSet: ~Copyable {
         self.limit = limit
         _count = 0
         _capacity = 0
-        _starts = nil
-        _ends = nil
+        _blocks = nil
+        _high = nil
+        _wideBlocks = 0
         _index = nil
         _indexWords = 0
+        _depth = 0
+        _bottom = 0
     }
 
     deinit {
-        _starts?.deallocate()
-        _ends?.deallocate()
+        _blocks?.deallocate()
+        _high?.deallocate()
         _index?.deallocate()
     }
 
@@ -110,16 +145,31 @@ public struct RangeSet: ~Copyable {
     /// the call to make per guest access.
     @inlinable @inline(__always)
     public func contains(_ point: UInt64) -> Bool {
-        let i = _predecessor(point)
-        return i >= 0 && point <= _ends.unsafelyUnwrapped[i]
+        guard _count > 0 else { return false }
+        let index = UnsafePointer(_index.unsafelyUnwrapped)
+        // The root's first key is the lowest start. UInt64.max would count padding keys.
+        if point < index[Self.indexHeaderWords] || point == .max { return _containsOutsideSearch(point) }
+        let block = _descend(point, index)
+        let d = point &- index[_bottom &+ block]
+        let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
+        if p.load(as: UInt32.self) != Self.narrowMark { return _wideContains(block: block, offset: d) }
+        // Narrow block: is there a slot with start <= d <= end? Both lines are loaded at once
+        // (no dependency on which slot it is); ranges are disjoint, so at most one matches.
+        // d is clamped to 0xFFFF_FFFF: above every narrow end, and padding ends are 0.
+        let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ Self.bias)
+        let dv = SIMD16<Int32>(repeating: d32)
+        let starts = p.load(as: SIMD16<Int32>.self)
+        let ends = p.load(fromByteOffset: 64, as: SIMD16<Int32>.self)
+        return any((starts .<= dv) .& (dv .<= ends))
     }
 
     /// The range that holds `point`, or nil.
     @inlinable
     public func range(containing point: UInt64) -> ClosedRange<UInt64>? {
         let i = _predecessor(point)
-        guard i >= 0, point <= _ends.unsafelyUnwrapped[i] else { return nil }
-        return _starts.unsafelyUnwrapped[i]..._ends.unsafelyUnwrapped[i]
+        guard i >= 0 else { return nil }
+        let r = _range(at: i)
+        return point <= r.upperBound ? r : nil
     }
 
     /// True when every value of `range` is in the set (which, since ranges never touch, means
@@ -127,20 +177,20 @@ public struct RangeSet: ~Copyable {
     @inlinable
     public func contains(_ range: ClosedRange<UInt64>) -> Bool {
         let i = _predecessor(range.lowerBound)
-        return i >= 0 && range.upperBound <= _ends.unsafelyUnwrapped[i]
+        return i >= 0 && range.upperBound <= _end(at: i)
     }
 
     /// True when some value of `range` is in the set: Xen's `rangeset_overlaps_range`.
     @inlinable
     public func overlaps(_ range: ClosedRange<UInt64>) -> Bool {
         let i = _predecessor(range.upperBound)
-        return i >= 0 && range.lowerBound <= _ends.unsafelyUnwrapped[i]
+        return i >= 0 && range.lowerBound <= _end(at: i)
     }
 
     /// The lowest range, or nil when the set is empty.
     public var first: ClosedRange<UInt64>? {
         guard _count > 0 else { return nil }
-        return _starts.unsafelyUnwrapped[0]..._ends.unsafelyUnwrapped[0]
+        return _range(at: 0)
     }
 
     /// The lowest range that starts above `value`, or nil. Iterate with
@@ -148,14 +198,14 @@ public struct RangeSet: ~Copyable {
     public func next(after value: UInt64) -> ClosedRange<UInt64>? {
         let i = _predecessor(value) + 1
         guard i < _count else { return nil }
-        return _starts.unsafelyUnwrapped[i]..._ends.unsafelyUnwrapped[i]
+        return _range(at: i)
     }
 
     /// All ranges in ascending order (allocates an array: not for hot paths).
     public var ranges: [ClosedRange<UInt64>] {
         var out: [ClosedRange<UInt64>] = []
         out.reserveCapacity(_count)
-        for i in 0..<_count { out.append(_starts.unsafelyUnwrapped[i]..._ends.unsafelyUnwrapped[i]) }
+        for i in 0..<_count { out.append(_range(at: i)) }
         return out
     }
 
@@ -172,9 +222,10 @@ public struct RangeSet: ~Copyable {
     /// What the set has allocated. `heapBytes` changes only in `add`, `remove`, `reserveCapacity`
     /// and `shrinkToFit`: read it before and after to charge a budget.
     public var memory: RangeSetMemory {
-        RangeSetMemory(
+        let blocks = _capacity / Self.blockSize
+        return RangeSetMemory(
             ranges: _count, capacity: _capacity,
-            rangeStorageBytes: _capacity * 2 * MemoryLayout<UInt64>.stride,
+            rangeStorageBytes: blocks * Self.blockBytes + (_high == nil ? 0 : blocks * Self.blockBytes),
             indexBytes: _indexWords * MemoryLayout<UInt64>.stride,
             setBytes: MemoryLayout<RangeSet>.size)
     }
@@ -184,28 +235,94 @@ public struct RangeSet: ~Copyable {
 
     // MARK: The search
 
-    /// Index of the last range whose start is <= x, or -1.
+    /// The leaf block whose base (first start) is the last one <= x. Requires a non-empty set,
+    /// index[root][0] <= x < UInt64.max. From the root, count the keys <= x in the node (eight
+    /// compares, no branches) and step to child `node * 8 + count - 1`; each chosen node's first
+    /// key equals its parent key, which is <= x, so the count is at least 1.
     @inlinable @inline(__always)
-    func _predecessor(_ x: UInt64) -> Int {
-        guard _count > 0 else { return -1 }
-        let starts = _starts.unsafelyUnwrapped
-        if x < starts[0] { return -1 }
-        // Padding slots hold UInt64.max; only x == UInt64.max could count them.
-        if x == .max { return _count &- 1 }
-        let index = UnsafePointer(_index.unsafelyUnwrapped)
-        let depth = Int(truncatingIfNeeded: index[0])
+    func _descend(_ x: UInt64, _ index: UnsafePointer<UInt64>) -> Int {
         var node = 0
         var level = 1
+        let depth = _depth
         while level <= depth {
             let keys = index + (Int(truncatingIfNeeded: index[level]) &+ node &* 8)
-            // Each level's first key in the chosen node equals its parent key, which is <= x,
-            // so the count is at least 1.
             node = node &* 8 &+ Self._countNotAbove8(keys, x) &- 1
             level &+= 1
         }
-        let block = UnsafePointer(starts) + node &* 16
-        let c = Self._countNotAbove8(block, x) &+ Self._countNotAbove8(block + 8, x)
-        return node &* 16 &+ c &- 1
+        return node
+    }
+
+    /// Index of the last range whose start is <= x, or -1.
+    @inlinable
+    func _predecessor(_ x: UInt64) -> Int {
+        guard _count > 0 else { return -1 }
+        let index = UnsafePointer(_index.unsafelyUnwrapped)
+        if x < index[Self.indexHeaderWords] { return -1 }
+        if x == .max { return _count &- 1 }
+        let block = _descend(x, index)
+        let d = x &- index[_bottom &+ block]
+        let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
+        if p.load(as: UInt32.self) != Self.narrowMark { return block &* 16 &+ _wideCount(block: block, offset: d) &- 1 }
+        // Clamped to narrowMaximum: above or at every narrow start, below the padding.
+        let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, Self.narrowMaximum)) ^ Self.bias)
+        let w = p.assumingMemoryBound(to: Int32.self)
+        var c = 0
+        for s in 0..<16 { c &+= w[s] <= d32 ? 1 : 0 }
+        return block &* 16 &+ c &- 1
+    }
+
+    /// contains(point) for a point below the lowest start (false) or UInt64.max.
+    @usableFromInline
+    func _containsOutsideSearch(_ point: UInt64) -> Bool {
+        point == .max && _end(at: _count - 1) == .max
+    }
+
+    /// How many slots of wide block `block` start at or below base + offset.
+    @usableFromInline
+    func _wideCount(block: Int, offset d: UInt64) -> Int {
+        var c = 1  // slot 0 starts at the base
+        for s in 1..<Self.blockSize where _startOffset(block: block, slot: s) <= d { c += 1 }
+        return c
+    }
+
+    /// contains(point) in a wide block, point = base + offset.
+    @usableFromInline
+    func _wideContains(block: Int, offset d: UInt64) -> Bool {
+        d <= _endOffset(block: block, slot: _wideCount(block: block, offset: d) - 1)
+    }
+
+    // MARK: Decoding slots
+
+    /// Offset from the block base of the start in `slot` (padding slots decode to UInt64.max in
+    /// wide blocks and 0xFFFF_FFFF in narrow ones).
+    @usableFromInline
+    func _startOffset(block: Int, slot: Int) -> UInt64 {
+        if slot == 0 { return 0 }
+        return _offset(block: block, word: slot)
+    }
+
+    @usableFromInline
+    func _endOffset(block: Int, slot: Int) -> UInt64 { _offset(block: block, word: 16 + slot) }
+
+    @inlinable
+    func _offset(block: Int, word: Int) -> UInt64 {
+        let p = (_blocks.unsafelyUnwrapped + block &* Self.blockBytes).assumingMemoryBound(to: UInt32.self)
+        let low = UInt64(p[word] ^ Self.bias)
+        guard p[0] == Self.wideMark else { return low }
+        return UInt64(_high.unsafelyUnwrapped[block &* 32 &+ word]) << 32 | low
+    }
+
+    @inlinable
+    func _end(at i: Int) -> UInt64 {
+        let block = i >> 4
+        return _index.unsafelyUnwrapped[_bottom &+ block] &+ _offset(block: block, word: 16 &+ i & 15)
+    }
+
+    @usableFromInline
+    func _range(at i: Int) -> ClosedRange<UInt64> {
+        let block = i >> 4, slot = i & 15
+        let base = _index.unsafelyUnwrapped[_bottom + block]
+        return (base + _startOffset(block: block, slot: slot))...(base + _endOffset(block: block, slot: slot))
     }
 
     /// How many of the eight keys at `p` are <= x (compiles to cmp/sbb, no branches).

@@ -27,8 +27,8 @@ extension RangeSet {
             }
             _replace(lo: lo, removing: 0, with: (s, e), nil)
         } else {
-            let newFirst = min(s, _starts.unsafelyUnwrapped[lo])
-            let newLast = max(e, _ends.unsafelyUnwrapped[hi])
+            let newFirst = min(s, _range(at: lo).lowerBound)
+            let newLast = max(e, _end(at: hi))
             _replace(lo: lo, removing: merged, with: (newFirst, newLast), nil)
         }
     }
@@ -48,9 +48,9 @@ extension RangeSet {
         let hi = _firstIndex(startAbove: e) - 1
         let overlapping = hi - lo + 1
         guard overlapping > 0 else { return }
-        let starts = _starts.unsafelyUnwrapped, ends = _ends.unsafelyUnwrapped
-        let left: (UInt64, UInt64)? = starts[lo] < s ? (starts[lo], s - 1) : nil
-        let right: (UInt64, UInt64)? = ends[hi] > e ? (e + 1, ends[hi]) : nil
+        let first = _range(at: lo).lowerBound, last = _end(at: hi)
+        let left: (UInt64, UInt64)? = first < s ? (first, s - 1) : nil
+        let right: (UInt64, UInt64)? = last > e ? (e + 1, last) : nil
         let kept = (left == nil ? 0 : 1) + (right == nil ? 0 : 1)
         let needed = UInt64(_count - overlapping + kept)
         guard needed <= limit else {
@@ -103,10 +103,9 @@ extension RangeSet {
     /// First i in 0..<count with ends[i] >= v (count if none). Ends ascend (invariant 1).
     func _firstIndex(endAtLeast v: UInt64) -> Int {
         var lo = 0, hi = _count
-        let ends = _ends
         while lo < hi {
             let mid = (lo + hi) / 2
-            if ends.unsafelyUnwrapped[mid] >= v { hi = mid } else { lo = mid + 1 }
+            if _end(at: mid) >= v { hi = mid } else { lo = mid + 1 }
         }
         return lo
     }
@@ -116,37 +115,63 @@ extension RangeSet {
         _predecessor(v) + 1
     }
 
-    /// Replaces ranges lo..<lo+removing with up to two ranges (a before b), growing the buffers if
-    /// needed, and refreshes the padding and the index. The caller has checked the limit.
+    /// Replaces ranges lo..<lo+removing with up to two ranges (a before b), growing the storage if
+    /// needed. The blocks from lo's block up to the last changed slot are decoded and encoded
+    /// again (a shift moves ranges across block bases), then the index is refreshed over them:
+    /// the cost is proportional to the moved tail, like a memmove. The caller has checked the limit.
     mutating func _replace(lo: Int, removing: Int, with a: (UInt64, UInt64)?, _ b: (UInt64, UInt64)?) {
         let inserting = (a == nil ? 0 : 1) + (b == nil ? 0 : 1)
         let oldCount = _count
         let newCount = oldCount - removing + inserting
         if newCount > _capacity { _grow(toAtLeast: newCount) }
-        let starts = _starts.unsafelyUnwrapped, ends = _ends.unsafelyUnwrapped
-        let tail = oldCount - (lo + removing)
-        if inserting != removing && tail > 0 {
-            // memmove: the regions overlap.
-            let bytes = tail * MemoryLayout<UInt64>.stride
-            UnsafeMutableRawPointer(starts + lo + inserting).copyMemory(from: starts + lo + removing, byteCount: bytes)
-            UnsafeMutableRawPointer(ends + lo + inserting).copyMemory(from: ends + lo + removing, byteCount: bytes)
-        }
-        if let (s, e) = a {
-            starts[lo] = s
-            ends[lo] = e
-        }
-        if let (s, e) = b {
-            starts[lo + 1] = s
-            ends[lo + 1] = e
-        }
-        if newCount < oldCount {
-            (starts + newCount).update(repeating: .max, count: oldCount - newCount)
-            (ends + newCount).update(repeating: 0, count: oldCount - newCount)
-        }
-        _count = newCount
-        // Slots lo..<max(old, new) changed (a pure replacement changes only slot lo).
+        // Slots lo..<changedEnd change (a pure replacement changes only its own slots).
         let changedEnd = inserting == removing ? lo + inserting : max(oldCount, newCount)
-        _refreshIndex(fromSlot: lo, toSlot: changedEnd)
+        let from = lo / Self.blockSize * Self.blockSize
+        let to = min(Self._roundUpToBlock(changedEnd), _capacity)
+        let room = to - from
+        let fresh = UnsafeMutablePointer<(UInt64, UInt64)>.allocate(capacity: room)
+        defer { fresh.deallocate() }
+        _decode(slots: from..<lo, into: fresh)
+        var filled = lo - from
+        if let a { fresh[filled] = a; filled += 1 }
+        if let b { fresh[filled] = b; filled += 1 }
+        let tailEnd = min(oldCount, lo + removing + (room - filled))
+        _decode(slots: (lo + removing)..<max(tailEnd, lo + removing), into: fresh + filled)
+        filled += max(tailEnd - (lo + removing), 0)
+        _count = newCount
+        _store(fromBlock: from / Self.blockSize, throughSlot: to, UnsafeBufferPointer(start: fresh, count: filled))
+    }
+
+    /// Writes the ranges of `slots` to `out`, a block at a time.
+    func _decode(slots: Range<Int>, into out: UnsafeMutablePointer<(UInt64, UInt64)>) {
+        guard !slots.isEmpty else { return }
+        let blocks = _blocks.unsafelyUnwrapped, index = _index.unsafelyUnwrapped
+        var i = slots.lowerBound
+        var o = out
+        while i < slots.upperBound {
+            let block = i >> 4
+            let base = index[_bottom + block]
+            let w = (blocks + block * Self.blockBytes).assumingMemoryBound(to: UInt32.self)
+            let stop = min(slots.upperBound, (block + 1) * Self.blockSize)
+            if w[0] == Self.wideMark {
+                let high = _high.unsafelyUnwrapped + block * 32
+                while i < stop {
+                    let s = i & 15
+                    let start = s == 0 ? 0 : UInt64(high[s]) << 32 | UInt64(w[s] ^ Self.bias)
+                    let last = UInt64(high[16 + s]) << 32 | UInt64(w[16 + s] ^ Self.bias)
+                    o.pointee = (base + start, base + last)
+                    o += 1
+                    i += 1
+                }
+            } else {
+                while i < stop {
+                    let s = i & 15
+                    o.pointee = (base + UInt64(w[s] ^ Self.bias), base + UInt64(w[16 + s] ^ Self.bias))
+                    o += 1
+                    i += 1
+                }
+            }
+        }
     }
 
     /// Doubles the capacity (at least to `needed`), never past the limit rounded up to a block.
@@ -156,34 +181,29 @@ extension RangeSet {
         _reallocate(capacity: Self._roundUpToBlock(max(needed, min(doubled, ceiling))))
     }
 
-    /// Moves the ranges into buffers of exactly `capacity` slots (0 frees everything).
+    /// Moves the ranges into storage of exactly `capacity` slots (0 frees everything).
     mutating func _reallocate(capacity: Int) {
         precondition(capacity >= _count && capacity % Self.blockSize == 0)
-        var newStarts: UnsafeMutablePointer<UInt64>? = nil
-        var newEnds: UnsafeMutablePointer<UInt64>? = nil
-        if capacity > 0 {
-            let s = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
-            let e = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
-            if _count > 0 {
-                s.initialize(from: _starts.unsafelyUnwrapped, count: _count)
-                e.initialize(from: _ends.unsafelyUnwrapped, count: _count)
-            }
-            (s + _count).initialize(repeating: .max, count: capacity - _count)
-            (e + _count).initialize(repeating: 0, count: capacity - _count)
-            newStarts = s
-            newEnds = e
-        }
-        _starts?.deallocate()
-        _ends?.deallocate()
-        _starts = newStarts
-        _ends = newEnds
+        let all = UnsafeMutablePointer<(UInt64, UInt64)>.allocate(capacity: max(_count, 1))
+        defer { all.deallocate() }
+        _decode(slots: 0..<_count, into: all)
+        let kept = _count
+        _blocks?.deallocate()
+        _high?.deallocate()
+        _index?.deallocate()
+        _blocks = nil
+        _high = nil
+        _wideBlocks = 0
+        _index = nil
+        _indexWords = 0
+        _depth = 0
+        _bottom = 0
         _capacity = capacity
-        if capacity > 0 {
-            _rebuildIndex()
-        } else {
-            _index?.deallocate()
-            _index = nil
-            _indexWords = 0
-        }
+        guard capacity > 0 else { return }
+        let blocks = UnsafeMutableRawPointer.allocate(byteCount: capacity / Self.blockSize * Self.blockBytes, alignment: Self.blockBytes)
+        for b in 0..<capacity / Self.blockSize { Self._initializeEmpty(blocks + b * Self.blockBytes) }
+        _blocks = blocks
+        _allocateIndex()
+        _store(fromBlock: 0, throughSlot: capacity, UnsafeBufferPointer(start: all, count: kept))
     }
 }

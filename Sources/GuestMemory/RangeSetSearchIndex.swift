@@ -1,7 +1,8 @@
-// The search index of a RangeSet: a static B+ tree over its leaf blocks of 16 starts, kept in one
-// buffer (invariant 4 in RangeSet.swift). Its shape depends only on the capacity; its keys are
-// refreshed from the first changed slot onward after each mutation, so the cost of keeping it is
-// proportional to the memmove that the mutation already did.
+// The search index of a RangeSet: a static B+ tree over its leaf blocks, kept in one buffer
+// (invariant 5 in RangeSet.swift). Its shape depends only on the capacity. The bottom level holds
+// each block's base (its first start, written by the block encoder); the levels above are
+// refreshed over the blocks a mutation re-encoded, so keeping the index costs in proportion to
+// the blocks the mutation already rewrote.
 
 extension RangeSet {
     /// Depth, per-level offsets (root first) and total words of the index for `capacity` slots.
@@ -27,10 +28,9 @@ extension RangeSet {
         return (sizes.count, offsets, at)
     }
 
-    /// Allocates a fresh index for the current capacity (the old one, if any, is freed) and fills
-    /// every key. Requires `_capacity > 0` and the starts buffer in place.
-    mutating func _rebuildIndex() {
-        _index?.deallocate()
+    /// Allocates the index for the current capacity with every key UInt64.max (empty blocks).
+    /// Requires `_capacity > 0` and no index allocated.
+    mutating func _allocateIndex() {
         let layout = Self._indexLayout(capacity: _capacity)
         let index = UnsafeMutablePointer<UInt64>.allocate(capacity: layout.words)
         index.initialize(repeating: .max, count: layout.words)
@@ -38,20 +38,17 @@ extension RangeSet {
         for (level, offset) in layout.offsets.enumerated() { index[level + 1] = UInt64(offset) }
         _index = index
         _indexWords = layout.words
-        _refreshIndex(fromSlot: 0, toSlot: _capacity)
+        _depth = layout.depth
+        _bottom = layout.offsets[layout.depth - 1]
     }
 
-    /// Recomputes the index keys that depend on slots `from..<to` of the starts buffer.
-    mutating func _refreshIndex(fromSlot from: Int, toSlot to: Int) {
-        guard let index = _index, let starts = _starts, from < to else { return }
-        let depth = Int(index[0])
-        // Bottom level: one key per leaf block.
-        var lo = from / Self.blockSize
-        var hi = (to - 1) / Self.blockSize
-        var offset = Int(index[depth])
-        for b in lo...hi { index[offset + b] = starts[b * Self.blockSize] }
+    /// Recomputes the keys above the bottom level that depend on blocks `from...through`.
+    mutating func _refreshIndex(fromBlock from: Int, throughBlock through: Int) {
+        guard let index = _index, from <= through else { return }
+        var lo = from, hi = through
+        var offset = _bottom
         // Each level above holds every 8th key of the one below.
-        var level = depth - 1
+        var level = _depth - 1
         while level >= 1 {
             let below = offset
             offset = Int(index[level])

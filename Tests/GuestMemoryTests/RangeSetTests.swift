@@ -113,7 +113,7 @@ import Testing
         try set.add(first: 1, last: 1)
         let one = set.memory
         #expect(one.capacity == 16)
-        #expect(one.rangeStorageBytes == 16 * 16)
+        #expect(one.rangeStorageBytes == 16 * 8, "one 128-byte block of 32-bit offsets")
         #expect(one.indexBytes > 0)
         #expect(one.bytesPerRange == Double(one.heapBytes))
         try set.reserveCapacity(1000)
@@ -121,13 +121,32 @@ import Testing
         for i in 1..<1000 as Range<UInt64> { try set.add(first: i * 3, last: i * 3) }
         let full = set.memory
         #expect(full.capacity == 1008 && full.ranges == 1000)
-        #expect(full.rangeStorageBytes == 1008 * 16)
-        #expect(full.bytesPerRange! < 17.2)
+        #expect(full.rangeStorageBytes == 1008 * 8)
+        #expect(full.bytesPerRange! < 9.0, "8 B of offsets and under 1 B of index per range")
         // Growth stops at the limit: a full set of 1000 never has 2048 slots.
         try set.remove(first: 0, last: 2400)
         #expect(set.memory.capacity < 1008, "three quarters empty: slots are given back")
         set.shrinkToFit()
         #expect(set.memory.capacity == (set.count + 15) / 16 * 16)
+    }
+
+    @Test func aBlockSpanningMoreThan32BitsKeepsItsHighHalvesOnlyWhileItNeedsThem() throws {
+        var set = try RangeSet(name: "w", limit: 100)
+        for i in 0..<40 as Range<UInt64> { try set.add(first: i * 10, last: i * 10 + 3) }
+        #expect(set.memory.rangeStorageBytes == set.memory.capacity * 8)
+        // A range far above the others joins the last block: that block becomes wide.
+        let far: UInt64 = 1 << 40
+        try set.add(first: far, last: far + (1 << 35))
+        #expect(set.memory.rangeStorageBytes == set.memory.capacity * 16)
+        #expect(set.contains(far + (1 << 34)) && set.contains(far) && !set.contains(far - 1))
+        #expect(set.range(containing: far + 5) == far...(far + (1 << 35)))
+        #expect(set.contains(393) && !set.contains(394))
+        #expect(set.next(after: 393) == far...(far + (1 << 35)))
+        try set.add(first: .max - 4, last: .max)
+        #expect(set.contains(.max) && set.contains(UInt64.max - 4) && !set.contains(UInt64.max - 5))
+        try set.remove(first: far, last: .max)
+        #expect(set.memory.rangeStorageBytes == set.memory.capacity * 8, "no wide block left: high halves freed")
+        #expect(set.count == 40 && !set.contains(far))
     }
 
     /// More than 8192 slots: four index levels; every range edge checked by a sorted-array lookup.

@@ -119,6 +119,23 @@ let benchmarks: @Sendable () -> Void = {
                 }
                 keys.cursor = j
             }
+            if !sequential {
+                // The floor: one independent random load per key from a buffer at least as big as
+                // the set's heap (rounded up to a power of two), with no search at all.
+                let words = 1 << (64 - UInt64(max(memory.heapBytes / 8, 2) - 1).leadingZeroBitCount)
+                let floor = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+                floor.initialize(repeating: 1, count: words)
+                let shift = UInt64(64 - (words.trailingZeroBitCount))
+                Benchmark("lookup \(n) \(pattern): floor, one random load from \(words * 8 / 1024) KiB") { benchmark in
+                    let k = keys.buffer.baseAddress!
+                    var j = keys.cursor
+                    for _ in benchmark.scaledIterations {
+                        blackHole(floor[Int(truncatingIfNeeded: (k[j & keyMask] &* 0x9E37_79B9_7F4A_7C15) >> shift)])
+                        j &+= 1
+                    }
+                    keys.cursor = j
+                }
+            }
             if let xenBox {
                 Benchmark(
                     "lookup \(n) \(pattern): baseline Xen linked list",

@@ -1,0 +1,73 @@
+// The leaf blocks of a RangeSet: 16 ranges per 128-byte block, stored as 32-bit offsets from the
+// block's base (the first start, kept in the index's bottom level), so the search over a block's
+// starts is one 64-byte line and its ends are the next line (invariants 3 and 4 in RangeSet.swift).
+// A block whose last end lies more than 0xFFFF_FFFE above its base is wide: its words keep the low
+// halves and the parallel `_high` buffer the high halves.
+
+extension RangeSet {
+    /// Writes an empty narrow block at `p`: padding starts above every offset, padding ends 0.
+    static func _initializeEmpty(_ p: UnsafeMutableRawPointer) {
+        let w = p.bindMemory(to: UInt32.self, capacity: 32)
+        w[0] = narrowMark
+        for s in 1..<blockSize { w[s] = 0xFFFF_FFFF ^ bias }
+        for s in 0..<blockSize { w[blockSize + s] = 0 ^ bias }
+    }
+
+    /// Encodes blocks `first...` up to slot `end` (a multiple of 16, at most the capacity) from
+    /// `ranges`, which holds the ranges of slots `first * 16 ..< min(end, count)` in order; slots
+    /// past them become padding. Writes each block's base into the index's bottom level, keeps
+    /// `_wideBlocks` and `_high` in step (allocated while a block is wide, freed when none is),
+    /// then refreshes the index levels above.
+    mutating func _store(fromBlock first: Int, throughSlot end: Int, _ ranges: UnsafeBufferPointer<(UInt64, UInt64)>) {
+        let lastBlock = end / Self.blockSize - 1
+        guard first <= lastBlock else { return }
+        let blocks = _blocks.unsafelyUnwrapped
+        let index = _index.unsafelyUnwrapped
+        var taken = 0
+        for b in first...lastBlock {
+            let w = (blocks + b * Self.blockBytes).assumingMemoryBound(to: UInt32.self)
+            if w[0] == Self.wideMark { _wideBlocks -= 1 }
+            let k = min(Self.blockSize, ranges.count - taken)
+            guard k > 0 else {
+                Self._initializeEmpty(blocks + b * Self.blockBytes)
+                index[_bottom + b] = .max
+                continue
+            }
+            let base = ranges[taken].0
+            let wide = ranges[taken + k - 1].1 - base > Self.narrowMaximum
+            if wide && _high == nil {
+                _high = .allocate(capacity: _capacity / Self.blockSize * 32)
+            }
+            if wide {
+                let high = _high.unsafelyUnwrapped + b * 32
+                for s in 0..<Self.blockSize {
+                    let start = s < k ? ranges[taken + s].0 - base : .max
+                    let last = s < k ? ranges[taken + s].1 - base : 0
+                    w[s] = UInt32(truncatingIfNeeded: start) ^ Self.bias
+                    w[Self.blockSize + s] = UInt32(truncatingIfNeeded: last) ^ Self.bias
+                    high[s] = UInt32(truncatingIfNeeded: start >> 32)
+                    high[Self.blockSize + s] = UInt32(truncatingIfNeeded: last >> 32)
+                }
+            } else {
+                // Every offset fits: the last end is within narrowMaximum of the base.
+                for s in 0..<k {
+                    w[s] = UInt32(truncatingIfNeeded: ranges[taken + s].0 &- base) ^ Self.bias
+                    w[Self.blockSize + s] = UInt32(truncatingIfNeeded: ranges[taken + s].1 &- base) ^ Self.bias
+                }
+                for s in k..<Self.blockSize {
+                    w[s] = 0xFFFF_FFFF ^ Self.bias
+                    w[Self.blockSize + s] = 0 ^ Self.bias
+                }
+            }
+            w[0] = wide ? Self.wideMark : Self.narrowMark
+            if wide { _wideBlocks += 1 }
+            index[_bottom + b] = base
+            taken += k
+        }
+        if _wideBlocks == 0, let high = _high {
+            high.deallocate()
+            _high = nil
+        }
+        _refreshIndex(fromBlock: first, throughBlock: lastBlock)
+    }
+}
