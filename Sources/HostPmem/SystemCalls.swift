@@ -114,10 +114,11 @@ enum SystemCalls {
 
     /// Takes the exclusive backing lock, or reports who has it.
     ///
-    /// A conflict is retried for about 130 ms before it is reported. A process that forks (any
-    /// multithreaded program spawning a helper) hands its children copies of every descriptor,
-    /// close-on-exec ones included, until they exec; for that instant a lock whose owner has
-    /// already closed its descriptor is still held. A real holder is still reported, a little later.
+    /// A conflict is retried for about a second (1, 2, 4, ... 512 ms) before it is reported. A
+    /// process that forks (any multithreaded program spawning a helper) hands its children
+    /// copies of every descriptor, close-on-exec ones included, until they exec; for that
+    /// instant (longer on a loaded machine) a lock whose owner has already closed its descriptor
+    /// is still held. A real holder is still reported, a second later.
     static func lockExclusive(_ fd: FileDescriptor, path: String) throws(HostPmemError) {
         var delayMicroseconds: UInt32 = 1000
         while true {
@@ -126,7 +127,7 @@ enum SystemCalls {
             guard e == .resourceTemporarilyUnavailable || e == .permissionDenied else {
                 throw error(e, path: path, operation: "lock")
             }
-            if delayMicroseconds > 64_000 { throw .locked(path: path, holderPid: lockHolder(fd)) }
+            if delayMicroseconds > 512_000 { throw .locked(path: path, holderPid: lockHolder(fd)) }
             usleep(delayMicroseconds)
             delayMicroseconds *= 2
         }
