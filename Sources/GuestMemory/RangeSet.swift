@@ -176,6 +176,9 @@ public struct RangeSet: ~Copyable {
     /// one range holds all of it): Xen's `rangeset_contains_range`.
     @inlinable
     public func contains(_ range: ClosedRange<UInt64>) -> Bool {
+        // A one-value range (a wp_mem gfn, a one-byte port) is the point lookup, which tests a
+        // whole leaf block at once instead of counting its starts.
+        if range.lowerBound == range.upperBound { return contains(range.lowerBound) }
         let i = _predecessor(range.lowerBound)
         return i >= 0 && range.upperBound <= _end(at: i)
     }
