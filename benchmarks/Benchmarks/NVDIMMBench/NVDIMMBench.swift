@@ -1,3 +1,4 @@
+import BenchFixtures
 import Benchmark
 import DomainModel
 import Foundation
@@ -45,12 +46,7 @@ let benchmarks: @Sendable () -> Void = {
             var offset = 0
             while offset < labelSize {
                 let length = min(maxTransfer, labelSize - offset)
-                // The guest's AML fills the page: handle, revision, function, offset, length.
-                page.storeBytes(of: UInt32(1).littleEndian, toByteOffset: 0, as: UInt32.self)
-                page.storeBytes(of: UInt32(1).littleEndian, toByteOffset: 4, as: UInt32.self)
-                page.storeBytes(of: UInt32(5).littleEndian, toByteOffset: 8, as: UInt32.self)
-                page.storeBytes(of: UInt32(offset).littleEndian, toByteOffset: 12, as: UInt32.self)
-                page.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 16, as: UInt32.self)
+                fillDSMLabelCall(page, function: 5, offset: offset, length: length)
                 sum &+= handler.handle(input: UnsafeRawBufferPointer(page), output: page)
                 offset += length
             }
@@ -105,11 +101,7 @@ let benchmarks: @Sendable () -> Void = {
             var offset = 0
             while offset < labelSize {
                 let length = min(maxTransfer, labelSize - offset)
-                page.storeBytes(of: UInt32(1).littleEndian, toByteOffset: 0, as: UInt32.self)
-                page.storeBytes(of: UInt32(1).littleEndian, toByteOffset: 4, as: UInt32.self)
-                page.storeBytes(of: UInt32(6).littleEndian, toByteOffset: 8, as: UInt32.self)
-                page.storeBytes(of: UInt32(offset).littleEndian, toByteOffset: 12, as: UInt32.self)
-                page.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 16, as: UInt32.self)
+                fillDSMLabelCall(page, function: 6, offset: offset, length: length)
                 pattern.withUnsafeBytes { src in
                     (page.baseAddress! + 20).copyMemory(from: src.baseAddress! + offset, byteCount: length)
                 }

@@ -53,11 +53,7 @@ let nvdimmKernels: [Kernel] = [
                 var offset = 0
                 while offset < labelAreaBytes {
                     let length = min(DSMPage.maxTransfer, labelAreaBytes - offset)
-                    page.storeBytes(of: UInt32(1).littleEndian, toByteOffset: 0, as: UInt32.self)
-                    page.storeBytes(of: UInt32(1).littleEndian, toByteOffset: 4, as: UInt32.self)
-                    page.storeBytes(of: UInt32(5).littleEndian, toByteOffset: 8, as: UInt32.self)
-                    page.storeBytes(of: UInt32(offset).littleEndian, toByteOffset: 12, as: UInt32.self)
-                    page.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 16, as: UInt32.self)
+                    fillDSMLabelCall(page, function: 5, offset: offset, length: length)
                     sum &+= handler.handle(input: UnsafeRawBufferPointer(page), output: page)
                     offset += length
                 }
