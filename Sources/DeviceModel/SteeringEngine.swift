@@ -167,7 +167,7 @@ public final class SteeringEngine {
             if h.claimant >= 0 && h.claimFlags & (1 &<< access.direction.rawValue) != 0 {
                 return .emulate(server: IoreqServerID(UInt16(truncatingIfNeeded: h.claimant)), route: .typeClaim)
             }
-            if access.direction == .write, let s = lookup(.wpMem, first: gfn.raw, last: gfn.raw) {
+            if access.direction == .write, let s = lookup(.wpMem, point: gfn.raw) {
                 return .emulate(server: s, route: .rangeset(.wpMem))
             }
             return .direct(mfn: t.mfn.unsafelyUnwrapped, type: type)
@@ -194,8 +194,6 @@ public final class SteeringEngine {
 
     /// The highest-id server whose `kind` set holds all of [first, last] (Xen's
     /// rangeset_contains_range), walking the sets in place: their ranges are never copied.
-    /// (RangeSet.contains is not inlined here, and to call it the compiler copies the set's
-    /// 72-byte header, pointers and counts, to the stack: about 10 instructions a lookup.)
     @inlinable @inline(__always)
     func lookup(_ kind: IoRangeKind, first: UInt64, last: UInt64) -> IoreqServerID? {
         let k = Int(truncatingIfNeeded: kind.rawValue)
@@ -205,6 +203,22 @@ public final class SteeringEngine {
             let id = active[i]
             if rangeSets[Int(truncatingIfNeeded: id) &* SteeringEngine.kinds &+ k]
                 .contains(ClosedRange(uncheckedBounds: (lower: first, upper: last))) {
+                return IoreqServerID(id)
+            }
+        }
+        return nil
+    }
+
+    /// `lookup` for one value (a wp_mem gfn): the point query, which tests a leaf block at once
+    /// and, with no range path beside it, keeps the set's fields in registers.
+    @inlinable @inline(__always)
+    func lookup(_ kind: IoRangeKind, point: UInt64) -> IoreqServerID? {
+        let k = Int(truncatingIfNeeded: kind.rawValue)
+        var i = hot.pointee.activeCount
+        while i > 0 {
+            i &-= 1
+            let id = active[i]
+            if rangeSets[Int(truncatingIfNeeded: id) &* SteeringEngine.kinds &+ k].contains(point) {
                 return IoreqServerID(id)
             }
         }

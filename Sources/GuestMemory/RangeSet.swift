@@ -6,15 +6,15 @@
 // Invariants (checked by the property tests against a naive model):
 //  1. The ranges, in slot order 0..<count, ascend, first <= last, and neither overlap nor
 //     touch: last[i] + 1 < first[i + 1] (so two ranges never merge into one).
-//  2. count <= limit <= maximumLimit; capacity is 0 or a multiple of blockSize (16), and never
+//  2. count <= limit <= maximumLimit; capacity is 0 or a multiple of blockSize (8), and never
 //     exceeds limit rounded up to a block (memory is bounded by the limit).
-//  3. Slot i lives in leaf block i / 16, a 128-byte, 128-aligned block of `_blocks`: 16 start
-//     offsets then 16 end offsets, 32 bits each, relative to the block's base = the first start
-//     of the block, stored biased (top bit flipped) so signed compares order them. Slot 0's start
-//     offset is 0 by construction; its word holds the block's form (narrowMark or wideMark).
-//     Unused slots hold start offset 0xFFFF_FFFF (all ones in wide blocks) and end offset 0.
+//  3. Slot i lives in leaf block i / 8, a 64-byte, 64-aligned block of `_blocks` (one cache
+//     line): 8 start offsets then 8 end offsets, 32 bits each, relative to the block's base = the
+//     first start of the block, stored biased (top bit flipped) so signed compares order them.
+//     Slot 0's start offset is 0 by construction; its word holds the block's form (narrowMark or
+//     wideMark). Unused slots hold start offset 0xFFFF_FFFF (all ones in wide blocks) and end 0.
 //  4. A block is narrow when its last end is at most 0xFFFF_FFFE above its base; otherwise it is
-//     wide and `_high[32 * block ..< 32 * block + 32]` holds the high halves of its offsets.
+//     wide and `_high[16 * block ..< 16 * block + 16]` holds the high halves of its offsets.
 //     `_high` is allocated exactly while `_wideBlocks > 0`.
 //  5. The search index (when capacity > 0) is a static B+ tree over the blocks:
 //     index[0] = depth, index[1...depth] = word offset of each level, root first; the bottom
@@ -22,40 +22,44 @@
 //     level above holds every 8th key of the level below, levels are padded with UInt64.max to
 //     whole nodes of 8 keys (one cache line). Every mutation re-encodes the blocks from the first
 //     changed slot to the last and refreshes the keys above them.
+//  6. The directory follows the index in the same buffer (at `_directoryAt`): while the set is
+//     not empty and `_directoryStale` is false, every entry up to the sentinel describes the
+//     current bases as RangeSetDirectory.swift says, `_directoryBase` <= the lowest base, and
+//     every base lies below the sentinel bucket.
 //
-// Lookup: from the root, count the keys <= x in the node (eight compares, no branches) and step
-// to child `node * 8 + count - 1`; the bottom key found is the block base. For a narrow block,
-// contains(x) loads both lines of the block and tests "some slot has start <= x - base <= end"
-// with SSE2 compares (no dependency on which slot it is, so the end line is fetched together with
-// the start line); the other queries count the starts <= x - base to find the slot. At 8,192
-// ranges that is 3 index lines (4.7 KiB of index, L1-resident) plus one 128-byte block; the
-// whole set is 70 KiB and sits in L2.
+// Lookup: one load of x's directory entry gives the block (or the block before the one boundary
+// in x's bucket, chosen with a compare); a bucket with two or more boundaries, rare, descends
+// the index instead (count the keys <= x in a node, eight compares, no branches; step to child
+// `node * 8 + count - 1`). Then the block's base and its line, which do not depend on each
+// other. For a narrow block, contains(x) tests "some slot has start <= x - base <= end" with
+// SSE2 compares over the whole line (no dependency on which slot it is); the other queries count
+// the starts <= x - base to find the slot. At 8,192 ranges that is one 16 KiB directory, 8 KiB
+// of bases and 64 KiB of blocks (L1 and L2); at 1,000,000, 2 MiB, 1 MiB and 8 MiB (L2 and L3).
 //
 // Why this layout (AMD EPYC Zen 5, 48 KiB L1d, 1 MiB L2, 32 MiB L3, Swift's default x86-64 target,
-// so SSE2 only; package benchmark p50 ns at 8,192 random / 1,000,000 random / 1,000,000
-// sequential, and heap bytes per range at 8,192):
+// so SSE2 only; package benchmark p50 ns per lookup at 8,192 random / 1,000,000 random /
+// 1,000,000 sequential, and heap bytes per range at 8,192):
 //   - branchless binary search over sorted 64-bit starts, no index:  62 / 140 / -
 //   - Eytzinger (BFS-ordered) starts, branchless descent:             50 / 105 / -
 //   - k-ary (9-way) search on the sorted array, no index:             24 /  89 / -
 //   - starts[] and ends[] (64-bit) + B+ index, 16-start leaves:       12 / 137-167 / 22-23, 16.59 B
-//     (8-start leaves: same speed, 1.14 B/range of index; 32-/64-start leaves: slower)
-//   - 128-byte blocks of 32-bit offsets from the block base, contains testing starts and ends
-//     together (this layout):                                          9 / 75 / 17, 8.59 B
-//   - same blocks, counting the starts then loading that slot's end (a dependent load): in a
-//     standalone harness on this (loaded) machine, 2-3x slower than testing both lines at once
-//     with scalar compares, and several times slower again with a SIMD16 compare + sum.
-//   - 2 MiB transparent huge pages (posix_memalign + madvise) for 1M-range buffers: no gain
-//     above the noise for the 64-bit layout in the package benchmark, nor for this layout in the
-//     harness; not kept.
-// In the same runs: Swift.RangeSet<UInt64> 140 / 482 / 144 ns, the Xen linked list 4.2 us at
-// 8,192; one independent random load from a 16 MiB buffer (the floor, no search) 2 ns: the
-// 1,000,000-range lookup is bound by its chain of dependent loads (6 index levels, then the
-// block, ~9 MB of blocks in L3), not by bandwidth.
-// Wide blocks cost 16 B/range (low words + high halves), the same as the 64-bit layout; a set
-// of frame numbers, ports or IRQs is narrow throughout (16 ranges within 4 G values).
+//   - 128-byte blocks of 16 32-bit offsets, B+ index descent:         9 / 28-75 / 17, 8.59 B
+//   - the same blocks found through the directory (2 buckets a block): 3.3 / 7.7 / 4.1, 9.8 B
+//     (1 bucket a block: 5.2 / 14.4, too many two-boundary buckets; 4: 3.4 / 8.1; 8: 3.6 / 8.8)
+//   - 64-byte blocks of 8 offsets, directory (this layout):           2.6 / 6.1 / 3.1, 11.35 B
+//     (one line a block; the SSE2 test is half as long)
+//   - 2 MiB transparent huge pages (posix_memalign + madvise) for the 1M-range buffers, with the
+//     B+ index and again with the directory: no gain above the noise; not kept.
+//   - counting the starts then loading that slot's end (a dependent load): 2-3x slower.
+// In the same runs: Swift.RangeSet<UInt64> 137 / 411 / 150 ns, the Xen linked list 4.1 us at
+// 8,192; one independent random load from a 16 MiB buffer (the floor, no search) 1.9 ns. At
+// 1,000,000 ranges a lookup waits for two dependent loads from L3 (directory entry, then block)
+// where at 8,192 it waits on L1 and L2: that, not instructions, is the 2.3-2.4x between them.
+// Wide blocks cost 16 B/range of offsets (low words + high halves); a set of frame numbers,
+// ports or IRQs is narrow throughout (8 ranges within 4 G values).
 // Mutations decode and re-encode the blocks after the changed slot (a shift moves ranges across
 // block bases), so their cost stays proportional to the moved tail, as the old memmove was, and
-// appending ranges in order is O(1) amortised.
+// appending ranges in order is O(1) amortised (the directory too: see its file).
 //
 // Ownership: a noncopyable struct. Its fields are raw pointers and integers, so a lookup is a few
 // loads through a borrowed value: no retain/release, no exclusivity check when the owner keeps it
@@ -74,9 +78,11 @@ public struct RangeSet: ~Copyable {
     /// The largest limit a set accepts (Xen's `rangeset_limit` takes an `unsigned int`).
     public static let maximumLimit: UInt64 = UInt64(UInt32.max)
     /// Ranges per leaf block.
-    @usableFromInline static let blockSize = 16
-    /// Bytes per leaf block: 16 start offsets then 16 end offsets, 32 bits each (two cache lines).
-    @usableFromInline static let blockBytes = 128
+    @usableFromInline static let blockSize = 8
+    /// log2(blockSize): slot i is in block i >> blockShift.
+    @usableFromInline static let blockShift = 3
+    /// Bytes per leaf block: 8 start offsets then 8 end offsets, 32 bits each (one cache line).
+    @usableFromInline static let blockBytes = 64
     /// Keys per index node: one 64-byte cache line.
     @usableFromInline static let fanout = 8
     /// Words before the first index key: depth and per-level offsets (at most 11 levels).
@@ -98,7 +104,7 @@ public struct RangeSet: ~Copyable {
 
     @usableFromInline var _count: Int
     @usableFromInline var _capacity: Int
-    /// `_capacity / 16` leaf blocks of 128 bytes, 128-byte aligned (invariant 3).
+    /// `_capacity / 8` leaf blocks of 64 bytes, 64-byte aligned (invariant 3).
     @usableFromInline var _blocks: UnsafeMutableRawPointer?
     /// High halves of the offsets of wide blocks: 32 words per block, parallel to `_blocks`;
     /// allocated only while some block is wide (invariant 4).
@@ -109,6 +115,17 @@ public struct RangeSet: ~Copyable {
     /// Levels of the index and the word offset of its bottom level (the block bases).
     @usableFromInline var _depth: Int
     @usableFromInline var _bottom: Int
+    /// The directory (invariant 6): word offset of its entries in `_index`, its bucket count, the
+    /// value of bucket 0's low end, the bucket width as a shift and a mask, and the clamp that
+    /// sends every value past the last bucket to the sentinel entry. `_directoryStale` is set
+    /// while the entries describe no valid state (a fresh buffer, an empty set).
+    @usableFromInline var _directoryAt: Int
+    @usableFromInline var _directoryBuckets: Int
+    @usableFromInline var _directoryBase: UInt64
+    @usableFromInline var _directoryShift: UInt64
+    @usableFromInline var _directoryMask: UInt64
+    @usableFromInline var _directoryClamp: UInt64
+    var _directoryStale: Bool
 
     /// An empty set. Throws when `limit` is above ``maximumLimit``.
     public init(name: String, limit: UInt64 = RangeSet.defaultLimit) throws(RangeSetError) {
@@ -126,6 +143,13 @@ public struct RangeSet: ~Copyable {
         _indexWords = 0
         _depth = 0
         _bottom = 0
+        _directoryAt = 0
+        _directoryBuckets = 0
+        _directoryBase = 0
+        _directoryShift = 0
+        _directoryMask = 0
+        _directoryClamp = 0
+        _directoryStale = true
     }
 
     deinit {
@@ -148,19 +172,30 @@ public struct RangeSet: ~Copyable {
         guard _count > 0 else { return false }
         let index = UnsafePointer(_index.unsafelyUnwrapped)
         // The root's first key is the lowest start. UInt64.max would count padding keys.
-        if point < index[Self.indexHeaderWords] || point == .max { return _containsOutsideSearch(point) }
-        let block = _descend(point, index)
+        if point < index[Self.indexHeaderWords] { return false }
+        if point == .max { return _end(at: _count &- 1) == .max }
+        let block = _locate(point, index)
         let d = point &- index[_bottom &+ block]
         let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
-        if p.load(as: UInt32.self) != Self.narrowMark { return _wideContains(block: block, offset: d) }
+        if p.load(as: UInt32.self) != Self.narrowMark { return Self._wideContains(p, _high, block: block, offset: d) }
         // Narrow block: is there a slot with start <= d <= end? Both lines are loaded at once
         // (no dependency on which slot it is); ranges are disjoint, so at most one matches.
         // d is clamped to 0xFFFF_FFFF: above every narrow end, and padding ends are 0.
         let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ Self.bias)
-        let dv = SIMD16<Int32>(repeating: d32)
-        let starts = p.load(as: SIMD16<Int32>.self)
-        let ends = p.load(fromByteOffset: 64, as: SIMD16<Int32>.self)
-        return any((starts .<= dv) .& (dv .<= ends))
+        let dv = SIMD8<Int32>(repeating: d32)
+        let starts = p.load(as: SIMD8<Int32>.self)
+        let ends = p.load(fromByteOffset: 32, as: SIMD8<Int32>.self)
+        return Self._anyLane(unsafeBitCast((starts .<= dv) .& (dv .<= ends), to: SIMD8<Int32>.self))
+    }
+
+    /// True when some lane of `mask` (lanes all ones or all zeros) is set: the lanes OR-folded in
+    /// halves, a few vector ORs. (The standard library's `any` calls a generic `min()` reduction
+    /// out of line: 50-odd instructions a lookup.)
+    @inlinable @inline(__always)
+    static func _anyLane(_ mask: SIMD8<Int32>) -> Bool {
+        let h4 = mask.lowHalf | mask.highHalf
+        let h2 = h4.lowHalf | h4.highHalf
+        return h2.x | h2.y != 0
     }
 
     /// The range that holds `point`, or nil.
@@ -173,8 +208,10 @@ public struct RangeSet: ~Copyable {
     }
 
     /// True when every value of `range` is in the set (which, since ranges never touch, means
-    /// one range holds all of it): Xen's `rangeset_contains_range`.
-    @inlinable
+    /// one range holds all of it): Xen's `rangeset_contains_range`. Always inlined, so a caller
+    /// that borrows the set through a pointer reads its fields in place (a call would copy the
+    /// whole struct to the stack first).
+    @inlinable @inline(__always)
     public func contains(_ range: ClosedRange<UInt64>) -> Bool {
         // A one-value range (a wp_mem gfn, a one-byte port) is the point lookup, which tests a
         // whole leaf block at once instead of counting its starts.
@@ -238,15 +275,38 @@ public struct RangeSet: ~Copyable {
 
     // MARK: The search
 
+    /// The leaf block whose base (first start) is the last one <= x. Requires a non-empty set and
+    /// base of block 0 <= x < UInt64.max. One load of x's directory entry (invariant 6) names the
+    /// block, or the block before the one boundary inside x's bucket; a bucket with two or more
+    /// boundaries sends the lookup down the B+ index instead.
+    @inlinable @inline(__always)
+    func _locate(_ x: UInt64, _ index: UnsafePointer<UInt64>) -> Int {
+        let relative = Swift.min(x &- _directoryBase, _directoryClamp)
+        let entry = index[_directoryAt &+ Int(truncatingIfNeeded: relative &>> _directoryShift)]
+        let split = entry &>> 32
+        if split == 0 { return Self._descendOutOfLine(x, index, depth: _depth) }
+        let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)
+        return block &+ (relative & _directoryMask >= split ? 1 : 0)
+    }
+
+    // The paths a lookup rarely takes are static functions out of line, given pointers and
+    // counts, never `self`: a call that took `self` would make the caller copy the whole struct
+    // to the stack first (a borrow through a pointer, as the steering engine holds its sets).
+
+    /// `_descend`, kept out of `_locate`'s inlined body: the directory's slow path.
+    @usableFromInline @inline(never)
+    static func _descendOutOfLine(_ x: UInt64, _ index: UnsafePointer<UInt64>, depth: Int) -> Int {
+        _descend(x, index, depth: depth)
+    }
+
     /// The leaf block whose base (first start) is the last one <= x. Requires a non-empty set,
     /// index[root][0] <= x < UInt64.max. From the root, count the keys <= x in the node (eight
     /// compares, no branches) and step to child `node * 8 + count - 1`; each chosen node's first
     /// key equals its parent key, which is <= x, so the count is at least 1.
     @inlinable @inline(__always)
-    func _descend(_ x: UInt64, _ index: UnsafePointer<UInt64>) -> Int {
+    static func _descend(_ x: UInt64, _ index: UnsafePointer<UInt64>, depth: Int) -> Int {
         var node = 0
         var level = 1
-        let depth = _depth
         while level <= depth {
             let keys = index + (Int(truncatingIfNeeded: index[level]) &+ node &* 8)
             node = node &* 8 &+ Self._countNotAbove8(keys, x) &- 1
@@ -262,36 +322,36 @@ public struct RangeSet: ~Copyable {
         let index = UnsafePointer(_index.unsafelyUnwrapped)
         if x < index[Self.indexHeaderWords] { return -1 }
         if x == .max { return _count &- 1 }
-        let block = _descend(x, index)
+        let block = _locate(x, index)
         let d = x &- index[_bottom &+ block]
         let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
-        if p.load(as: UInt32.self) != Self.narrowMark { return block &* 16 &+ _wideCount(block: block, offset: d) &- 1 }
+        if p.load(as: UInt32.self) != Self.narrowMark {
+            return block &<< Self.blockShift &+ Self._wideCount(p, _high, block: block, offset: d) &- 1
+        }
         // Clamped to narrowMaximum: above or at every narrow start, below the padding.
         let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, Self.narrowMaximum)) ^ Self.bias)
         let w = p.assumingMemoryBound(to: Int32.self)
         var c = 0
-        for s in 0..<16 { c &+= w[s] <= d32 ? 1 : 0 }
-        return block &* 16 &+ c &- 1
+        for s in 0..<Self.blockSize { c &+= w[s] <= d32 ? 1 : 0 }
+        return block &<< Self.blockShift &+ c &- 1
     }
 
-    /// contains(point) for a point below the lowest start (false) or UInt64.max.
-    @usableFromInline
-    func _containsOutsideSearch(_ point: UInt64) -> Bool {
-        point == .max && _end(at: _count - 1) == .max
-    }
-
-    /// How many slots of wide block `block` start at or below base + offset.
-    @usableFromInline
-    func _wideCount(block: Int, offset d: UInt64) -> Int {
+    /// How many slots of wide block `block` (at `p`; its high halves in `high`) start at or
+    /// below base + d. Padding starts decode to UInt64.max, above any d of a point < UInt64.max.
+    @usableFromInline @inline(never)
+    static func _wideCount(_ p: UnsafeRawPointer, _ high: UnsafeMutablePointer<UInt32>?, block: Int, offset d: UInt64) -> Int {
+        let w = p.assumingMemoryBound(to: UInt32.self), h = high.unsafelyUnwrapped + block &* (2 &* blockSize)
         var c = 1  // slot 0 starts at the base
-        for s in 1..<Self.blockSize where _startOffset(block: block, slot: s) <= d { c += 1 }
+        for s in 1..<blockSize where UInt64(h[s]) << 32 | UInt64(w[s] ^ bias) <= d { c += 1 }
         return c
     }
 
-    /// contains(point) in a wide block, point = base + offset.
-    @usableFromInline
-    func _wideContains(block: Int, offset d: UInt64) -> Bool {
-        d <= _endOffset(block: block, slot: _wideCount(block: block, offset: d) - 1)
+    /// contains(point) in wide block `block` (at `p`), point = base + d.
+    @usableFromInline @inline(never)
+    static func _wideContains(_ p: UnsafeRawPointer, _ high: UnsafeMutablePointer<UInt32>?, block: Int, offset d: UInt64) -> Bool {
+        let slot = _wideCount(p, high, block: block, offset: d) &- 1
+        let w = p.assumingMemoryBound(to: UInt32.self), h = high.unsafelyUnwrapped + block &* (2 &* blockSize)
+        return d <= UInt64(h[blockSize &+ slot]) << 32 | UInt64(w[blockSize &+ slot] ^ bias)
     }
 
     // MARK: Decoding slots
@@ -305,25 +365,25 @@ public struct RangeSet: ~Copyable {
     }
 
     @usableFromInline
-    func _endOffset(block: Int, slot: Int) -> UInt64 { _offset(block: block, word: 16 + slot) }
+    func _endOffset(block: Int, slot: Int) -> UInt64 { _offset(block: block, word: Self.blockSize + slot) }
 
-    @inlinable
+    @inlinable @inline(__always)
     func _offset(block: Int, word: Int) -> UInt64 {
         let p = (_blocks.unsafelyUnwrapped + block &* Self.blockBytes).assumingMemoryBound(to: UInt32.self)
         let low = UInt64(p[word] ^ Self.bias)
         guard p[0] == Self.wideMark else { return low }
-        return UInt64(_high.unsafelyUnwrapped[block &* 32 &+ word]) << 32 | low
+        return UInt64(_high.unsafelyUnwrapped[block &* (2 &* Self.blockSize) &+ word]) << 32 | low
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     func _end(at i: Int) -> UInt64 {
-        let block = i >> 4
-        return _index.unsafelyUnwrapped[_bottom &+ block] &+ _offset(block: block, word: 16 &+ i & 15)
+        let block = i &>> Self.blockShift
+        return _index.unsafelyUnwrapped[_bottom &+ block] &+ _offset(block: block, word: Self.blockSize &+ i & (Self.blockSize &- 1))
     }
 
     @usableFromInline
     func _range(at i: Int) -> ClosedRange<UInt64> {
-        let block = i >> 4, slot = i & 15
+        let block = i >> Self.blockShift, slot = i & (Self.blockSize - 1)
         let base = _index.unsafelyUnwrapped[_bottom + block]
         return (base + _startOffset(block: block, slot: slot))...(base + _endOffset(block: block, slot: slot))
     }

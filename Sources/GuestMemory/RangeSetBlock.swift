@@ -1,13 +1,13 @@
-// The leaf blocks of a RangeSet: 16 ranges per 128-byte block, stored as 32-bit offsets from the
-// block's base (the first start, kept in the index's bottom level), so the search over a block's
-// starts is one 64-byte line and its ends are the next line (invariants 3 and 4 in RangeSet.swift).
+// The leaf blocks of a RangeSet: 8 ranges per 64-byte block, stored as 32-bit offsets from the
+// block's base (the first start, kept in the index's bottom level), so a block's starts and ends
+// are one cache line (invariants 3 and 4 in RangeSet.swift).
 // A block whose last end lies more than 0xFFFF_FFFE above its base is wide: its words keep the low
 // halves and the parallel `_high` buffer the high halves.
 
 extension RangeSet {
     /// Writes an empty narrow block at `p`: padding starts above every offset, padding ends 0.
     static func _initializeEmpty(_ p: UnsafeMutableRawPointer) {
-        let w = p.bindMemory(to: UInt32.self, capacity: 32)
+        let w = p.bindMemory(to: UInt32.self, capacity: 2 * blockSize)
         w[0] = narrowMark
         for s in 1..<blockSize { w[s] = 0xFFFF_FFFF ^ bias }
         for s in 0..<blockSize { w[blockSize + s] = 0 ^ bias }
@@ -36,10 +36,10 @@ extension RangeSet {
             let base = ranges[taken].0
             let wide = ranges[taken + k - 1].1 - base > Self.narrowMaximum
             if wide && _high == nil {
-                _high = .allocate(capacity: _capacity / Self.blockSize * 32)
+                _high = .allocate(capacity: _capacity * 2)
             }
             if wide {
-                let high = _high.unsafelyUnwrapped + b * 32
+                let high = _high.unsafelyUnwrapped + b * 2 * Self.blockSize
                 for s in 0..<Self.blockSize {
                     let start = s < k ? ranges[taken + s].0 - base : .max
                     let last = s < k ? ranges[taken + s].1 - base : 0
@@ -69,5 +69,6 @@ extension RangeSet {
             _high = nil
         }
         _refreshIndex(fromBlock: first, throughBlock: lastBlock)
+        _refreshDirectory(fromBlock: first, throughBlock: lastBlock)
     }
 }

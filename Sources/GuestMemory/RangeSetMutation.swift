@@ -149,24 +149,24 @@ extension RangeSet {
         var i = slots.lowerBound
         var o = out
         while i < slots.upperBound {
-            let block = i >> 4
+            let block = i >> Self.blockShift
             let base = index[_bottom + block]
             let w = (blocks + block * Self.blockBytes).assumingMemoryBound(to: UInt32.self)
             let stop = min(slots.upperBound, (block + 1) * Self.blockSize)
             if w[0] == Self.wideMark {
-                let high = _high.unsafelyUnwrapped + block * 32
+                let high = _high.unsafelyUnwrapped + block * 2 * Self.blockSize
                 while i < stop {
-                    let s = i & 15
+                    let s = i & (Self.blockSize - 1)
                     let start = s == 0 ? 0 : UInt64(high[s]) << 32 | UInt64(w[s] ^ Self.bias)
-                    let last = UInt64(high[16 + s]) << 32 | UInt64(w[16 + s] ^ Self.bias)
+                    let last = UInt64(high[Self.blockSize + s]) << 32 | UInt64(w[Self.blockSize + s] ^ Self.bias)
                     o.pointee = (base + start, base + last)
                     o += 1
                     i += 1
                 }
             } else {
                 while i < stop {
-                    let s = i & 15
-                    o.pointee = (base + UInt64(w[s] ^ Self.bias), base + UInt64(w[16 + s] ^ Self.bias))
+                    let s = i & (Self.blockSize - 1)
+                    o.pointee = (base + UInt64(w[s] ^ Self.bias), base + UInt64(w[Self.blockSize + s] ^ Self.bias))
                     o += 1
                     i += 1
                 }

@@ -1,12 +1,13 @@
 // The search index of a RangeSet: a static B+ tree over its leaf blocks, kept in one buffer
-// (invariant 5 in RangeSet.swift). Its shape depends only on the capacity. The bottom level holds
+// (invariant 5 in RangeSet.swift), followed in the same buffer by the directory (invariant 6,
+// RangeSetDirectory.swift). Its shape depends only on the capacity. The bottom level holds
 // each block's base (its first start, written by the block encoder); the levels above are
 // refreshed over the blocks a mutation re-encoded, so keeping the index costs in proportion to
 // the blocks the mutation already rewrote.
 
 extension RangeSet {
     /// Depth, per-level offsets (root first) and total words of the index for `capacity` slots.
-    static func _indexLayout(capacity: Int) -> (depth: Int, offsets: [Int], words: Int) {
+    static func _indexLayout(capacity: Int) -> (depth: Int, offsets: [Int], directoryAt: Int, words: Int) {
         precondition(capacity > 0 && capacity % blockSize == 0)
         // Level sizes bottom-up, each padded to whole nodes.
         var sizes: [Int] = []
@@ -25,7 +26,8 @@ extension RangeSet {
             offsets.append(at)
             at += s
         }
-        return (sizes.count, offsets, at)
+        // The directory: one entry per bucket plus the sentinel.
+        return (sizes.count, offsets, at, at + _directoryBuckets(capacity: capacity) + 1)
     }
 
     /// Allocates the index for the current capacity with every key UInt64.max (empty blocks).
@@ -40,6 +42,9 @@ extension RangeSet {
         _indexWords = layout.words
         _depth = layout.depth
         _bottom = layout.offsets[layout.depth - 1]
+        _directoryAt = layout.directoryAt
+        _directoryBuckets = Self._directoryBuckets(capacity: _capacity)
+        _directoryStale = true
     }
 
     /// Recomputes the keys above the bottom level that depend on blocks `from...through`.

@@ -54,17 +54,17 @@ func checkAgainstModel<S: RangeSetUnderTest & ~Copyable>(
         #expect(mem.ranges == set.count)
         #expect(mem.capacity >= set.count)
         if S.self == RangeSet.self {
-            // Capacity-based accounting: 8 bytes per slot, 16 while some block of 16 ranges
+            // Capacity-based accounting: 8 bytes per slot, 16 while some block of 8 ranges
             // spans more than 2^32 - 2 (its high halves are allocated), slots in whole blocks,
             // never more slots than the largest limit the set has had allows, nothing held
             // when empty.
             let held = set.ranges
-            let wide = stride(from: 0, to: held.count, by: 16).contains { b in
-                held[min(b + 15, held.count - 1)].upperBound - held[b].lowerBound > 0xFFFF_FFFE
+            let wide = stride(from: 0, to: held.count, by: 8).contains { b in
+                held[min(b + 7, held.count - 1)].upperBound - held[b].lowerBound > 0xFFFF_FFFE
             }
             #expect(mem.rangeStorageBytes == mem.capacity * (wide ? 16 : 8))
-            #expect(mem.capacity % 16 == 0)
-            #expect(UInt64(mem.capacity) <= (maxLimit + 15) / 16 * 16)
+            #expect(mem.capacity % 8 == 0)
+            #expect(UInt64(mem.capacity) <= (maxLimit + 7) / 8 * 8)
             if set.isEmpty { #expect(mem.heapBytes == 0) }
         } else {
             #expect(mem.rangeStorageBytes >= set.count * 32)
@@ -154,6 +154,50 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
             words, limit in
             try checkAgainstModel(
                 RangeSet.self, words: words, limit: limit, span: 40_000, maxLength: 12, verifyEvery: 250)
+        }
+    }
+
+    /// The directory (RangeSetDirectory.swift) against the model on sets whose shape keeps
+    /// changing: ranges in clusters far apart (buckets with several block boundaries, so lookups
+    /// take the B+ index), runs appended in ascending order (the covered values outgrown),
+    /// outliers far above (a rebuild; near the top of the value space, buckets wider than 2^31,
+    /// where every lookup takes the index) removed again every 50 steps (a rebuild back to
+    /// narrow buckets), and ranges added below the lowest (the base moves down).
+    @Test(.shrinking(false)) func directoryAgreesWithTheModelOnClusteredAndShiftingSets() async {
+        await checkProperty(count: 8, input: Gen.uint64().array(of: 400...1200)) { words in
+            var set = try RangeSet(name: "dir", limit: 4096)
+            var model = NaiveRangeSet(limit: 4096)
+            let clusters: [UInt64] = [1 << 30, 1 << 20, 1 << 24, 1 << 12]
+            let outliers: [UInt64] = [0, (1 << 30) + (1 << 36), UInt64.max - 8]
+            var next: UInt64 = 1 << 30
+            func apply(_ r: ClosedRange<UInt64>, remove: Bool) throws {
+                if remove {
+                    try set.remove(r)
+                    model.ranges = model.removing(r) ?? model.ranges
+                } else {
+                    try set.add(r)
+                    model.ranges = model.adding(r) ?? model.ranges
+                }
+            }
+            for (step, w) in words.enumerated() {
+                switch w % 8 {
+                case 0, 1, 2:
+                    // Appending in order, 2-9 values apart: blocks fill one after another.
+                    next += 2 + (w >> 8) % 8
+                    let r = next...(next + (w >> 16) % 2)
+                    next = r.upperBound
+                    try apply(r, remove: false)
+                case 7:
+                    let o = outliers[Int((w >> 8) % UInt64(outliers.count))] + (w >> 16) % 8
+                    try apply(o...o, remove: false)
+                default:
+                    let s = clusters[Int((w >> 8) % 4)] + (w >> 16) % 4096
+                    try apply(s...(s + (w >> 32) % 8), remove: w & (1 << 63) != 0 && step % 3 == 0)
+                }
+                if step % 50 == 49 { try apply(((1 << 30) + (1 << 35))...UInt64.max, remove: true) }
+                if step % 25 == 24 { verify(set, model, span: 1 << 31) }
+            }
+            verify(set, model, span: 1 << 31)
         }
     }
 }

@@ -1,0 +1,139 @@
+// The directory of a RangeSet (invariant 6 in RangeSet.swift): a table that takes a lookup
+// straight to its leaf block with one load, instead of a descent through the B+ index.
+//
+// The values from `_directoryBase` up are cut into `_directoryBuckets` buckets of 2^shift values.
+// Values past the last base's bucket are clamped into the next one, the sentinel (entry: the last
+// block, no split); entries past the sentinel are not kept. For bucket k, with low value
+// L = base + k << shift and high value H = L + 2^shift - 1, the entry is one word:
+//   low 32 bits   lo = the last block whose base is <= L (0 when none is)
+//   high 32 bits  split = 0xFFFF_FFFF  no block base lies in (L, H]: every x in the bucket is in lo
+//                 split = b - L        exactly one does, b (block lo + 1's base): x is in lo + 1
+//                                      when x - L >= split, else in lo
+//                 split = 0            two or more do (or the buckets are wider than 2^31): the
+//                                      lookup takes the B+ index
+// So a lookup costs one load from the directory, then the block's base and lines, which do not
+// depend on each other: two dependent loads where the index takes its depth plus one.
+//
+// Sizing: two buckets per leaf block of capacity (two 8-byte words per 8 slots: 2 B/range, in the
+// capacity-based heap figure, so a set's cost still depends only on its capacity). A rebuild
+// picks the smallest shift that fits the span of the block bases into the buckets, which leaves
+// the used buckets between half and all of them: one to two per block when the set is full.
+// (One bucket per block sends too many lookups down the index; four or eight make the 1M-range
+// directory miss L2 more often: RangeSet.swift has the figures.)
+// A mutation then rewrites only the entries over the blocks it re-encoded, unless the bases have
+// left the covered values (a base below `_directoryBase` or past the last bucket) or shrunk into
+// under a quarter of the buckets; then the whole directory is rebuilt. Both triggers need the
+// span to double or halve, so appending ranges in order stays O(1) amortised.
+
+extension RangeSet {
+    /// Directory buckets per leaf block of capacity.
+    static let directoryBucketsPerBlock = 2
+    /// `split` when no block base lies inside the bucket.
+    static let directoryNoSplit: UInt64 = 0xFFFF_FFFF
+    /// Widest bucket (as a shift) whose splits fit below `directoryNoSplit`.
+    static let directoryFastShiftMaximum: UInt64 = 31
+
+    static func _directoryBuckets(capacity: Int) -> Int { capacity / blockSize * directoryBucketsPerBlock }
+
+    /// Brings the directory up to date after blocks `first...through` were re-encoded: rebuilds
+    /// it when the bases left its buckets (or crowd into too few of them), else rewrites the
+    /// entries that can see those blocks.
+    mutating func _refreshDirectory(fromBlock first: Int, throughBlock through: Int) {
+        guard _count > 0, let index = _index else {
+            _directoryStale = true
+            return
+        }
+        let bases = index + _bottom
+        let last = (_count - 1) / Self.blockSize
+        let buckets = UInt64(_directoryBuckets)
+        let span = bases[last] - bases[0]
+        if _directoryStale || bases[0] < _directoryBase
+            || (bases[last] - _directoryBase) >> _directoryShift >= buckets
+            || (_directoryShift > 0 && span >> _directoryShift < buckets / 4) {
+            _rebuildDirectory()
+            return
+        }
+        let directory = index + _directoryAt
+        var fromBucket = 0, startBlock = 0
+        if first > 0 {
+            // The entries before block first - 1's bucket cannot see the changed blocks; that
+            // bucket's `lo` depends only on blocks before `first`, so it is still right.
+            fromBucket = _bucket(of: bases[first - 1])
+            startBlock = Int(truncatingIfNeeded: directory[fromBucket] & 0xFFFF_FFFF)
+        }
+        // Entries from the bucket of the first unchanged block on see only unchanged blocks.
+        if through + 1 <= last {
+            _fillDirectory(fromBucket: fromBucket, throughBucket: _bucket(of: bases[through + 1]), startBlock: startBlock)
+        } else {
+            _fillDirectoryToSentinel(fromBucket: fromBucket, startBlock: startBlock)
+        }
+    }
+
+    /// Writes the entries from `fromBucket` through the sentinel, the bucket after the last
+    /// base's, and moves the clamp to it: values past the last base's bucket read the sentinel.
+    /// Entries past the sentinel are never read, so a mutation writes only up to it.
+    mutating func _fillDirectoryToSentinel(fromBucket: Int, startBlock: Int) {
+        let bases = _index.unsafelyUnwrapped + _bottom
+        let last = (_count - 1) / Self.blockSize
+        let sentinel = Int(truncatingIfNeeded: (bases[last] - _directoryBase) >> _directoryShift) + 1
+        // The last value of the sentinel bucket, saturated: (sentinel + 1) << shift - 1.
+        let (top, overflow) = UInt64(sentinel + 1).multipliedReportingOverflow(by: 1 << _directoryShift)
+        _directoryClamp = overflow || top == 0 ? .max : top - 1
+        _fillDirectory(fromBucket: fromBucket, throughBucket: sentinel, startBlock: startBlock)
+    }
+
+    /// The bucket of value v, `_directoryBase` <= v <= the last base (so v is not clamped).
+    func _bucket(of v: UInt64) -> Int {
+        Int(truncatingIfNeeded: min(v - _directoryBase, _directoryClamp) >> _directoryShift)
+    }
+
+    /// Chooses the buckets for the current bases and writes every entry.
+    mutating func _rebuildDirectory() {
+        let bases = _index.unsafelyUnwrapped + _bottom
+        let last = (_count - 1) / Self.blockSize
+        let buckets = UInt64(_directoryBuckets)
+        let span = bases[last] - bases[0]
+        var shift: UInt64 = 0
+        while span >> shift >= buckets { shift += 1 }
+        _directoryBase = bases[0]
+        _directoryShift = shift
+        _directoryMask = (1 << shift) - 1
+        _directoryStale = false
+        _fillDirectoryToSentinel(fromBucket: 0, startBlock: 0)
+    }
+
+    /// Writes the entries of buckets `fromBucket...throughBucket`, walking the bases from block
+    /// `startBlock`, whose base is at most the low value of the first bucket (or which is 0).
+    func _fillDirectory(fromBucket: Int, throughBucket: Int, startBlock: Int) {
+        let index = _index.unsafelyUnwrapped
+        let bases = index + _bottom
+        let directory = index + _directoryAt
+        let last = (_count - 1) / Self.blockSize
+        let fast = _directoryShift <= Self.directoryFastShiftMaximum
+        let mask = _directoryMask
+        var j = startBlock
+        var low = _lowValue(ofBucket: fromBucket)
+        for k in fromBucket...throughBucket {
+            let high = low > .max - mask ? .max : low + mask
+            while j < last && bases[j + 1] <= low { j += 1 }
+            let split: UInt64
+            if j == last || bases[j + 1] > high {
+                split = fast ? Self.directoryNoSplit : 0
+            } else if fast && (j + 1 == last || bases[j + 2] > high) {
+                split = bases[j + 1] - low
+            } else {
+                split = 0
+            }
+            directory[k] = split << 32 | UInt64(j)
+            low = high == .max ? .max : high + 1
+        }
+    }
+
+    /// `_directoryBase + k << shift`, saturated at UInt64.max.
+    func _lowValue(ofBucket k: Int) -> UInt64 {
+        let (offset, overflow) = UInt64(k).multipliedReportingOverflow(by: 1 << _directoryShift)
+        if overflow { return .max }
+        let (low, carry) = _directoryBase.addingReportingOverflow(offset)
+        return carry ? .max : low
+    }
+}
