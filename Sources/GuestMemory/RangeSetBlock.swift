@@ -13,8 +13,8 @@ extension RangeSet {
         for s in 0..<blockSize { w[blockSize + s] = 0 ^ bias }
     }
 
-    /// Encodes blocks `first...` up to slot `end` (a multiple of 16, at most the capacity) from
-    /// `ranges`, which holds the ranges of slots `first * 16 ..< min(end, count)` in order; slots
+    /// Encodes blocks `first...` up to slot `end` (a multiple of blockSize, at most the capacity) from
+    /// `ranges`, which holds the ranges of slots `first * blockSize ..< min(end, count)` in order; slots
     /// past them become padding. Writes each block's base into the index's bottom level, keeps
     /// `_wideBlocks` and `_high` in step (allocated while a block is wide, freed when none is),
     /// then refreshes the index levels above.

@@ -90,7 +90,7 @@ extension RangeSet {
         if wanted > _capacity { _reallocate(capacity: wanted) }
     }
 
-    /// Frees the slots not needed for the ranges held now (rounded up to a 16-slot block).
+    /// Frees the slots not needed for the ranges held now (rounded up to a whole block of 8 slots).
     public mutating func shrinkToFit() {
         let wanted = Self._roundUpToBlock(_count)
         if wanted < _capacity { _reallocate(capacity: wanted) }

@@ -1,4 +1,4 @@
-import GuestMemory
+@testable import GuestMemory
 import VpmemTestSupport
 import Testing
 
@@ -195,9 +195,32 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
                     try apply(s...(s + (w >> 32) % 8), remove: w & (1 << 63) != 0 && step % 3 == 0)
                 }
                 if step % 50 == 49 { try apply(((1 << 30) + (1 << 35))...UInt64.max, remove: true) }
-                if step % 25 == 24 { verify(set, model, span: 1 << 31) }
+                if step % 25 == 24 {
+                    verify(set, model, span: 1 << 31)
+                    expectDirectoryAgreesWithIndex(set, model)
+                }
             }
             verify(set, model, span: 1 << 31)
+            expectDirectoryAgreesWithIndex(set, model)
         }
+    }
+}
+
+/// The directory names the same leaf block as a descent of the B+ index, for every value a
+/// lookup can ask about (each range's start and end and their neighbours, and values between):
+/// a directory that sent a lookup to a wrong block could still answer right by luck, this cannot.
+func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRangeSet) {
+    guard let lowest = model.ranges.first?.lowerBound, let index = set._index else { return }
+    var probes: [UInt64] = []
+    for r in model.ranges {
+        for x in [r.lowerBound, r.lowerBound &+ 1, r.upperBound, r.upperBound &+ 1, r.lowerBound &- 1,
+                  r.lowerBound / 2 &+ r.upperBound / 2] {
+            probes.append(x)
+        }
+    }
+    for x in probes where x >= lowest && x < .max {
+        let viaDirectory = set._locate(x, UnsafePointer(index))
+        let viaIndex = RangeSet._descend(x, UnsafePointer(index), depth: set._depth)
+        #expect(viaDirectory == viaIndex, "directory sends \(x) to block \(viaDirectory), the index to \(viaIndex)")
     }
 }
