@@ -193,34 +193,29 @@ public final class SteeringEngine {
     }
 
     /// The highest-id server whose `kind` set holds all of [first, last] (Xen's
-    /// rangeset_contains_range), walking the sets in place: their ranges are never copied.
+    /// rangeset_contains_range).
     @inlinable @inline(__always)
     func lookup(_ kind: IoRangeKind, first: UInt64, last: UInt64) -> IoreqServerID? {
-        let k = Int(truncatingIfNeeded: kind.rawValue)
-        var i = hot.pointee.activeCount
-        while i > 0 {
-            i &-= 1
-            let id = active[i]
-            if rangeSets[Int(truncatingIfNeeded: id) &* SteeringEngine.kinds &+ k]
-                .contains(ClosedRange(uncheckedBounds: (lower: first, upper: last))) {
-                return IoreqServerID(id)
-            }
-        }
-        return nil
+        firstServer(kind) { $0.contains(ClosedRange(uncheckedBounds: (lower: first, upper: last))) }
     }
 
     /// `lookup` for one value (a wp_mem gfn): the point query, which tests a leaf block at once
     /// and, with no range path beside it, keeps the set's fields in registers.
     @inlinable @inline(__always)
     func lookup(_ kind: IoRangeKind, point: UInt64) -> IoreqServerID? {
+        firstServer(kind) { $0.contains(point) }
+    }
+
+    /// The highest-id server whose `kind` set satisfies `holds`, walking the sets in place:
+    /// their ranges are never copied.
+    @inlinable @inline(__always)
+    func firstServer(_ kind: IoRangeKind, where holds: (borrowing RangeSet) -> Bool) -> IoreqServerID? {
         let k = Int(truncatingIfNeeded: kind.rawValue)
         var i = hot.pointee.activeCount
         while i > 0 {
             i &-= 1
             let id = active[i]
-            if rangeSets[Int(truncatingIfNeeded: id) &* SteeringEngine.kinds &+ k].contains(point) {
-                return IoreqServerID(id)
-            }
+            if holds(rangeSets[Int(truncatingIfNeeded: id) &* SteeringEngine.kinds &+ k]) { return IoreqServerID(id) }
         }
         return nil
     }
