@@ -155,14 +155,15 @@ public final class SteeringEngine {
     func decideMemory(_ access: GuestAccess) -> SteeringDecision {
         let gfn = Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)
         guard let t = p2m.translate(gfn) else { return .fault(.unmapped(gfn: gfn)) }
-        let type = t.type
-        // P2MAccess's read and write bits are bits 0 and 1, the direction's raw values; built
-        // here rather than read from P2MAccess.read/.write, which are lazily initialised globals.
-        guard t.access.rawValue & (1 &<< access.direction.rawValue) != 0 else {
-            return .fault(.accessDenied(gfn: gfn, type: type, access: t.access, direction: access.direction))
+        // The direction's raw value is its P2MAccess bit number (read 0, write 1).
+        guard t.grants(accessBit: access.direction.rawValue) else {
+            return .fault(.accessDenied(gfn: gfn, type: t.type, access: t.access, direction: access.direction))
         }
-        switch type {
-        case .ioreqServer:
+        // The two types most accesses hit, RAM and the type ioreq servers claim, are tested on
+        // the entry's type bits first; the rest decode the type (a table lookup: its raw values
+        // are Xen's, which are sparse) and switch.
+        if t.isType(.ramRW) { return .direct(mfn: t.mfn.unsafelyUnwrapped, type: .ramRW) }
+        if t.isType(.ioreqServer) {
             let h = hot.pointee
             if h.claimant >= 0 && h.claimFlags & (1 &<< access.direction.rawValue) != 0 {
                 return .emulate(server: IoreqServerID(UInt16(truncatingIfNeeded: h.claimant)), route: .typeClaim)
@@ -170,7 +171,10 @@ public final class SteeringEngine {
             if access.direction == .write, let s = lookup(.wpMem, point: gfn.raw) {
                 return .emulate(server: s, route: .rangeset(.wpMem))
             }
-            return .direct(mfn: t.mfn.unsafelyUnwrapped, type: type)
+            return .direct(mfn: t.mfn.unsafelyUnwrapped, type: .ioreqServer)
+        }
+        let type = t.type
+        switch type {
         case .mmioDM:
             return select(.mmio, first: access.address, last: access.lastByte, space: .memory)
         case .ramRO, .grantMapRO:
@@ -178,7 +182,7 @@ public final class SteeringEngine {
             return .direct(mfn: t.mfn.unsafelyUnwrapped, type: type)
         case .invalid:
             return .fault(.unmapped(gfn: gfn))
-        case .ramRW, .ramLogDirty, .mmioDirect, .grantMapRW, .foreign, .pmem:
+        case .ramRW, .ioreqServer, .ramLogDirty, .mmioDirect, .grantMapRW, .foreign, .pmem:
             return .direct(mfn: t.mfn.unsafelyUnwrapped, type: type)
         }
     }
@@ -196,26 +200,40 @@ public final class SteeringEngine {
     /// rangeset_contains_range).
     @inlinable @inline(__always)
     func lookup(_ kind: IoRangeKind, first: UInt64, last: UInt64) -> IoreqServerID? {
-        firstServer(kind) { $0.contains(ClosedRange(uncheckedBounds: (lower: first, upper: last))) }
+        let range = ClosedRange(uncheckedBounds: (lower: first, upper: last))
+        let n = hot.pointee.activeCount
+        guard n > 0 else { return nil }
+        if set(of: n &- 1, kind).pointee.contains(range) { return IoreqServerID(active[n &- 1]) }
+        return lookupBelow(n &- 1, kind, range)
     }
 
-    /// `lookup` for one value (a wp_mem gfn): the point query, which tests a leaf block at once
-    /// and, with no range path beside it, keeps the set's fields in registers.
+    /// `lookup` for one value (a wp_mem gfn): the point query, which tests a leaf block at once.
     @inlinable @inline(__always)
     func lookup(_ kind: IoRangeKind, point: UInt64) -> IoreqServerID? {
-        firstServer(kind) { $0.contains(point) }
+        let n = hot.pointee.activeCount
+        guard n > 0 else { return nil }
+        if set(of: n &- 1, kind).pointee.contains(point) { return IoreqServerID(active[n &- 1]) }
+        return lookupBelow(n &- 1, kind, point...point)
     }
 
-    /// The highest-id server whose `kind` set satisfies `holds`, walking the sets in place:
-    /// their ranges are never copied.
+    // The walk goes from the highest id down (Xen's order), and its first step, the newest
+    // server, is inlined on its own: with one server per kind of range (a vGPU's wp_mem, a
+    // device's BARs), that is the whole walk, and the code carries no loop state across the
+    // set's cold calls (so the set's fields stay in registers). The rest of the walk is a call.
+
+    /// The `kind` set of the server at `active[i]`, in place.
     @inlinable @inline(__always)
-    func firstServer(_ kind: IoRangeKind, where holds: (borrowing RangeSet) -> Bool) -> IoreqServerID? {
-        let k = Int(truncatingIfNeeded: kind.rawValue)
-        var i = hot.pointee.activeCount
+    func set(of i: Int, _ kind: IoRangeKind) -> UnsafeMutablePointer<RangeSet> {
+        rangeSets + (Int(truncatingIfNeeded: active[i]) &* SteeringEngine.kinds &+ Int(truncatingIfNeeded: kind.rawValue))
+    }
+
+    /// The highest-id server among `active[0..<end]` whose `kind` set holds all of `range`.
+    @usableFromInline @inline(never)
+    func lookupBelow(_ end: Int, _ kind: IoRangeKind, _ range: ClosedRange<UInt64>) -> IoreqServerID? {
+        var i = end
         while i > 0 {
             i &-= 1
-            let id = active[i]
-            if holds(rangeSets[Int(truncatingIfNeeded: id) &* SteeringEngine.kinds &+ k]) { return IoreqServerID(id) }
+            if set(of: i, kind).pointee.contains(range) { return IoreqServerID(active[i]) }
         }
         return nil
     }

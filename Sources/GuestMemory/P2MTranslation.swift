@@ -20,7 +20,16 @@
     /// The machine frame behind the gfn, or nil for a type without one (mmio_dm).
     @inlinable public var mfn: Mfn? { P2MEntry.hasFrame(entry) ? Mfn(uncheckedRaw: frame) : nil }
     @inlinable public var type: P2MType { P2MEntry.type(entry) }
+    /// True when the leaf's type is `type`: one compare of the entry's type bits, without
+    /// decoding them into a `P2MType` (whose raw values are sparse, so decoding takes a table
+    /// lookup). For hot paths that test for one or two types before a full `switch`.
+    @inlinable public func isType(_ type: P2MType) -> Bool { P2MEntry.typeRaw(entry) == type.rawValue }
     @inlinable public var access: P2MAccess { P2MEntry.access(entry) }
+    /// True when the entry grants the right whose `P2MAccess` bit number is `bit` (0 read,
+    /// 1 write, 2 execute; other values are false): one bit test of the entry.
+    @inlinable public func grants(accessBit bit: UInt8) -> Bool {
+        bit < 3 && (entry &>> (P2MEntry.accessShift &+ UInt64(bit))) & 1 != 0
+    }
     /// The rights a guest access gets: the entry's access restricted by its type.
     @inlinable public var effectiveAccess: P2MAccess { access.intersection(type.hardwareAccess) }
     /// The size of the leaf that maps the gfn.

@@ -171,16 +171,16 @@ public struct RangeSet: ~Copyable {
     public func contains(_ point: UInt64) -> Bool {
         guard _count > 0 else { return false }
         let index = UnsafePointer(_index.unsafelyUnwrapped)
-        // The root's first key is the lowest start. UInt64.max would count padding keys.
-        if point < index[Self.indexHeaderWords] { return false }
-        if point == .max { return _end(at: _count &- 1) == .max }
+        // No test against the lowest start: for a point below it `_locate` returns a block
+        // whose base is above the point, and the offset below then wraps past every end.
         let block = _locate(point, index)
         let d = point &- index[_bottom &+ block]
         let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
         if p.load(as: UInt32.self) != Self.narrowMark { return Self._wideContains(p, _high, block: block, offset: d) }
         // Narrow block: is there a slot with start <= d <= end? Both lines are loaded at once
         // (no dependency on which slot it is); ranges are disjoint, so at most one matches.
-        // d is clamped to 0xFFFF_FFFF: above every narrow end, and padding ends are 0.
+        // d is clamped to 0xFFFF_FFFF: above every narrow end, and padding ends are 0. (A point
+        // below the block's base wraps d to at least 2^64 - base, above every end offset too.)
         let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ Self.bias)
         let dv = SIMD8<Int32>(repeating: d32)
         let starts = p.load(as: SIMD8<Int32>.self)
@@ -275,16 +275,18 @@ public struct RangeSet: ~Copyable {
 
     // MARK: The search
 
-    /// The leaf block whose base (first start) is the last one <= x. Requires a non-empty set and
-    /// base of block 0 <= x < UInt64.max. One load of x's directory entry (invariant 6) names the
-    /// block, or the block before the one boundary inside x's bucket; a bucket with two or more
-    /// boundaries sends the lookup down the B+ index instead.
+    /// The leaf block whose base (first start) is the last one <= x, for a non-empty set. One
+    /// load of x's directory entry (invariant 6) names the block, or the block before the one
+    /// boundary inside x's bucket; a bucket with two or more boundaries sends the lookup down
+    /// the B+ index instead. For x below the lowest base there is no such block: the result is
+    /// then block 0 or the last block (x clamps into the sentinel bucket), both based above x,
+    /// so callers that need a predecessor test x against the lowest start first.
     @inlinable @inline(__always)
     func _locate(_ x: UInt64, _ index: UnsafePointer<UInt64>) -> Int {
         let relative = Swift.min(x &- _directoryBase, _directoryClamp)
         let entry = index[_directoryAt &+ Int(truncatingIfNeeded: relative &>> _directoryShift)]
         let split = entry &>> 32
-        if split == 0 { return Self._descendOutOfLine(x, index, depth: _depth) }
+        if split == 0 { return Self._descendOutOfLine(x, index, depth: _depth, lastBlock: (_count &- 1) &>> Self.blockShift) }
         let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)
         return block &+ (relative & _directoryMask >= split ? 1 : 0)
     }
@@ -293,10 +295,14 @@ public struct RangeSet: ~Copyable {
     // counts, never `self`: a call that took `self` would make the caller copy the whole struct
     // to the stack first (a borrow through a pointer, as the steering engine holds its sets).
 
-    /// `_descend`, kept out of `_locate`'s inlined body: the directory's slow path.
+    /// `_descend`, kept out of `_locate`'s inlined body: the directory's slow path. Takes any x:
+    /// below the lowest base it returns block 0, and UInt64.max (which would count the padding
+    /// keys) goes to the last block.
     @usableFromInline @inline(never)
-    static func _descendOutOfLine(_ x: UInt64, _ index: UnsafePointer<UInt64>, depth: Int) -> Int {
-        _descend(x, index, depth: depth)
+    static func _descendOutOfLine(_ x: UInt64, _ index: UnsafePointer<UInt64>, depth: Int, lastBlock: Int) -> Int {
+        if x < index[indexHeaderWords] { return 0 }
+        if x == .max { return lastBlock }
+        return _descend(x, index, depth: depth)
     }
 
     /// The leaf block whose base (first start) is the last one <= x. Requires a non-empty set,
@@ -315,8 +321,9 @@ public struct RangeSet: ~Copyable {
         return node
     }
 
-    /// Index of the last range whose start is <= x, or -1.
-    @inlinable
+    /// Index of the last range whose start is <= x, or -1. Always inlined, like `contains`: a
+    /// call would copy the whole set to the stack first when the caller holds it by pointer.
+    @inlinable @inline(__always)
     func _predecessor(_ x: UInt64) -> Int {
         guard _count > 0 else { return -1 }
         let index = UnsafePointer(_index.unsafelyUnwrapped)

@@ -218,6 +218,12 @@ func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRan
             probes.append(x)
         }
     }
+    // Below the lowest start there is no predecessor block: contains(point) relies on getting a
+    // block based above x (its offset then wraps past every end), in both directory modes.
+    for x in [0, lowest / 2, lowest &- 1] where x < lowest {
+        let block = set._locate(x, UnsafePointer(index))
+        #expect(index[set._bottom + block] > x, "directory sends \(x), below the lowest start, to block \(block)")
+    }
     for x in probes where x >= lowest && x < .max {
         let viaDirectory = set._locate(x, UnsafePointer(index))
         let viaIndex = RangeSet._descend(x, UnsafePointer(index), depth: set._depth)
