@@ -356,8 +356,17 @@ public struct RangeSet: ~Copyable {
     /// contains(point) in wide block `block` (at `p`), point = base + d.
     @usableFromInline @inline(never)
     static func _wideContains(_ p: UnsafeRawPointer, _ high: UnsafeMutablePointer<UInt32>?, block: Int, offset d: UInt64) -> Bool {
-        let slot = _wideCount(p, high, block: block, offset: d) &- 1
         let w = p.assumingMemoryBound(to: UInt32.self), h = high.unsafelyUnwrapped + block &* (2 &* blockSize)
+        if d == .max {
+            // Only UInt64.max in a block based at 0, where padding starts (all ones) would count
+            // as starts <= d: the point is in the set when some range ends there (padding ends
+            // are 0).
+            for s in 0..<blockSize where UInt64(h[blockSize &+ s]) << 32 | UInt64(w[blockSize &+ s] ^ bias) == .max {
+                return true
+            }
+            return false
+        }
+        let slot = _wideCount(p, high, block: block, offset: d) &- 1
         return d <= UInt64(h[blockSize &+ slot]) << 32 | UInt64(w[blockSize &+ slot] ^ bias)
     }
 

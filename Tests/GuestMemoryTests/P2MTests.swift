@@ -26,6 +26,30 @@ import Testing
         #expect(s.effectiveAccess == [.read, .write])
     }
 
+    /// The steering engine's shortcuts read the entry's bits directly: they must say exactly
+    /// what the decoded type and access say, for every type and every set of rights, and a bit
+    /// number past execute is no right (it must not read the bits above the access field).
+    @Test func rawBitTestsAgreeWithTheDecodedTypeAndAccess() throws {
+        let p2m = P2M()
+        var g: UInt64 = 0x1000
+        for type in P2MType.allCases where type != .invalid {
+            for rights in 0...7 {
+                let access = P2MAccess(rawValue: UInt8(rights))
+                let frame: Mfn? = type == .mmioDM ? nil : mfn(0xfff_ffff)  // all ones above the access bits
+                try p2m.set(gfn: gfn(g), count: 1, to: frame, type: type, access: access)
+                let t = try #require(p2m.translate(gfn(g)))
+                for other in P2MType.allCases {
+                    #expect(t.isType(other) == (other == type), "\(type) isType(\(other))")
+                }
+                for bit: UInt8 in 0...7 {
+                    let expected = bit < 3 && access.contains(P2MAccess(rawValue: 1 << bit))
+                    #expect(t.grants(accessBit: bit) == expected, "\(type) \(access) bit \(bit)")
+                }
+                g += 1
+            }
+        }
+    }
+
     @Test func largestLeavesAlignmentAllows() throws {
         let p2m = P2M()
         // gfn and mfn congruent mod 1G: 4K head, 2M run, 1G, 2M run, 4K tail.
