@@ -207,13 +207,11 @@ public final class SteeringEngine {
         return lookupBelow(n &- 1, kind, range)
     }
 
-    /// `lookup` for one value (a wp_mem gfn): the point query, which tests a leaf block at once.
+    /// `lookup` for one value (a wp_mem gfn). `RangeSet.contains` takes a one-value range to
+    /// the point query, and with both bounds the same value here that test folds away.
     @inlinable @inline(__always)
     func lookup(_ kind: IoRangeKind, point: UInt64) -> IoreqServerID? {
-        let n = hot.pointee.activeCount
-        guard n > 0 else { return nil }
-        if set(of: n &- 1, kind).pointee.contains(point) { return IoreqServerID(active[n &- 1]) }
-        return lookupBelow(n &- 1, kind, point...point)
+        lookup(kind, first: point, last: point)
     }
 
     // The walk goes from the highest id down (Xen's order), and its first step, the newest

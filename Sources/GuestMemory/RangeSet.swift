@@ -343,30 +343,26 @@ public struct RangeSet: ~Copyable {
         return block &<< Self.blockShift &+ c &- 1
     }
 
-    /// How many slots of wide block `block` (at `p`; its high halves in `high`) start at or
-    /// below base + d. Padding starts decode to UInt64.max, above any d of a point < UInt64.max.
+    /// How many slots of wide block `block` (at `p`; its high halves in `high`) hold a range
+    /// starting at or below base + d. A padding slot (start all ones, end 0) never counts, even
+    /// for d = UInt64.max (UInt64.max in a block based at 0, or a point just below the base).
     @usableFromInline @inline(never)
     static func _wideCount(_ p: UnsafeRawPointer, _ high: UnsafeMutablePointer<UInt32>?, block: Int, offset d: UInt64) -> Int {
         let w = p.assumingMemoryBound(to: UInt32.self), h = high.unsafelyUnwrapped + block &* (2 &* blockSize)
         var c = 1  // slot 0 starts at the base
-        for s in 1..<blockSize where UInt64(h[s]) << 32 | UInt64(w[s] ^ bias) <= d { c += 1 }
+        for s in 1..<blockSize {
+            let start = UInt64(h[s]) << 32 | UInt64(w[s] ^ bias)
+            let end = UInt64(h[blockSize &+ s]) << 32 | UInt64(w[blockSize &+ s] ^ bias)
+            if start <= d && start <= end { c += 1 }
+        }
         return c
     }
 
     /// contains(point) in wide block `block` (at `p`), point = base + d.
     @usableFromInline @inline(never)
     static func _wideContains(_ p: UnsafeRawPointer, _ high: UnsafeMutablePointer<UInt32>?, block: Int, offset d: UInt64) -> Bool {
-        let w = p.assumingMemoryBound(to: UInt32.self), h = high.unsafelyUnwrapped + block &* (2 &* blockSize)
-        if d == .max {
-            // Only UInt64.max in a block based at 0, where padding starts (all ones) would count
-            // as starts <= d: the point is in the set when some range ends there (padding ends
-            // are 0).
-            for s in 0..<blockSize where UInt64(h[blockSize &+ s]) << 32 | UInt64(w[blockSize &+ s] ^ bias) == .max {
-                return true
-            }
-            return false
-        }
         let slot = _wideCount(p, high, block: block, offset: d) &- 1
+        let w = p.assumingMemoryBound(to: UInt32.self), h = high.unsafelyUnwrapped + block &* (2 &* blockSize)
         return d <= UInt64(h[blockSize &+ slot]) << 32 | UInt64(w[blockSize &+ slot] ^ bias)
     }
 
