@@ -204,7 +204,7 @@ public final class SteeringEngine {
         let n = hot.pointee.activeCount
         guard n > 0 else { return nil }
         if set(of: n &- 1, kind).pointee.contains(range) { return IoreqServerID(active[n &- 1]) }
-        return lookupBelow(n &- 1, kind, range)
+        return lookupBelow(kind, range)
     }
 
     /// `lookup` for one value (a wp_mem gfn). `RangeSet.contains` takes a one-value range to
@@ -225,10 +225,10 @@ public final class SteeringEngine {
         rangeSets + (Int(truncatingIfNeeded: active[i]) &* SteeringEngine.kinds &+ Int(truncatingIfNeeded: kind.rawValue))
     }
 
-    /// The highest-id server among `active[0..<end]` whose `kind` set holds all of `range`.
+    /// The highest-id server below the newest whose `kind` set holds all of `range`.
     @usableFromInline @inline(never)
-    func lookupBelow(_ end: Int, _ kind: IoRangeKind, _ range: ClosedRange<UInt64>) -> IoreqServerID? {
-        var i = end
+    func lookupBelow(_ kind: IoRangeKind, _ range: ClosedRange<UInt64>) -> IoreqServerID? {
+        var i = hot.pointee.activeCount &- 1
         while i > 0 {
             i &-= 1
             if set(of: i, kind).pointee.contains(range) { return IoreqServerID(active[i]) }

@@ -25,11 +25,13 @@
 //  6. The directory follows the index in the same buffer (at `_directoryAt`): while the set is
 //     not empty and `_directoryStale` is false, every entry up to the sentinel describes the
 //     current bases as RangeSetDirectory.swift says, `_directoryBase` <= the lowest base, and
-//     every base lies below the sentinel bucket.
+//     every base lies below the sentinel bucket. An entry that takes a lookup straight to a
+//     block (split not 0) never names a wide block. `_bases` and `_directory` point at the
+//     bottom level and the directory while `_index` is allocated.
 //
 // Lookup: one load of x's directory entry gives the block (or the block before the one boundary
-// in x's bucket, chosen with a compare); a bucket with two or more boundaries, rare, descends
-// the index instead (count the keys <= x in a node, eight compares, no branches; step to child
+// in x's bucket, chosen with a compare); a bucket with two or more boundaries, rare, or next to
+// a wide block, descends the index instead (count the keys <= x in a node, eight compares, no branches; step to child
 // `node * 8 + count - 1`). Then the block's base and its line, which do not depend on each
 // other. For a narrow block, contains(x) tests "some slot has start <= x - base <= end" with
 // SSE2 compares over the whole line (no dependency on which slot it is); the other queries count
@@ -120,6 +122,10 @@ public struct RangeSet: ~Copyable {
     /// sends every value past the last bucket to the sentinel entry. `_directoryStale` is set
     /// while the entries describe no valid state (a fresh buffer, an empty set).
     @usableFromInline var _directoryAt: Int
+    /// `_index + _bottom` and `_index + _directoryAt` (nil while `_index` is): the block bases
+    /// and the directory entries, where the lookup reads them without adding offsets.
+    @usableFromInline var _bases: UnsafeMutablePointer<UInt64>?
+    @usableFromInline var _directory: UnsafeMutablePointer<UInt64>?
     @usableFromInline var _directoryBuckets: Int
     @usableFromInline var _directoryBase: UInt64
     @usableFromInline var _directoryShift: UInt64
@@ -144,6 +150,8 @@ public struct RangeSet: ~Copyable {
         _depth = 0
         _bottom = 0
         _directoryAt = 0
+        _bases = nil
+        _directory = nil
         _directoryBuckets = 0
         _directoryBase = 0
         _directoryShift = 0
@@ -170,15 +178,24 @@ public struct RangeSet: ~Copyable {
     @inlinable @inline(__always)
     public func contains(_ point: UInt64) -> Bool {
         guard _count > 0 else { return false }
-        let index = UnsafePointer(_index.unsafelyUnwrapped)
-        // No test against the lowest start: for a point below it `_locate` returns a block
+        // No test against the lowest start: for a point below it the directory names a block
         // whose base is above the point, and the offset below then wraps past every end.
-        let block = _locate(point, index)
-        let d = point &- index[_bottom &+ block]
+        let relative = Swift.min(point &- _directoryBase, _directoryClamp)
+        let entry = _directory.unsafelyUnwrapped[Int(truncatingIfNeeded: relative &>> _directoryShift)]
+        let split = entry &>> 32
+        // A bucket with two or more block bases, or next to a wide block: answered out of line
+        // from scratch, so that nothing of this path has to survive a call.
+        if split == 0 {
+            return Self._containsOutOfLine(point, _index.unsafelyUnwrapped, _blocks.unsafelyUnwrapped, _high,
+                                           depth: _depth, count: _count)
+        }
+        let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) &+ (relative & _directoryMask >= split ? 1 : 0)
+        let d = point &- _bases.unsafelyUnwrapped[block]
         let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
-        if p.load(as: UInt32.self) != Self.narrowMark { return Self._wideContains(p, _high, block: block, offset: d) }
-        // Narrow block: is there a slot with start <= d <= end? Both lines are loaded at once
-        // (no dependency on which slot it is); ranges are disjoint, so at most one matches.
+        // The block is narrow: the directory sends every lookup that may land in a wide block
+        // down the index (split 0, invariant 6). Is there a slot with start <= d <= end? Both
+        // halves are loaded at once (no dependency on which slot it is); ranges are disjoint, so
+        // at most one matches.
         // d is clamped to 0xFFFF_FFFF: above every narrow end, and padding ends are 0. (A point
         // below the block's base wraps d to at least 2^64 - base, above every end offset too.)
         let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ Self.bias)
@@ -284,7 +301,7 @@ public struct RangeSet: ~Copyable {
     @inlinable @inline(__always)
     func _locate(_ x: UInt64, _ index: UnsafePointer<UInt64>) -> Int {
         let relative = Swift.min(x &- _directoryBase, _directoryClamp)
-        let entry = index[_directoryAt &+ Int(truncatingIfNeeded: relative &>> _directoryShift)]
+        let entry = _directory.unsafelyUnwrapped[Int(truncatingIfNeeded: relative &>> _directoryShift)]
         let split = entry &>> 32
         if split == 0 { return Self._descendOutOfLine(x, index, depth: _depth, lastBlock: (_count &- 1) &>> Self.blockShift) }
         let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)
@@ -330,7 +347,7 @@ public struct RangeSet: ~Copyable {
         if x < index[Self.indexHeaderWords] { return -1 }
         if x == .max { return _count &- 1 }
         let block = _locate(x, index)
-        let d = x &- index[_bottom &+ block]
+        let d = x &- _bases.unsafelyUnwrapped[block]
         let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
         if p.load(as: UInt32.self) != Self.narrowMark {
             return block &<< Self.blockShift &+ Self._wideCount(p, _high, block: block, offset: d) &- 1
@@ -356,6 +373,21 @@ public struct RangeSet: ~Copyable {
             if start <= d && start <= end { c += 1 }
         }
         return c
+    }
+
+    /// contains(point) when the directory sends the lookup down the index (a bucket with two or
+    /// more block bases, or next to a wide block): the block by descent, then its slots.
+    @usableFromInline @inline(never)
+    static func _containsOutOfLine(_ x: UInt64, _ index: UnsafeMutablePointer<UInt64>, _ blocks: UnsafeMutableRawPointer,
+                                   _ high: UnsafeMutablePointer<UInt32>?, depth: Int, count: Int) -> Bool {
+        let block = _descendOutOfLine(x, UnsafePointer(index), depth: depth, lastBlock: (count &- 1) &>> blockShift)
+        let d = x &- index[Int(truncatingIfNeeded: index[depth]) &+ block]
+        let p = UnsafeRawPointer(blocks) + block &* blockBytes
+        if p.load(as: UInt32.self) != narrowMark { return _wideContains(p, high, block: block, offset: d) }
+        let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ bias)
+        let w = p.assumingMemoryBound(to: Int32.self)
+        for s in 0..<blockSize where w[s] <= d32 && d32 <= w[blockSize &+ s] { return true }
+        return false
     }
 
     /// contains(point) in wide block `block` (at `p`), point = base + d.
@@ -390,7 +422,7 @@ public struct RangeSet: ~Copyable {
     @inlinable @inline(__always)
     func _end(at i: Int) -> UInt64 {
         let block = i &>> Self.blockShift
-        return _index.unsafelyUnwrapped[_bottom &+ block] &+ _offset(block: block, word: Self.blockSize &+ i & (Self.blockSize &- 1))
+        return _bases.unsafelyUnwrapped[block] &+ _offset(block: block, word: Self.blockSize &+ i & (Self.blockSize &- 1))
     }
 
     @usableFromInline

@@ -9,8 +9,9 @@
 //   high 32 bits  split = 0xFFFF_FFFF  no block base lies in (L, H]: every x in the bucket is in lo
 //                 split = b - L        exactly one does, b (block lo + 1's base): x is in lo + 1
 //                                      when x - L >= split, else in lo
-//                 split = 0            two or more do (or the buckets are wider than 2^31): the
-//                                      lookup takes the B+ index
+//                 split = 0            two or more do, the buckets are wider than 2^31, or a
+//                                      block x may be in is wide: the lookup takes the B+ index
+// So a lookup that reads a split other than 0 knows its block is narrow without reading it.
 // So a lookup costs one load from the directory, then the block's base and lines, which do not
 // depend on each other: two dependent loads where the index takes its depth plus one.
 //
@@ -118,8 +119,8 @@ extension RangeSet {
             while j < last && bases[j + 1] <= low { j += 1 }
             let split: UInt64
             if j == last || bases[j + 1] > high {
-                split = fast ? Self.directoryNoSplit : 0
-            } else if fast && (j + 1 == last || bases[j + 2] > high) {
+                split = fast && !_isWide(block: j) ? Self.directoryNoSplit : 0
+            } else if fast && (j + 1 == last || bases[j + 2] > high) && !_isWide(block: j) && !_isWide(block: j + 1) {
                 split = bases[j + 1] - low
             } else {
                 split = 0
@@ -127,6 +128,11 @@ extension RangeSet {
             directory[k] = split << 32 | UInt64(j)
             low = high == .max ? .max : high + 1
         }
+    }
+
+    /// True when block `b` is wide (its offsets' high halves are in `_high`).
+    func _isWide(block b: Int) -> Bool {
+        (_blocks.unsafelyUnwrapped + b * Self.blockBytes).load(as: UInt32.self) == Self.wideMark
     }
 
     /// `_directoryBase + k << shift`, saturated at UInt64.max.

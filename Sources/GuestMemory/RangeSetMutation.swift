@@ -198,6 +198,8 @@ extension RangeSet {
         _indexWords = 0
         _depth = 0
         _bottom = 0
+        _bases = nil
+        _directory = nil
         _capacity = capacity
         guard capacity > 0 else { return }
         let blocks = UnsafeMutableRawPointer.allocate(byteCount: capacity / Self.blockSize * Self.blockBytes, alignment: Self.blockBytes)

@@ -43,6 +43,8 @@ extension RangeSet {
         _depth = layout.depth
         _bottom = layout.offsets[layout.depth - 1]
         _directoryAt = layout.directoryAt
+        _bases = index + _bottom
+        _directory = index + _directoryAt
         _directoryBuckets = Self._directoryBuckets(capacity: _capacity)
         _directoryStale = true
     }

@@ -224,6 +224,16 @@ func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRan
         let block = set._locate(x, UnsafePointer(index))
         #expect(index[set._bottom + block] > x, "directory sends \(x), below the lowest start, to block \(block)")
     }
+    // An entry that takes a lookup straight to a block (split not 0) never names a wide one:
+    // contains(point) reads such a block as narrow without looking.
+    for x in probes + [0, lowest &- 1, .max] {
+        let relative = min(x &- set._directoryBase, set._directoryClamp)
+        let entry = set._directory.unsafelyUnwrapped[Int(truncatingIfNeeded: relative >> set._directoryShift)]
+        guard entry >> 32 != 0 else { continue }
+        let block = set._locate(x, UnsafePointer(index))
+        let wide = set._isWide(block: block)
+        #expect(!wide, "directory sends \(x) straight to wide block \(block)")
+    }
     for x in probes where x >= lowest && x < .max {
         let viaDirectory = set._locate(x, UnsafePointer(index))
         let viaIndex = RangeSet._descend(x, UnsafePointer(index), depth: set._depth)
