@@ -184,6 +184,13 @@ extension SteeringEngine {
                 throw .guestAllowanceExhausted(domain, allowance: account.allowance, charged: account.charged, needed: grown)
             }
         }
+        // A change with a free slot can still allocate: once a block's ranges span more than
+        // 2^32 - 2 values, the high halves of its offsets go to a side buffer (an add that brings
+        // a far range into a block, or a remove that pulls one in). The slot count cannot predict
+        // that, so when the set could come to span that much and has no side buffer yet, its
+        // ranges are kept aside and the set is rebuilt from them if the change must be refused.
+        let saved = Self.mightAllocateSideBuffer(set, first, last) ? set.pointee.ranges : nil
+        let reserved = set.pointee.bytesAllocated
         do {
             if adding { try set.pointee.add(first...last) } else { try set.pointee.remove(first...last) }
         } catch {
@@ -193,11 +200,46 @@ extension SteeringEngine {
             ])
             throw .rangeLimitReached(domain, id, kind, error)
         }
+        if set.pointee.bytesAllocated > reserved {
+            let needed = UInt64(set.pointee.bytesAllocated - before)
+            assert(saved != nil, "a rangeset allocated a side buffer the engine did not foresee")
+            if account.charged + needed > account.allowance, let saved {
+                Self.rebuild(set, from: saved, capacity: memory.capacity)
+                logger.warning("ioreq server range refused: guest range-memory allowance exhausted", metadata: [
+                    "domain": "\(domain)", "server": "\(id.raw)", "kind": "\(kind.name)",
+                    "allowance": "\(account.allowance)", "charged": "\(account.charged)", "needed": "\(needed)",
+                ])
+                throw .guestAllowanceExhausted(domain, allowance: account.allowance, charged: account.charged, needed: needed)
+            }
+        }
         let after = set.pointee.bytesAllocated
         if after >= before {
             account.charged += UInt64(after - before)
         } else {
             account.charged -= UInt64(before - after)
+        }
+    }
+
+    /// True when `set` keeps no side buffer now but, with `[first, last]` added or removed,
+    /// could hold a block spanning more than `RangeSet.narrowSpan` values.
+    static func mightAllocateSideBuffer(_ set: UnsafeMutablePointer<RangeSet>, _ first: UInt64, _ last: UInt64) -> Bool {
+        guard !set.pointee.hasWideBlocks else { return false }
+        let low = min(first, set.pointee.first?.lowerBound ?? first)
+        let high = max(last, set.pointee.last?.upperBound ?? last)
+        return high - low > RangeSet.narrowSpan
+    }
+
+    /// Puts `set` back as it was: `ranges` in a set of the same name, limit and `capacity`. The
+    /// encoding depends only on those, so the rebuilt set holds exactly the memory it held.
+    static func rebuild(_ set: UnsafeMutablePointer<RangeSet>, from ranges: [ClosedRange<UInt64>], capacity: Int) {
+        do {
+            var fresh = try RangeSet(name: set.pointee.name, limit: set.pointee.limit)
+            try fresh.reserveCapacity(capacity)
+            for r in ranges { try fresh.add(r) }
+            set.pointee = fresh
+        } catch {
+            // Unreachable: the same ranges, limit and capacity the set held before the change.
+            assertionFailure("rebuilding a rangeset failed: \(error)")
         }
     }
 

@@ -250,6 +250,19 @@ public struct RangeSet: ~Copyable {
         return _range(at: 0)
     }
 
+    /// The highest range, or nil when the set is empty.
+    public var last: ClosedRange<UInt64>? {
+        guard _count > 0 else { return nil }
+        return _range(at: _count - 1)
+    }
+
+    /// The most values a narrow block's ranges may span: beyond it (from a block's first start to
+    /// its last end) the block is wide and the set keeps a side buffer for the high halves of its
+    /// offsets, `capacity * 8` bytes, allocated when the first block becomes wide.
+    public static let narrowSpan: UInt64 = narrowMaximum
+    /// True while some block is wide, so the side buffer exists.
+    public var hasWideBlocks: Bool { _high != nil }
+
     /// The lowest range that starts above `value`, or nil. Iterate with
     /// `var r = set.first; while let x = r { ...; r = set.next(after: x.upperBound) }`.
     public func next(after value: UInt64) -> ClosedRange<UInt64>? {

@@ -2,6 +2,7 @@ import DeviceModel
 import GuestMemory
 import Logging
 import Testing
+import VpmemTestSupport
 
 @Suite struct SteeringLimitTests {
     @Test func rangesetLimitIsExactAndARefusalChangesNothingAndIsLogged() throws {
@@ -178,6 +179,123 @@ import Testing
         #expect(a.rangeMemory.charged == 0)
         let sa2 = try a.createServer(name: "again")
         try a.mapRange(sa2, .wpMem, first: 0, last: 0)
+    }
+
+    /// A change that needs no new slot can still need memory: a block whose ranges come to span
+    /// more than 2^32 values keeps its offsets' high halves in a side buffer. An add or a remove
+    /// that would allocate it beyond the allowance is refused, and leaves the set as it was.
+    @Test func aChangeThatNeedsWideStorageIsChargedBeforeItStays() throws {
+        var probe = try RangeSet(name: "probe", limit: 256)
+        try probe.reserveCapacity(16)
+        let sixteenNarrow = UInt64(probe.bytesAllocated)
+        let host = try SteeringHost()
+        let e = try makeGuest(host, domain: 1, allowance: sixteenNarrow)
+        let s = try e.createServer(name: "bars")
+        // Nine pages of MMIO: capacity 16, narrow blocks, the whole allowance used.
+        for i in 0..<UInt64(9) { try e.mapRange(s, .mmio, first: i << 16, last: i << 16 | 0xFFF) }
+        #expect(e.rangeMemory.charged == sixteenNarrow)
+        let held = try e.ranges(s, .mmio)
+        // A tenth, 1 TiB up, has a free slot but makes the second block wide.
+        var refusal: SteeringError?
+        do { try e.mapRange(s, .mmio, first: 1 << 40, last: 1 << 40 | 0xFFF) } catch { refusal = error }
+        guard case let .guestAllowanceExhausted(d, allowance, charged, needed)? = refusal else {
+            Issue.record("expected guestAllowanceExhausted, got \(String(describing: refusal))")
+            return
+        }
+        #expect(d == e.domain && allowance == sixteenNarrow && charged == sixteenNarrow && needed > 0)
+        #expect(try e.ranges(s, .mmio) == held)
+        #expect(e.rangeMemory.charged == sixteenNarrow)
+        #expect(e.rangeMemory.charged == UInt64(e.servers.map(\.rangeBytes).reduce(0, +)))
+        // A remove can do the same: with ranges 0-7 in block 0 and one 1 TiB up alone in block 1,
+        // removing one of the eight pulls the far range into block 0.
+        let t = try e.createServer(name: "ports-and-more")
+        try e.destroyServer(s)
+        for i in 0..<UInt64(8) { try e.mapRange(t, .mmio, first: i << 16, last: i << 16 | 0xFFF) }
+        try e.mapRange(t, .mmio, first: 1 << 40, last: 1 << 40 | 0xFFF)
+        let chargedBefore = e.rangeMemory.charged
+        let before = try e.ranges(t, .mmio)
+        #expect(chargedBefore == sixteenNarrow, "block 1 holds only the far range, so it is narrow")
+        #expect(throws: SteeringError.self) { try e.unmapRange(t, .mmio, first: 3 << 16, last: 3 << 16 | 0xFFF) }
+        #expect(try e.ranges(t, .mmio) == before)
+        #expect(e.rangeMemory.charged == chargedBefore)
+        #expect(e.rangeMemory.charged == UInt64(e.servers.map(\.rangeBytes).reduce(0, +)))
+        // A first range that alone spans more than 2^32 values needs the side buffer too.
+        let u = try e.createServer(name: "one huge BAR")
+        try e.destroyServer(t)
+        #expect(e.rangeMemory.charged == 0)
+        #expect(throws: SteeringError.self) { try e.mapRange(u, .mmio, first: 0, last: 1 << 40) }
+        #expect(try e.ranges(u, .mmio).isEmpty)
+        #expect(e.rangeMemory.charged == 0)
+        #expect(e.rangeMemory.charged == UInt64(e.servers.map(\.rangeBytes).reduce(0, +)))
+        // Within the allowance the same changes go through.
+        let roomy = try makeGuest(host, domain: 2, allowance: 4 * sixteenNarrow)
+        let r = try roomy.createServer(name: "bars")
+        for i in 0..<UInt64(8) { try roomy.mapRange(r, .mmio, first: i << 16, last: i << 16 | 0xFFF) }
+        try roomy.mapRange(r, .mmio, first: 1 << 40, last: 1 << 40 | 0xFFF)
+        try roomy.unmapRange(r, .mmio, first: 3 << 16, last: 3 << 16 | 0xFFF)
+        #expect(roomy.rangeMemory.charged > sixteenNarrow)
+        #expect(roomy.rangeMemory.charged == UInt64(roomy.servers.map(\.rangeBytes).reduce(0, +)))
+    }
+
+    /// `ranges` with `[first, last]` added (merging overlapping and adjacent ranges) or removed.
+    static func applied(_ ranges: [ClosedRange<UInt64>], _ first: UInt64, _ last: UInt64, adding: Bool) -> [ClosedRange<UInt64>] {
+        var out: [ClosedRange<UInt64>] = []
+        var new = first...last
+        for r in ranges {
+            if adding {
+                // Values stay far below UInt64.max here, so + 1 cannot wrap.
+                if r.lowerBound <= new.upperBound + 1 && new.lowerBound <= r.upperBound + 1 {
+                    new = min(r.lowerBound, new.lowerBound)...max(r.upperBound, new.upperBound)
+                } else {
+                    out.append(r)
+                }
+            } else {
+                if r.lowerBound < first { out.append(r.lowerBound...min(r.upperBound, first - 1)) }
+                if r.upperBound > last { out.append(max(r.lowerBound, last + 1)...r.upperBound) }
+            }
+        }
+        if adding { out.append(new) }
+        return out.sorted { $0.lowerBound < $1.lowerBound }
+    }
+
+    /// Random adds and removes of MMIO ranges, near each other and (now and then) terabytes
+    /// apart, under an allowance of one 32-slot set: whatever the encoding needs (more slots, wide blocks' side
+    /// buffer), the charge equals what the sets hold and stays within the allowance, a refused
+    /// change leaves the ranges as they were, and an accepted one does what the model says.
+    @Test func rangeMemoryStaysWithinTheAllowanceWhateverTheSpan() async throws {
+        // Exactly what 32 narrow slots cost: growing to 64, or a side buffer at 32, is refused.
+        var probe = try RangeSet(name: "probe", limit: 256)
+        try probe.reserveCapacity(32)
+        let allowance = UInt64(probe.bytesAllocated)
+        await checkProperty(count: 60, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+            var r = SplitMix64(seed: seed)
+            let host = try SteeringHost()
+            let e = try makeGuest(host, domain: 1, allowance: allowance)
+            let s = try e.createServer(name: "bars")
+            var model: [ClosedRange<UInt64>] = []
+            for step in 0..<80 {
+                let far = r.next(below: 12) == 0
+                let first = (far ? r.next(below: 1 << 44) : r.next(below: 1 << 20)) & ~0xFFF
+                let last = first + (r.next(below: 4) << 12 | 0xFFF)
+                let adding = r.next(below: 3) != 0
+                if !adding && !model.contains(where: { $0.lowerBound <= first && last <= $0.upperBound }) { continue }
+                do {
+                    if adding { try e.mapRange(s, .mmio, first: first, last: last) } else { try e.unmapRange(s, .mmio, first: first, last: last) }
+                    model = Self.applied(model, first, last, adding: adding)
+                } catch {
+                    guard let refusal = error as? SteeringError, case .guestAllowanceExhausted = refusal else {
+                        Issue.record("seed \(seed) step \(step): unexpected \(error)")
+                        return
+                    }
+                }
+                let held = try e.ranges(s, .mmio)
+                #expect(held == model, "seed \(seed) step \(step)")
+                let charged = e.rangeMemory.charged
+                #expect(charged == UInt64(e.servers.map(\.rangeBytes).reduce(0, +)), "seed \(seed) step \(step)")
+                #expect(charged <= allowance, "seed \(seed) step \(step): \(charged) charged")
+                if held != model || charged > allowance { return }
+            }
+        }
     }
 
     @Test func theHostBudgetRefusesAGuestWhoseAllowanceDoesNotFit() throws {
