@@ -22,7 +22,7 @@ import VpmemCore
 //     are in guest memory at `tables.address`, the key store's dm-acpi keys give that address
 //     and length, and the DSM handler's FIT is the NFIT's structures. With none, `tables` is
 //     nil and the keys are absent.
-//  4. Guest RAM (every ram and acpi_tables region) is mapped ram_rw to one run of modelled host
+//  4. Guest RAM (every ram, acpi_tables and acpi_nvs region) is mapped ram_rw to one run of modelled host
 //     RAM from HostPlacement.ramBase, registered as host RAM.
 //  5. A backing that attach created is removed again if the attach fails; an existing backing
 //     is never changed by a failed attach or by detach.
@@ -69,7 +69,7 @@ public final class Domain {
         machine = MachineMemory()
         keys = KeyStore(domid: domid)
         // Guest RAM: every RAM-like region on one run of host RAM.
-        let ramRegions = physmap.regions.filter { $0.kind == .ram || $0.kind == .acpiTables }
+        let ramRegions = physmap.regions.filter { $0.kind == .ram || $0.kind == .acpiTables || $0.kind == .acpiNVS }
         let ramFrames = ramRegions.reduce(UInt64(0)) { $0 + $1.range.size / PageOrder.frameBytes }
         var registry = HostRangeRegistry()
         do {

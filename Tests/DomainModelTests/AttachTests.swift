@@ -29,7 +29,11 @@ import VpmemCore
         #expect(try domain.keys.read(AcpiTablesArea.lengthKey) == String(t.length))
         #expect(try domain.engine.memory.read(t.address, count: t.length) == t.nfit + t.ssdt)
         #expect(domain.physmap.region(containing: t.address)?.kind == .acpiTables)
-        #expect(domain.dsmPage.raw < 1 << 32 && domain.physmap.region(containing: domain.dsmPage)?.kind == .acpiTables)
+        // The DSM page is NVS memory, which the guest never reclaims (tables memory it may).
+        #expect(domain.dsmPage.raw < 1 << 32 && domain.physmap.region(containing: domain.dsmPage)?.kind == .acpiNVS)
+        let e820 = E820Table(physmap: domain.physmap).entries
+        #expect(e820.first { $0.range.contains(domain.dsmPage) }?.type == .nvs)
+        #expect(e820.first { $0.range.contains(t.address) }?.type == .acpi)
         let nfit = try AcpiTable(parsing: t.nfit)
         #expect(nfit.signature == "NFIT" && u32(nfit.body, 4 + 12) == 1, "SPA proximity domain = node 1")
         #expect(domain.config.nvdimms == [nvdimm(0, size: 1 * GiB, node: 1)])

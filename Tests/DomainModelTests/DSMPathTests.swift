@@ -92,7 +92,7 @@ import NVDIMM
         try nv.backing.write([UInt8](repeating: 0xEE, count: 4096), at: 0)
         let refused = d.device.refused
         let hole = d.physmap.regions.first { $0.kind == .pciMmio32 }!.range.first.raw
-        let lastRAMPage = d.physmap.regions.first { $0.kind == .acpiTables }!.range.last.raw - 4095
+        let lastRAMPage = d.physmap.regions.first { $0.kind == .acpiNVS }!.range.last.raw - 4095
         for gpa in [hole, 0x9000_0000, 0xFFFF_F000, lastRAMPage + 8] {
             #expect(gpa <= UInt64(UInt32.max))
             let access = try GuestAccess.port(Domain.dsmPort, size: 4, direction: .write, data: gpa)

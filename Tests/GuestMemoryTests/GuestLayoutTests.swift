@@ -10,7 +10,8 @@ import VpmemCore
         #expect(physmap.holeStart == Gpa(0xF000_0000))
         #expect(regionTuples(physmap) == [
             "ram ram_low [0x0, 0x7fefffff]",
-            "acpi_tables acpi [0x7ff00000, 0x7fffffff]",
+            "acpi_tables acpi [0x7ff00000, 0x7fffefff]",
+            "acpi_nvs dsm [0x7ffff000, 0x7fffffff]",
             "grant_table grant_table [0xf0000000, 0xf0ffffff]",
             "pci_mmio32 pci_mmio32 [0xf1000000, 0xfbffffff]",
             "firmware_reserved firmware [0xfc000000, 0xffffffff]",
@@ -24,7 +25,8 @@ import VpmemCore
             "[0x9fc00, 0x9ffff] reserved",
             "[0xf0000, 0xfffff] reserved",
             "[0x100000, 0x7fefffff] ram",
-            "[0x7ff00000, 0x7fffffff] acpi",
+            "[0x7ff00000, 0x7fffefff] acpi",
+            "[0x7ffff000, 0x7fffffff] nvs",
             "[0xfc000000, 0xffffffff] reserved",
             "[0x900000000, 0x28ffffffff] reserved",
         ])
@@ -36,7 +38,8 @@ import VpmemCore
         #expect(physmap.holeStart == Gpa(GiB))
         #expect(regionTuples(physmap) == [
             "ram ram_low [0x0, 0x3fefffff]",
-            "acpi_tables acpi [0x3ff00000, 0x3fffffff]",
+            "acpi_tables acpi [0x3ff00000, 0x3fffefff]",
+            "acpi_nvs dsm [0x3ffff000, 0x3fffffff]",
             "grant_table grant_table [0x40000000, 0x40ffffff]",
             "pci_mmio32 pci_mmio32 [0x41000000, 0xfbffffff]",
             "firmware_reserved firmware [0xfc000000, 0xffffffff]",
@@ -44,9 +47,9 @@ import VpmemCore
             "pci_mmio64 pci_mmio64 [0x4c0000000, 0xcbfffffff]",
         ])
         #expect(physmap.safeRange.range == (try sized(51 * GiB, 128 * GiB)))
-        // All 16 GiB is RAM or ACPI pages, apart from the EBDA and BIOS holes in the first MiB.
+        // All 16 GiB is RAM, ACPI or NVS pages, apart from the EBDA and BIOS holes in the first MiB.
         let table = E820Table(physmap: physmap)
-        let acpi = table.entries.filter { $0.type == .acpi }.reduce(0) { $0 + $1.range.size }
+        let acpi = table.entries.filter { $0.type == .acpi || $0.type == .nvs }.reduce(0) { $0 + $1.range.size }
         #expect(table.ramBytes + acpi + (E820Table.oneMiB - E820Table.ebdaStart) == 16 * GiB)
     }
 

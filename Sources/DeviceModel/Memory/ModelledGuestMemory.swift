@@ -5,7 +5,7 @@ import HostPmem
 /// ready for a `SteeringEngine`.
 ///
 /// The model:
-/// - RAM regions (`ram`, `acpi_tables`) are `ram_rw`, machine frame = gfn + `ramMfnBase`, so each
+/// - RAM regions (`ram`, `acpi_tables`, `acpi_nvs`) are `ram_rw`, machine frame = gfn + `ramMfnBase`, so each
 ///   region is one run of machine frames and 2M/1G superpages apply wherever the region is
 ///   aligned. Each region is a `SparseFrameStore`: a frame costs host memory only once written,
 ///   so a 16 GiB or 1 TiB guest costs the frames its workload touches (plus 8 bytes per 2 MiB
@@ -42,7 +42,7 @@ public final class ModelledGuestMemory {
             let count = region.range.size >> PageOrder.frameShift
             do {
                 switch region.kind {
-                case .ram, .acpiTables:
+                case .ram, .acpiTables, .acpiNVS:
                     let mfn = try Mfn.checked(gfn.raw + ramMfnBase.raw)
                     try p2m.set(gfn: gfn, count: count, to: mfn, type: .ramRW)
                     try machine.addRAM(firstMfn: mfn, frames: count)

@@ -69,6 +69,8 @@ public struct E820Table: Equatable, Sendable {
                 add(r.first.raw, r.last.raw, .ram)
             case .acpiTables:
                 add(r.first.raw, r.last.raw, .acpi)
+            case .acpiNVS:
+                add(r.first.raw, r.last.raw, .nvs)
             case .firmwareReserved:
                 add(r.first.raw, r.last.raw, .reserved)
             case .grantTable, .pciMmio32, .pciMmio64, .pmem, .mmio:

@@ -6,6 +6,7 @@ import VpmemCore
 /// ```
 /// 0                      ram "ram_low"          (first MiB split up only in the E820)
 /// low_end - 1M           acpi_tables "acpi"     (end of guest memory below 4 GiB)
+/// low_end - 4K           acpi_nvs "dsm"         (the DSM page: firmware NVS)
 ///   ... unpopulated when memory < hole start ...
 /// 4G - mmio_hole         grant_table            (16 MiB: the platform PCI device's BAR)
 ///                        pci_mmio32             (up to 0xFC000000)
@@ -24,8 +25,11 @@ public struct GuestLayout: Equatable, Sendable {
     public static let firmwareReservedBase: UInt64 = 0xFC00_0000
     /// The Xen platform PCI device's grant-table BAR.
     public static let grantTableSize: UInt64 = 16 * ByteSize.mib
-    /// Room for the guest's ACPI tables at the end of low RAM (NFIT, SSDT and the rest).
+    /// The firmware area at the end of low RAM: the ACPI tables (NFIT, SSDT and the rest), then
+    /// the NVS page.
     public static let acpiTablesSize: UInt64 = 1 * ByteSize.mib
+    /// The NVS page at the very end of low RAM (the DSM page), part of `acpiTablesSize`.
+    public static let acpiNVSSize: UInt64 = 4 * ByteSize.kib
     /// Alignment of everything placed above 4 GiB (apertures, pmem, safe range).
     public static let highAlignment: UInt64 = ByteSize.gib
 
@@ -48,7 +52,8 @@ public struct GuestLayout: Equatable, Sendable {
             regions.append(PhysmapRegion(name: name, kind: kind, range: try GpaRange(start: Gpa(start), size: size)))
         }
         try add("ram_low", .ram, 0, lowRam - GuestLayout.acpiTablesSize)
-        try add("acpi", .acpiTables, lowRam - GuestLayout.acpiTablesSize, GuestLayout.acpiTablesSize)
+        try add("acpi", .acpiTables, lowRam - GuestLayout.acpiTablesSize, GuestLayout.acpiTablesSize - GuestLayout.acpiNVSSize)
+        try add("dsm", .acpiNVS, lowRam - GuestLayout.acpiNVSSize, GuestLayout.acpiNVSSize)
         try add("grant_table", .grantTable, holeStart, GuestLayout.grantTableSize)
         try add("pci_mmio32", .pciMmio32, holeStart + GuestLayout.grantTableSize,
                 GuestLayout.firmwareReservedBase - holeStart - GuestLayout.grantTableSize)

@@ -5,6 +5,11 @@ public enum RegionKind: String, Sendable, Codable, CaseIterable {
     /// RAM pages holding the guest's ACPI tables (E820 type 3), at the end of low RAM: where
     /// seed 002 puts the NFIT and SSDT ("the end of guest memory below 4G").
     case acpiTables = "acpi_tables"
+    /// The firmware NVS page after the ACPI tables (E820 type 4): the vNVDIMM DSM page, which
+    /// the guest's _DSM methods use for as long as it runs. ACPI-tables memory (type 3) is the
+    /// guest's to reclaim once it has read the tables; NVS memory never is (QEMU's firmware
+    /// puts its DSM buffer in reserved or NVS memory for the same reason).
+    case acpiNVS = "acpi_nvs"
     /// Where the guest maps its own grant-table frames: on x86 HVM, the Xen platform PCI
     /// device's 16 MiB BAR, fixed here at the start of the MMIO hole.
     case grantTable = "grant_table"
