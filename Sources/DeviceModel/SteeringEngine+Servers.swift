@@ -147,8 +147,9 @@ extension SteeringEngine {
     /// A change grows the set by one range when an add touches no existing range or a remove
     /// splits one. If the set has no free slot then, it needs a larger buffer: its price is
     /// quoted on a scratch set of the same limit and capacity (exact, whatever RangeSet's
-    /// layout), checked against the allowance, and only then reserved on the real set. Every
-    /// other change needs no new memory (removes may free some, which is credited).
+    /// layout), checked against the allowance, and only then reserved on the real set. A change
+    /// may also need the side buffer of wide blocks, which the set forecasts before the change
+    /// is made. Removes may free memory, which is credited.
     func change(slot: Int, kind: IoRangeKind, first: UInt64, last: UInt64, adding: Bool) throws(SteeringError) {
         let set = rangeSets + (slot * Self.kinds + Int(kind.rawValue))
         let id = IoreqServerID(UInt16(slot))
@@ -186,11 +187,20 @@ extension SteeringEngine {
         }
         // A change with a free slot can still allocate: once a block's ranges span more than
         // 2^32 - 2 values, the high halves of its offsets go to a side buffer (an add that brings
-        // a far range into a block, or a remove that pulls one in). The slot count cannot predict
-        // that, so when the set could come to span that much and has no side buffer yet, its
-        // ranges are kept aside and the set is rebuilt from them if the change must be refused.
-        let saved = Self.mightAllocateSideBuffer(set, first, last) ? set.pointee.ranges : nil
-        let reserved = set.pointee.bytesAllocated
+        // a far range into a block, or a remove that pulls one in). The set forecasts its bytes
+        // after the change without writing anything, so that case is charged before it happens.
+        let forecast = adding ? set.pointee.heapBytes(afterAdding: first...last) : set.pointee.heapBytes(afterRemoving: first...last)
+        if let forecast, forecast > set.pointee.bytesAllocated {
+            let needed = UInt64(forecast - before)
+            if account.charged + needed > account.allowance {
+                if set.pointee.memory.capacity > memory.capacity { set.pointee.shrinkToFit() }  // undo the reserve above
+                logger.warning("ioreq server range refused: guest range-memory allowance exhausted", metadata: [
+                    "domain": "\(domain)", "server": "\(id.raw)", "kind": "\(kind.name)",
+                    "allowance": "\(account.allowance)", "charged": "\(account.charged)", "needed": "\(needed)",
+                ])
+                throw .guestAllowanceExhausted(domain, allowance: account.allowance, charged: account.charged, needed: needed)
+            }
+        }
         do {
             if adding { try set.pointee.add(first...last) } else { try set.pointee.remove(first...last) }
         } catch {
@@ -200,46 +210,12 @@ extension SteeringEngine {
             ])
             throw .rangeLimitReached(domain, id, kind, error)
         }
-        if set.pointee.bytesAllocated > reserved {
-            let needed = UInt64(set.pointee.bytesAllocated - before)
-            assert(saved != nil, "a rangeset allocated a side buffer the engine did not foresee")
-            if account.charged + needed > account.allowance, let saved {
-                Self.rebuild(set, from: saved, capacity: memory.capacity)
-                logger.warning("ioreq server range refused: guest range-memory allowance exhausted", metadata: [
-                    "domain": "\(domain)", "server": "\(id.raw)", "kind": "\(kind.name)",
-                    "allowance": "\(account.allowance)", "charged": "\(account.charged)", "needed": "\(needed)",
-                ])
-                throw .guestAllowanceExhausted(domain, allowance: account.allowance, charged: account.charged, needed: needed)
-            }
-        }
         let after = set.pointee.bytesAllocated
+        assert(forecast == nil || after == forecast, "RangeSet's forecast of its bytes was wrong")
         if after >= before {
             account.charged += UInt64(after - before)
         } else {
             account.charged -= UInt64(before - after)
-        }
-    }
-
-    /// True when `set` keeps no side buffer now but, with `[first, last]` added or removed,
-    /// could hold a block spanning more than `RangeSet.narrowSpan` values.
-    static func mightAllocateSideBuffer(_ set: UnsafeMutablePointer<RangeSet>, _ first: UInt64, _ last: UInt64) -> Bool {
-        guard !set.pointee.hasWideBlocks else { return false }
-        let low = min(first, set.pointee.first?.lowerBound ?? first)
-        let high = max(last, set.pointee.last?.upperBound ?? last)
-        return high - low > RangeSet.narrowSpan
-    }
-
-    /// Puts `set` back as it was: `ranges` in a set of the same name, limit and `capacity`. The
-    /// encoding depends only on those, so the rebuilt set holds exactly the memory it held.
-    static func rebuild(_ set: UnsafeMutablePointer<RangeSet>, from ranges: [ClosedRange<UInt64>], capacity: Int) {
-        do {
-            var fresh = try RangeSet(name: set.pointee.name, limit: set.pointee.limit)
-            try fresh.reserveCapacity(capacity)
-            for r in ranges { try fresh.add(r) }
-            set.pointee = fresh
-        } catch {
-            // Unreachable: the same ranges, limit and capacity the set held before the change.
-            assertionFailure("rebuilding a rangeset failed: \(error)")
         }
     }
 

@@ -28,8 +28,8 @@ import Logging
 //  3. hot.claimant is -1 or an existing server's id, and hot.claimFlags is non-zero exactly when
 //     it is not -1; hot.defaultServer is -1 or an existing server's id.
 //  4. account.charged equals the sum of bytesAllocated over all 32 sets, and never exceeds
-//     account.allowance (checked before a set grows its slots, and after a change that may
-//     have allocated a wide block's side buffer, which is then undone: see `change`).
+//     account.allowance (checked before a set grows its slots, and against the set's forecast
+//     of its bytes before any add or remove: see `change`).
 //  5. Every wp_mem set's limit equals wpMemLimit; every other set's limit is 256.
 //  6. A method that throws has changed none of the above.
 //

@@ -1,6 +1,6 @@
 import GuestMemory
 
-/// Where a guest's vNVDIMM firmware tables and its DSM page live: the `acpi_tables` region at
+/// Where a guest's vNVDIMM firmware tables and its DSM page live: the `acpi_tables` region near
 /// the end of low RAM (seed 002: "QEMU copies NFIT and SSDT to the end of guest memory below
 /// 4G") and the `acpi_nvs` page right after it:
 /// ```

@@ -256,13 +256,6 @@ public struct RangeSet: ~Copyable {
         return _range(at: _count - 1)
     }
 
-    /// The most values a narrow block's ranges may span: beyond it (from a block's first start to
-    /// its last end) the block is wide and the set keeps a side buffer for the high halves of its
-    /// offsets, `capacity * 8` bytes, allocated when the first block becomes wide.
-    public static let narrowSpan: UInt64 = narrowMaximum
-    /// True while some block is wide, so the side buffer exists.
-    public var hasWideBlocks: Bool { _high != nil }
-
     /// The lowest range that starts above `value`, or nil. Iterate with
     /// `var r = set.first; while let x = r { ...; r = set.next(after: x.upperBound) }`.
     public func next(after value: UInt64) -> ClosedRange<UInt64>? {
@@ -307,8 +300,8 @@ public struct RangeSet: ~Copyable {
 
     /// The leaf block whose base (first start) is the last one <= x, for a non-empty set. One
     /// load of x's directory entry (invariant 6) names the block, or the block before the one
-    /// boundary inside x's bucket; a bucket with two or more boundaries sends the lookup down
-    /// the B+ index instead. For x below the lowest base there is no such block: the result is
+    /// boundary inside x's bucket; a bucket with two or more boundaries, or one where x could
+    /// land in a wide block, sends the lookup down the B+ index instead. For x below the lowest base there is no such block: the result is
     /// then block 0 or the last block (x clamps into the sentinel bucket), both based above x,
     /// so callers that need a predecessor test x against the lowest start first.
     @inlinable @inline(__always)

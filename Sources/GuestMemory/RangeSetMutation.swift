@@ -57,12 +57,8 @@ extension RangeSet {
             throw .limitReached(set: name, limit: limit, needed: needed, operation: "removing", first: s, last: e)
         }
         _replace(lo: lo, removing: overlapping, with: left ?? right, left == nil ? nil : right)
-        // Give memory back once three quarters of the slots are empty.
-        if _count == 0 {
-            _reallocate(capacity: 0)
-        } else if _capacity > Self.blockSize && _count * 4 <= _capacity {
-            _reallocate(capacity: Self._roundUpToBlock(_count * 2))
-        }
+        let shrunk = Self._shrunkCapacity(_capacity, count: _count)
+        if shrunk != _capacity { _reallocate(capacity: shrunk) }
     }
 
     // MARK: Limit and capacity
@@ -176,9 +172,22 @@ extension RangeSet {
 
     /// Doubles the capacity (at least to `needed`), never past the limit rounded up to a block.
     mutating func _grow(toAtLeast needed: Int) {
+        _reallocate(capacity: _grownCapacity(toAtLeast: needed))
+    }
+
+    /// The capacity `_grow(toAtLeast:)` moves to.
+    func _grownCapacity(toAtLeast needed: Int) -> Int {
         let ceiling = Self._roundUpToBlock(Int(limit))
         let doubled = max(_capacity * 2, Self.blockSize)
-        _reallocate(capacity: Self._roundUpToBlock(max(needed, min(doubled, ceiling))))
+        return Self._roundUpToBlock(max(needed, min(doubled, ceiling)))
+    }
+
+    /// The capacity a remove leaves behind with `count` ranges in `capacity` slots: memory is
+    /// given back once three quarters of the slots are empty (all of it when the set is empty).
+    static func _shrunkCapacity(_ capacity: Int, count: Int) -> Int {
+        if count == 0 { return 0 }
+        if capacity > blockSize && count * 4 <= capacity { return _roundUpToBlock(count * 2) }
+        return capacity
     }
 
     /// Moves the ranges into storage of exactly `capacity` slots (0 frees everything).

@@ -30,6 +30,18 @@ extension RangeSet {
         return (sizes.count, offsets, at, at + _directoryBuckets(capacity: capacity) + 1)
     }
 
+    /// `_indexLayout(capacity:).words`, counted without building the layout (no allocation).
+    static func _indexWords(capacity: Int) -> Int {
+        var words = indexHeaderWords + _directoryBuckets(capacity: capacity) + 1
+        var keys = capacity / blockSize
+        while true {
+            let padded = (keys + fanout - 1) / fanout * fanout
+            words += padded
+            if padded == fanout { return words }
+            keys = padded / fanout
+        }
+    }
+
     /// Allocates the index for the current capacity with every key UInt64.max (empty blocks).
     /// Requires `_capacity > 0` and no index allocated.
     mutating func _allocateIndex() {

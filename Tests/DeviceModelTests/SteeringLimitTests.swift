@@ -227,6 +227,23 @@ import VpmemTestSupport
         #expect(try e.ranges(u, .mmio).isEmpty)
         #expect(e.rangeMemory.charged == 0)
         #expect(e.rangeMemory.charged == UInt64(e.servers.map(\.rangeBytes).reduce(0, +)))
+        // A wp_mem limit that is not a multiple of 8 leaves the capacity above the limit (20 ->
+        // 24 slots): the refusal must not depend on rebuilding the set at that capacity.
+        let w = try makeGuest(host, domain: 3, ramFrames: 1 << 16, declaredRAM: 1 << 34, wpLimit: 20)
+        let v = try w.createServer(name: "xengt")
+        for i in 0..<UInt64(17) { try w.mapRange(v, .wpMem, first: i * 2, last: i * 2) }
+        let wpHeld = try w.ranges(v, .wpMem)
+        let wpCharged = w.rangeMemory.charged
+        let tight = try makeGuest(host, domain: 4, ramFrames: 1 << 16, declaredRAM: 1 << 34, allowance: wpCharged, wpLimit: 20)
+        let tv = try tight.createServer(name: "xengt")
+        for i in 0..<UInt64(17) { try tight.mapRange(tv, .wpMem, first: i * 2, last: i * 2) }
+        #expect(tight.rangeMemory.charged == wpCharged && wpCharged == tight.rangeMemory.allowance)
+        #expect(throws: SteeringError.self) { try tight.mapRange(tv, .wpMem, first: 1 << 33, last: 1 << 33) }
+        #expect(try tight.ranges(tv, .wpMem) == wpHeld)
+        #expect(tight.rangeMemory.charged == wpCharged)
+        #expect(tight.rangeMemory.charged == UInt64(tight.servers.map(\.rangeBytes).reduce(0, +)))
+        try w.mapRange(v, .wpMem, first: 1 << 33, last: 1 << 33)
+        #expect(w.rangeMemory.charged > wpCharged, "the roomy guest pays for the side buffer")
         // Within the allowance the same changes go through.
         let roomy = try makeGuest(host, domain: 2, allowance: 4 * sixteenNarrow)
         let r = try roomy.createServer(name: "bars")

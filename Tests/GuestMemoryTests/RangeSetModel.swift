@@ -16,10 +16,17 @@ protocol RangeSetUnderTest: ~Copyable {
     mutating func add(first: UInt64, last: UInt64) throws(RangeSetError)
     mutating func remove(first: UInt64, last: UInt64) throws(RangeSetError)
     mutating func setLimit(_ newLimit: UInt64) throws(RangeSetError)
+    /// Heap bytes after the change, forecast before it (nil: would throw, or no forecast).
+    func heapBytes(afterAdding range: ClosedRange<UInt64>) -> Int?
+    func heapBytes(afterRemoving range: ClosedRange<UInt64>) -> Int?
 }
 
 extension RangeSet: RangeSetUnderTest {}
-extension XenStyleRangeSet: RangeSetUnderTest {}
+extension XenStyleRangeSet: RangeSetUnderTest {
+    // The linked list makes no forecast (the checks below apply to RangeSet only).
+    func heapBytes(afterAdding range: ClosedRange<UInt64>) -> Int? { nil }
+    func heapBytes(afterRemoving range: ClosedRange<UInt64>) -> Int? { nil }
+}
 
 /// The naive model: an array of ranges normalised after every change by sorting and merging
 /// whatever overlaps or touches. Obviously right, and slow.

@@ -17,21 +17,27 @@ func checkAgainstModel<S: RangeSetUnderTest & ~Copyable>(
         switch op {
         case let .add(s, e):
             let expected = model.adding(s...e)
+            let forecast = set.heapBytes(afterAdding: s...e)
             do {
                 try set.add(first: s, last: e)
                 #expect(expected != nil, "\(op) succeeded but needs more than \(model.limit) ranges")
                 if let expected { model.ranges = expected }
+                if S.self == RangeSet.self { #expect(forecast == set.memory.heapBytes, "\(op): forecast \(String(describing: forecast))") }
             } catch {
+                #expect(forecast == nil, "\(op) refused, but forecast \(String(describing: forecast)) bytes")
                 #expect(expected == nil, "\(op) refused: \(error)")
                 expectLimitError(error, limit: model.limit, set: set.ranges, before: before)
             }
         case let .remove(s, e):
             let expected = model.removing(s...e)
+            let forecast = set.heapBytes(afterRemoving: s...e)
             do {
                 try set.remove(first: s, last: e)
                 #expect(expected != nil, "\(op) succeeded but needs more than \(model.limit) ranges")
                 if let expected { model.ranges = expected }
+                if S.self == RangeSet.self { #expect(forecast == set.memory.heapBytes, "\(op): forecast \(String(describing: forecast))") }
             } catch {
+                #expect(forecast == nil, "\(op) refused, but forecast \(String(describing: forecast)) bytes")
                 #expect(expected == nil, "\(op) refused: \(error)")
                 expectLimitError(error, limit: model.limit, set: set.ranges, before: before)
             }

@@ -33,8 +33,8 @@ public struct E820Entry: Hashable, Sendable, CustomStringConvertible {
 /// - First MiB: RAM below the EBDA (0 to 0x9FC00), the EBDA reserved (0x9FC00 to 0xA0000), the
 ///   VGA window and option ROMs left out (0xA0000 to 0xF0000, as on a PC), the BIOS reserved
 ///   (0xF0000 to 1 MiB).
-/// - RAM regions are type 1, the ACPI-tables area type 3, hvmloader's reserved area below
-///   4 GiB type 2.
+/// - RAM regions are type 1, the ACPI-tables area type 3, the NVS page after it (the DSM page)
+///   type 4, hvmloader's reserved area below 4 GiB type 2.
 /// - The safe range is a reserved entry (type 2): the guest must not allocate from it.
 /// - pmem regions are never listed: the NFIT describes them (legacy type 7/12 entries are a
 ///   different, NFIT-less mechanism). MMIO apertures and the grant-table BAR are not listed

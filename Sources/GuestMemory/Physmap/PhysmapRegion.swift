@@ -2,8 +2,9 @@
 public enum RegionKind: String, Sendable, Codable, CaseIterable {
     /// Guest RAM (below the 32-bit MMIO hole, above 4 GiB, or added later).
     case ram
-    /// RAM pages holding the guest's ACPI tables (E820 type 3), at the end of low RAM: where
-    /// seed 002 puts the NFIT and SSDT ("the end of guest memory below 4G").
+    /// RAM pages holding the guest's ACPI tables (E820 type 3), at the end of low RAM just
+    /// before the NVS page: where seed 002 puts the NFIT and SSDT ("the end of guest memory
+    /// below 4G").
     case acpiTables = "acpi_tables"
     /// The firmware NVS page after the ACPI tables (E820 type 4): the vNVDIMM DSM page, which
     /// the guest's _DSM methods use for as long as it runs. ACPI-tables memory (type 3) is the
