@@ -49,6 +49,10 @@
 //   - the same blocks found through the directory (2 buckets a block): 3.3 / 7.7 / 4.1, 9.8 B
 //     (1 bucket a block: 5.2 / 14.4, too many two-boundary buckets; 4: 3.4 / 8.1; 8: 3.6 / 8.8)
 //   - 64-byte blocks of 8 offsets, directory (this layout):           2.6 / 6.1 / 3.1, 11.35 B
+//     then with no test of the block's form on the direct path (the directory never names a
+//     wide block directly) and cold paths that do not rejoin it:     2.44 / 5.6 / 2.9, 11.17 B
+//   - the same with 16-byte directory entries carrying the base of the entry's block (no load
+//     of the bases): 2.5 / 5.4-5.6, 13.46 B; four buckets a block: no change; one: 8.0 / 19
 //     (one line a block; the SSE2 test is half as long)
 //   - 2 MiB transparent huge pages (posix_memalign + madvise) for the 1M-range buffers, with the
 //     B+ index and again with the directory: no gain above the noise; not kept.
@@ -56,7 +60,15 @@
 // In the same runs: Swift.RangeSet<UInt64> 137 / 411 / 150 ns, the Xen linked list 4.1 us at
 // 8,192; one independent random load from a 16 MiB buffer (the floor, no search) 1.9 ns. At
 // 1,000,000 ranges a lookup waits for two dependent loads from L3 (directory entry, then block)
-// where at 8,192 it waits on L1 and L2: that, not instructions, is the 2.3-2.4x between them.
+// where at 8,192 it waits on L1 and L2, and how many lookups overlap is bounded by how many of
+// their ~45 instructions the core holds in flight: that is the 2.3x between them. The same
+// lookup written in C (gcc -O2, SSE2) measures 2.2-2.3 / 5.2-5.8 ns, 2.3-2.5x; the bare
+// directory-then-block chain with no other work, 1.5 ns at 1M. What would reach <= 2x: one
+// load a lookup, a line per bucket of values holding that bucket's ranges (offsets from a base
+// kept in the line), found by arithmetic from x: in C 2.05 / 3.6-3.85 ns, 1.5-1.8x. Its cost is
+// a different structure: buckets are not blocks of 8, so a crowded bucket needs an overflow
+// line, memory follows the ranges' spread rather than their count, and every other query walks
+// lines; not built.
 // Wide blocks cost 16 B/range of offsets (low words + high halves); a set of frame numbers,
 // ports or IRQs is narrow throughout (8 ranges within 4 G values).
 // Mutations decode and re-encode the blocks after the changed slot (a shift moves ranges across
