@@ -15,60 +15,71 @@ extension RangeSet {
 
     /// Encodes blocks `first...` up to slot `end` (a multiple of blockSize, at most the capacity) from
     /// `ranges`, which holds the ranges of slots `first * blockSize ..< min(end, count)` in order; slots
-    /// past them become padding. Writes each block's base into the index's bottom level, keeps
-    /// `_wideBlocks` and `_high` in step (allocated while a block is wide, freed when none is),
-    /// then refreshes the index levels above.
+    /// past them become padding. Then `_finishStore` over those blocks.
     mutating func _store(fromBlock first: Int, throughSlot end: Int, _ ranges: UnsafeBufferPointer<(UInt64, UInt64)>) {
         let lastBlock = end / Self.blockSize - 1
         guard first <= lastBlock else { return }
-        let blocks = _blocks.unsafelyUnwrapped
-        let index = _index.unsafelyUnwrapped
         var taken = 0
         for b in first...lastBlock {
-            let w = (blocks + b * Self.blockBytes).assumingMemoryBound(to: UInt32.self)
-            if w[0] == Self.wideMark { _wideBlocks -= 1 }
-            let k = min(Self.blockSize, ranges.count - taken)
-            guard k > 0 else {
-                Self._initializeEmpty(blocks + b * Self.blockBytes)
-                index[_bottom + b] = .max
-                continue
-            }
-            let base = ranges[taken].0
-            let wide = ranges[taken + k - 1].1 - base > Self.narrowMaximum
-            if wide && _high == nil {
-                _high = .allocate(capacity: _capacity * 2)
-            }
-            if wide {
-                let high = _high.unsafelyUnwrapped + b * 2 * Self.blockSize
-                for s in 0..<Self.blockSize {
-                    let start = s < k ? ranges[taken + s].0 - base : .max
-                    let last = s < k ? ranges[taken + s].1 - base : 0
-                    w[s] = UInt32(truncatingIfNeeded: start) ^ Self.bias
-                    w[Self.blockSize + s] = UInt32(truncatingIfNeeded: last) ^ Self.bias
-                    high[s] = UInt32(truncatingIfNeeded: start >> 32)
-                    high[Self.blockSize + s] = UInt32(truncatingIfNeeded: last >> 32)
-                }
-            } else {
-                // Every offset fits: the last end is within narrowMaximum of the base.
-                for s in 0..<k {
-                    w[s] = UInt32(truncatingIfNeeded: ranges[taken + s].0 &- base) ^ Self.bias
-                    w[Self.blockSize + s] = UInt32(truncatingIfNeeded: ranges[taken + s].1 &- base) ^ Self.bias
-                }
-                for s in k..<Self.blockSize {
-                    w[s] = 0xFFFF_FFFF ^ Self.bias
-                    w[Self.blockSize + s] = 0 ^ Self.bias
-                }
-            }
-            w[0] = wide ? Self.wideMark : Self.narrowMark
-            if wide { _wideBlocks += 1 }
-            index[_bottom + b] = base
+            let k = max(0, min(Self.blockSize, ranges.count - taken))
+            _encode(block: b, ranges.baseAddress.unsafelyUnwrapped + taken, count: k)
             taken += k
         }
+        _finishStore(fromBlock: first, throughBlock: lastBlock)
+    }
+
+    /// Frees the high halves once no block is wide, then refreshes the index levels above and the
+    /// directory entries over blocks `first...last`, which were just encoded.
+    mutating func _finishStore(fromBlock first: Int, throughBlock last: Int) {
         if _wideBlocks == 0, let high = _high {
             high.deallocate()
             _high = nil
         }
-        _refreshIndex(fromBlock: first, throughBlock: lastBlock)
-        _refreshDirectory(fromBlock: first, throughBlock: lastBlock)
+        _refreshIndex(fromBlock: first, throughBlock: last)
+        _refreshDirectory(fromBlock: first, throughBlock: last)
+    }
+
+    /// Encodes block `b` from `ranges[0..<k]` (k <= blockSize, ascending; slots past k become
+    /// padding, and a block with none is empty, its base UInt64.max). Writes the block's base into
+    /// the index's bottom level and keeps `_wideBlocks` and `_high` in step (allocated when the
+    /// first block becomes wide; `_finishStore` frees it when none is).
+    mutating func _encode(block b: Int, _ ranges: UnsafePointer<(UInt64, UInt64)>, count k: Int) {
+        let blocks = _blocks.unsafelyUnwrapped
+        let index = _index.unsafelyUnwrapped
+        let w = (blocks + b * Self.blockBytes).assumingMemoryBound(to: UInt32.self)
+        if w[0] == Self.wideMark { _wideBlocks -= 1 }
+        guard k > 0 else {
+            Self._initializeEmpty(blocks + b * Self.blockBytes)
+            index[_bottom + b] = .max
+            return
+        }
+        let base = ranges[0].0
+        let wide = ranges[k - 1].1 - base > Self.narrowMaximum
+        if wide && _high == nil {
+            _high = .allocate(capacity: _capacity * 2)
+        }
+        if wide {
+            let high = _high.unsafelyUnwrapped + b * 2 * Self.blockSize
+            for s in 0..<Self.blockSize {
+                let start = s < k ? ranges[s].0 - base : .max
+                let last = s < k ? ranges[s].1 - base : 0
+                w[s] = UInt32(truncatingIfNeeded: start) ^ Self.bias
+                w[Self.blockSize + s] = UInt32(truncatingIfNeeded: last) ^ Self.bias
+                high[s] = UInt32(truncatingIfNeeded: start >> 32)
+                high[Self.blockSize + s] = UInt32(truncatingIfNeeded: last >> 32)
+            }
+        } else {
+            // Every offset fits: the last end is within narrowMaximum of the base. All eight
+            // slots in one fixed-count loop (padding selected, not branched to).
+            for s in 0..<Self.blockSize {
+                let used = s < k
+                let r = ranges[used ? s : 0]
+                w[s] = (used ? UInt32(truncatingIfNeeded: r.0 &- base) : 0xFFFF_FFFF) ^ Self.bias
+                w[Self.blockSize &+ s] = (used ? UInt32(truncatingIfNeeded: r.1 &- base) : 0) ^ Self.bias
+            }
+        }
+        w[0] = wide ? Self.wideMark : Self.narrowMark
+        if wide { _wideBlocks += 1 }
+        index[_bottom + b] = base
     }
 }

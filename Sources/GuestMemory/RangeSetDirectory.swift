@@ -112,21 +112,23 @@ extension RangeSet {
         let last = (_count - 1) / Self.blockSize
         let fast = _directoryShift <= Self.directoryFastShiftMaximum
         let mask = _directoryMask
+        let blocks = UnsafeRawPointer(_blocks.unsafelyUnwrapped)
+        func isWide(_ b: Int) -> Bool { blocks.load(fromByteOffset: b &* Self.blockBytes, as: UInt32.self) == Self.wideMark }
         var j = startBlock
         var low = _lowValue(ofBucket: fromBucket)
         for k in fromBucket...throughBucket {
-            let high = low > .max - mask ? .max : low + mask
-            while j < last && bases[j + 1] <= low { j += 1 }
+            let high = low > .max &- mask ? .max : low &+ mask
+            while j < last && bases[j &+ 1] <= low { j &+= 1 }
             let split: UInt64
-            if j == last || bases[j + 1] > high {
-                split = fast && !_isWide(block: j) ? Self.directoryNoSplit : 0
-            } else if fast && (j + 1 == last || bases[j + 2] > high) && !_isWide(block: j) && !_isWide(block: j + 1) {
-                split = bases[j + 1] - low
+            if j == last || bases[j &+ 1] > high {
+                split = fast && !isWide(j) ? Self.directoryNoSplit : 0
+            } else if fast && (j &+ 1 == last || bases[j &+ 2] > high) && !isWide(j) && !isWide(j &+ 1) {
+                split = bases[j &+ 1] &- low
             } else {
                 split = 0
             }
-            directory[k] = split << 32 | UInt64(j)
-            low = high == .max ? .max : high + 1
+            directory[k] = split << 32 | UInt64(truncatingIfNeeded: j)
+            low = high == .max ? .max : high &+ 1
         }
     }
 

@@ -160,11 +160,22 @@ extension RangeSet {
                     i += 1
                 }
             } else {
+                // Narrow: every offset is at most narrowMaximum above a base that the set's
+                // values exceed by that much, so the sums cannot wrap. A whole block is one
+                // fixed-count loop.
+                if stop &- i == Self.blockSize {
+                    for s in 0..<Self.blockSize {
+                        o[s] = (base &+ UInt64(w[s] ^ Self.bias), base &+ UInt64(w[Self.blockSize &+ s] ^ Self.bias))
+                    }
+                    o += Self.blockSize
+                    i = stop
+                    continue
+                }
                 while i < stop {
-                    let s = i & (Self.blockSize - 1)
-                    o.pointee = (base + UInt64(w[s] ^ Self.bias), base + UInt64(w[Self.blockSize + s] ^ Self.bias))
+                    let s = i & (Self.blockSize &- 1)
+                    o.pointee = (base &+ UInt64(w[s] ^ Self.bias), base &+ UInt64(w[Self.blockSize &+ s] ^ Self.bias))
                     o += 1
-                    i += 1
+                    i &+= 1
                 }
             }
         }
