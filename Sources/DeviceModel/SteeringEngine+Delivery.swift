@@ -29,7 +29,11 @@ extension SteeringEngine {
         records[slot]!.catchAll = device
     }
 
-    /// Removes every registration of `device` with the server and unmaps its ranges.
+    /// Removes every registration of `device` with the server and unmaps its ranges. All or
+    /// nothing: a registered range that `mapRange` has since merged with ranges on both sides
+    /// splits the merged range when it goes, and if that is refused (the set's limit, the
+    /// allowance) the ranges already unmapped are mapped again, the device stays registered,
+    /// and the refusal is thrown.
     public func unregister(_ device: any EmulatedDevice, server id: IoreqServerID) throws(SteeringError) {
         let slot = try existing(id)
         var rec = records[slot].unsafelyUnwrapped
@@ -37,9 +41,26 @@ extension SteeringEngine {
         guard !mine.isEmpty || rec.catchAll === device else {
             throw .deviceNotRegistered(domain, id, device: device.name)
         }
-        for r in mine {
-            // Removing a whole registered range never splits a range, so it cannot fail.
-            try? change(slot: slot, kind: r.kind, first: r.first, last: r.last, adding: false)
+        // Each set's capacity before, so an undo can give back the slots a remove released.
+        let capacities = IoRangeKind.allCases.map { rangeSets[slot * Self.kinds + Int($0.rawValue)].memory.capacity }
+        for (done, r) in mine.enumerated() {
+            do {
+                try change(slot: slot, kind: r.kind, first: r.first, last: r.last, adding: false)
+            } catch {
+                // Mapping back what this call unmapped restores the ranges exactly (each merges
+                // back into the one it was cut from), then each set gets its old capacity back:
+                // the same ranges in the same slots, so the same bytes, all within what the
+                // allowance held before the call.
+                for u in mine[..<done].reversed() {
+                    do { try change(slot: slot, kind: u.kind, first: u.first, last: u.last, adding: true) } catch {
+                        assertionFailure("mapping back an unregistered range failed: \(error)")
+                    }
+                }
+                for kind in IoRangeKind.allCases {
+                    restoreCapacity(slot: slot, kind: kind, capacities[Int(kind.rawValue)])
+                }
+                throw error
+            }
         }
         rec.devices.removeAll { $0.device === device }
         if rec.catchAll === device { rec.catchAll = nil }

@@ -219,6 +219,16 @@ extension SteeringEngine {
         }
     }
 
+    /// Gives set (slot, kind) back `capacity` slots if a remove shrank it below that, charging
+    /// the bytes: for undoing a change, so the set ends with exactly the memory it had.
+    func restoreCapacity(slot: Int, kind: IoRangeKind, _ capacity: Int) {
+        let set = rangeSets + (slot * Self.kinds + Int(kind.rawValue))
+        guard set.pointee.memory.capacity < capacity else { return }
+        let before = set.pointee.bytesAllocated
+        set.pointee.restoreSlots(capacity)
+        account.charged += UInt64(set.pointee.bytesAllocated - before)
+    }
+
     /// Heap bytes of an empty set of `limit` after reserving `capacity` slots.
     func quote(capacity: Int, limit: UInt64) -> Int {
         if let q = quotes[capacity] { return q }

@@ -7,8 +7,11 @@
 // shrinks it, as `remove` does) and whether any leaf block ends up wide (its ranges spanning more
 // than `narrowMaximum` values from its first start to its last end), which needs the side buffer
 // for the high halves. Blocks hold slots 8b..<8b+8 of the new order, so only the blocks from the
-// change's first slot on can change form: the forecast reads the two ends of each of those
-// windows, O(tail / 8) decodes and no allocation, while the change itself re-encodes the tail.
+// change's first slot on can change form, and when the change keeps the count (a merge into one
+// range, a trim) only the blocks it rewrites: the forecast reads the two ends of each window
+// that can change, counts the wide blocks among the old ones that cannot, and allocates nothing.
+// It costs what the change itself costs (which re-encodes the same blocks), so appending in order
+// stays O(1).
 
 extension RangeSet {
     /// The heap bytes the set will hold after `add(range)`, or nil when that add would throw
@@ -59,13 +62,28 @@ extension RangeSet {
         var inserted: Int { (first == nil ? 0 : 1) + (second == nil ? 0 : 1) }
     }
 
-    /// Whether some block is wide once `change` is made: the blocks before the change's block
-    /// keep their form; every later window of the new order is measured.
+    /// Whether some block is wide once `change` is made. The blocks the change rewrites are
+    /// measured as windows of the new order: all blocks from the change's first one when the
+    /// count changes (the tail shifts), only the blocks of its own slots when it does not. Every
+    /// other old block keeps its form, so some of them are wide exactly when `_wideBlocks` is
+    /// more than the wide ones among the old blocks being rewritten (or dropped off the end).
     func _anyWide(after change: _Change, newCount: Int) -> Bool {
         let firstBlock = change.lo / Self.blockSize
-        for b in 0..<min(firstBlock, (_count + Self.blockSize - 1) / Self.blockSize) where _isWide(block: b) { return true }
+        let oldBlocks = (_count + Self.blockSize - 1) / Self.blockSize
+        let newBlocks = (newCount + Self.blockSize - 1) / Self.blockSize
+        let keepsCount = change.inserted == change.removed
+        let measuredEnd = keepsCount
+            ? min((change.lo + change.inserted + Self.blockSize - 1) / Self.blockSize, newBlocks)
+            : newBlocks
+        if _wideBlocks > 0 {
+            var replacedWide = 0
+            for b in firstBlock..<max(firstBlock, keepsCount ? measuredEnd : oldBlocks) where _isWide(block: b) {
+                replacedWide += 1
+            }
+            if replacedWide < _wideBlocks { return true }
+        }
         var b = firstBlock
-        while b * Self.blockSize < newCount {
+        while b < measuredEnd {
             let i = b * Self.blockSize, j = min(i + Self.blockSize, newCount) - 1
             // The new order ascends, so the window's last end is at least its first start.
             if _newRange(j, change).1 - _newRange(i, change).0 > Self.narrowMaximum { return true }

@@ -86,6 +86,14 @@ extension RangeSet {
         if wanted > _capacity { _reallocate(capacity: wanted) }
     }
 
+    /// Grows the storage to `slots` slots (a multiple of 8 at most the limit rounded up to a block,
+    /// as invariant 2 allows; larger values are cut to that). For an owner undoing a change whose
+    /// remove gave slots back, so the set ends with the memory it had. The package's own use.
+    package mutating func restoreSlots(_ slots: Int) {
+        let wanted = min(Self._roundUpToBlock(slots), Self._roundUpToBlock(Int(limit)))
+        if wanted > _capacity { _reallocate(capacity: wanted) }
+    }
+
     /// Frees the slots not needed for the ranges held now (rounded up to a whole block of 8 slots).
     public mutating func shrinkToFit() {
         let wanted = Self._roundUpToBlock(_count)

@@ -43,6 +43,44 @@ final class PageEchoDevice: EmulatedDevice {
         #expect(throws: SteeringError.self) { try e.unregister(dsm, server: s) }
     }
 
+    /// A registered range that mapRange has merged with ranges on both sides splits the merged
+    /// range when it is unmapped; at the limit that is refused, and unregistering then changes
+    /// nothing: the device keeps its range and still gets its ioreqs.
+    @Test func unregisteringIsAllOrNothingWhenTheUnmapWouldSplitPastTheLimit() throws {
+        let host = try SteeringHost()
+        let e = try makeGuest(host, domain: 1, ramFrames: 4096, wpLimit: 1)
+        let s = try e.createServer(name: "xengt")
+        let other = RecordingDevice(name: "other")
+        let gpu = RecordingDevice(name: "gpu")
+        try e.register(other, server: s, kind: .port, first: 0x3C0, last: 0x3DF)
+        // The port range first, so the refused unmap comes second and the first is undone.
+        try e.register(gpu, server: s, kind: .port, first: 0x1CE, last: 0x1CF)
+        try e.mapRange(s, .wpMem, first: 0, last: 9)
+        try e.register(gpu, server: s, kind: .wpMem, first: 10, last: 19)
+        try e.mapRange(s, .wpMem, first: 20, last: 29)
+        #expect(try e.ranges(s, .wpMem) == [0...29])
+        let charged = e.rangeMemory.charged
+        var refusal: SteeringError?
+        do { try e.unregister(gpu, server: s) } catch { refusal = error }
+        guard case .rangeLimitReached? = refusal else {
+            Issue.record("expected rangeLimitReached, got \(String(describing: refusal))")
+            return
+        }
+        #expect(try e.ranges(s, .wpMem) == [0...29])
+        #expect(try e.ranges(s, .port) == [0x1CE...0x1CF, 0x3C0...0x3DF])
+        #expect(e.rangeMemory.charged == charged)
+        // Still registered: its page-table writes and its port still reach it.
+        try e.setMemoryType(gfn: Gfn(uncheckedRaw: 15), count: 1, to: .ioreqServer)
+        _ = try e.handle(.memory(gpa(15, 8), size: 8, direction: .write, data: 1))
+        _ = try e.handle(.port(0x1CE, size: 2, direction: .write, data: 1))
+        #expect(gpu.seen.count == 2 && other.seen.isEmpty)
+        // With room for the split it goes through.
+        try host.setWpMemRangeLimit(e.domain, 2)
+        try e.unregister(gpu, server: s)
+        #expect(try e.ranges(s, .wpMem) == [0...9, 20...29])
+        #expect(try e.ranges(s, .port) == [0x3C0...0x3DF])
+    }
+
     @Test func deviceRangesMustNotOverlapAndDeviceFailuresNameTheDevice() throws {
         final class Failing: EmulatedDevice {
             struct Broken: Error {}
