@@ -103,7 +103,47 @@ final class RangeSetHolder: @unchecked Sendable {
     init(_ set: consuming GuestMemory.RangeSet) { self.set = set }
 }
 
+final class MutableRangeSetHolder: @unchecked Sendable {
+    var set: GuestMemory.RangeSet
+    init(_ set: consuming GuestMemory.RangeSet) { self.set = set }
+}
+
+/// Gaps between the fixture's ranges, neither overlapping nor touching one (range i ends at
+/// most 46 above i * 64 and range i + 1 starts at (i + 1) * 64 or later), in scattered order.
+func rangeSetGaps() -> [UInt64] {
+    (0..<4096).map { i in UInt64((i &* 2_654_435_761) % rangeSetSize) * 64 + 56 }
+}
+
 let rangeSetKernels: [Kernel] = [
+    Kernel(name: "rangeset.add-remove-8192", summary: "RangeSet: add a one-value range in a gap, then remove it, 8,192 ranges") {
+        let f = rangeSetFixture()
+        var set = try! GuestMemory.RangeSet(name: "gate", limit: UInt64(rangeSetSize) + 1)
+        for i in 0..<rangeSetSize { try! set.add(first: f.starts[i], last: f.ends[i]) }
+        let holder = MutableRangeSetHolder(set)
+        let gaps = rangeSetGaps()
+        return { n in
+            for i in 0..<Int(n) {
+                let g = gaps[i & 4095]
+                try! holder.set.add(first: g, last: g)
+                try! holder.set.remove(first: g, last: g)
+            }
+            consume(UInt64(holder.set.count))
+        }
+    },
+    Kernel(name: "baseline.swift-rangeset-add-remove-8192", summary: "Swift.RangeSet: the same insert and remove (a sorted array: two memmoves)") {
+        let f = rangeSetFixture()
+        var set = Swift.RangeSet<UInt64>()
+        for i in 0..<rangeSetSize { set.insert(contentsOf: f.starts[i]..<(f.ends[i] + 1)) }
+        let gaps = rangeSetGaps()
+        return { n in
+            for i in 0..<Int(n) {
+                let g = gaps[i & 4095]
+                set.insert(contentsOf: g..<(g + 1))
+                set.remove(contentsOf: g..<(g + 1))
+            }
+            consume(UInt64(set.ranges.count))
+        }
+    },
     Kernel(name: "rangeset.contains-8192-random", summary: "RangeSet.contains at 8,192 ranges, random keys") {
         let f = rangeSetFixture()
         var set = try! GuestMemory.RangeSet(name: "gate", limit: UInt64(rangeSetSize))
