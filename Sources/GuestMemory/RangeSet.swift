@@ -31,8 +31,8 @@
 //
 // Lookup: one load of x's directory entry gives the block (or the block before the one boundary
 // in x's bucket, chosen with a compare); a bucket with two or more boundaries, rare, or next to
-// a wide block, descends the index instead (count the keys <= x in a node, eight compares, no branches; step to child
-// `node * 8 + count - 1`). Then the block's base and its line, which do not depend on each
+// a wide block, descends the index instead (count the keys <= x in a node, eight compares, no
+// branches; step to child `node * 8 + count - 1`). Then the block's base and its line, which do not depend on each
 // other. For a narrow block, contains(x) tests "some slot has start <= x - base <= end" with
 // SSE2 compares over the whole line (no dependency on which slot it is); the other queries count
 // the starts <= x - base to find the slot. At 8,192 ranges that is one 16 KiB directory, 8 KiB
@@ -49,11 +49,11 @@
 //   - the same blocks found through the directory (2 buckets a block): 3.3 / 7.7 / 4.1, 9.8 B
 //     (1 bucket a block: 5.2 / 14.4, too many two-boundary buckets; 4: 3.4 / 8.1; 8: 3.6 / 8.8)
 //   - 64-byte blocks of 8 offsets, directory (this layout):           2.6 / 6.1 / 3.1, 11.35 B
+//     (one line a block; the SSE2 test is half as long)
 //     then with no test of the block's form on the direct path (the directory never names a
 //     wide block directly) and cold paths that do not rejoin it:     2.44 / 5.6 / 2.9, 11.17 B
 //   - the same with 16-byte directory entries carrying the base of the entry's block (no load
 //     of the bases): 2.5 / 5.4-5.6, 13.46 B; four buckets a block: no change; one: 8.0 / 19
-//     (one line a block; the SSE2 test is half as long)
 //   - 2 MiB transparent huge pages (posix_memalign + madvise) for the 1M-range buffers, with the
 //     B+ index and again with the directory: no gain above the noise; not kept.
 //   - counting the starts then loading that slot's end (a dependent load): 2-3x slower.
@@ -266,12 +266,6 @@ public struct RangeSet: ~Copyable {
         return _range(at: 0)
     }
 
-    /// The highest range, or nil when the set is empty.
-    public var last: ClosedRange<UInt64>? {
-        guard _count > 0 else { return nil }
-        return _range(at: _count - 1)
-    }
-
     /// The lowest range that starts above `value`, or nil. Iterate with
     /// `var r = set.first; while let x = r { ...; r = set.next(after: x.upperBound) }`.
     public func next(after value: UInt64) -> ClosedRange<UInt64>? {
@@ -317,8 +311,8 @@ public struct RangeSet: ~Copyable {
     /// The leaf block whose base (first start) is the last one <= x, for a non-empty set. One
     /// load of x's directory entry (invariant 6) names the block, or the block before the one
     /// boundary inside x's bucket; a bucket with two or more boundaries, or one where x could
-    /// land in a wide block, sends the lookup down the B+ index instead. For x below the lowest base there is no such block: the result is
-    /// then block 0 or the last block (x clamps into the sentinel bucket), both based above x,
+    /// land in a wide block, sends the lookup down the B+ index instead. For x below the lowest
+    /// base there is no such block: the result is then block 0 or the last block (x clamps into the sentinel bucket), both based above x,
     /// so callers that need a predecessor test x against the lowest start first.
     @inlinable @inline(__always)
     func _locate(_ x: UInt64, _ index: UnsafePointer<UInt64>) -> Int {

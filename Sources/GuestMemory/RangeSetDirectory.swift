@@ -11,8 +11,8 @@
 //                                      when x - L >= split, else in lo
 //                 split = 0            two or more do, the buckets are wider than 2^31, or a
 //                                      block x may be in is wide: the lookup takes the B+ index
-// So a lookup that reads a split other than 0 knows its block is narrow without reading it.
-// So a lookup costs one load from the directory, then the block's base and lines, which do not
+// A lookup that reads a split other than 0 therefore knows its block is narrow without reading
+// it. So a lookup costs one load from the directory, then the block's base and lines, which do not
 // depend on each other: two dependent loads where the index takes its depth plus one.
 //
 // Sizing: two buckets per leaf block of capacity (two 8-byte words per 8 slots: 2 B/range, in the
@@ -113,7 +113,7 @@ extension RangeSet {
         let fast = _directoryShift <= Self.directoryFastShiftMaximum
         let mask = _directoryMask
         let blocks = UnsafeRawPointer(_blocks.unsafelyUnwrapped)
-        func isWide(_ b: Int) -> Bool { blocks.load(fromByteOffset: b &* Self.blockBytes, as: UInt32.self) == Self.wideMark }
+        func isWide(_ b: Int) -> Bool { Self._isWide(blocks, b) }
         var j = startBlock
         var low = _lowValue(ofBucket: fromBucket)
         for k in fromBucket...throughBucket {
@@ -133,8 +133,11 @@ extension RangeSet {
     }
 
     /// True when block `b` is wide (its offsets' high halves are in `_high`).
-    func _isWide(block b: Int) -> Bool {
-        (_blocks.unsafelyUnwrapped + b * Self.blockBytes).load(as: UInt32.self) == Self.wideMark
+    func _isWide(block b: Int) -> Bool { Self._isWide(UnsafeRawPointer(_blocks.unsafelyUnwrapped), b) }
+
+    /// True when block `b` of the blocks at `blocks` is wide: its form word (slot 0's start).
+    static func _isWide(_ blocks: UnsafeRawPointer, _ b: Int) -> Bool {
+        blocks.load(fromByteOffset: b &* blockBytes, as: UInt32.self) == wideMark
     }
 
     /// `_directoryBase + k << shift`, saturated at UInt64.max.
