@@ -28,6 +28,10 @@
 //     every base lies below the sentinel bucket. An entry that takes a lookup straight to a
 //     block (split not 0) never names a wide block. `_bases` and `_directory` point at the
 //     bottom level and the directory while `_index` is allocated.
+//  7. While the set is empty, `_directoryClamp` is 0 and `_directory[0]` is 0 (split 0), so a
+//     point lookup reads that entry and goes out of line, where the count is tested: the
+//     inlined lookup carries no test of the count. `_directory` is never nil: with no index it
+//     points at `RangeSet.emptyDirectory`, one shared zero word that is never written.
 //
 // Lookup: one load of x's directory entry gives the block (or the block before the one boundary
 // in x's bucket, chosen with a compare); a bucket with two or more boundaries, rare, or next to
@@ -52,6 +56,9 @@
 //     (one line a block; the SSE2 test is half as long)
 //     then with no test of the block's form on the direct path (the directory never names a
 //     wide block directly) and cold paths that do not rejoin it:     2.44 / 5.6 / 2.9, 11.17 B
+//     then with no test of the count (an empty set's one entry goes out of line, invariant 7),
+//     the line's two halves ANDed into one movmskps, the cold branch laid out of line
+//     (`_slowPath`): 47 instead of 49 instructions,                 2.31-2.38 / 5.1-5.3, 11.17 B
 //   - the same with 16-byte directory entries carrying the base of the entry's block (no load
 //     of the bases): 2.5 / 5.4-5.6, 13.46 B; four buckets a block: no change; one: 8.0 / 19
 //   - 2 MiB transparent huge pages (posix_memalign + madvise) for the 1M-range buffers, with the
@@ -61,7 +68,7 @@
 // 8,192; one independent random load from a 16 MiB buffer (the floor, no search) 1.9 ns. At
 // 1,000,000 ranges a lookup waits for two dependent loads from L3 (directory entry, then block)
 // where at 8,192 it waits on L1 and L2, and how many lookups overlap is bounded by how many of
-// their ~45 instructions the core holds in flight: that is the 2.3x between them. The same
+// their ~45 instructions the core holds in flight: that is the 2.2-2.3x between them. The same
 // lookup written in C (gcc -O2, SSE2) measures 2.2-2.3 / 5.2-5.8 ns, 2.3-2.5x; the bare
 // directory-then-block chain with no other work, 1.5 ns at 1M. What would reach <= 2x: one
 // load a lookup, a line per bucket of values holding that bucket's ranges (offsets from a base
@@ -138,8 +145,9 @@ public struct RangeSet: ~Copyable {
     /// sends every value past the last bucket to the sentinel entry. `_directoryStale` is set
     /// while the entries describe no valid state (a fresh buffer, an empty set).
     @usableFromInline var _directoryAt: Int
-    /// `_index + _bottom` and `_index + _directoryAt` (nil while `_index` is): the block bases
-    /// and the directory entries, where the lookup reads them without adding offsets.
+    /// `_index + _bottom` and `_index + _directoryAt`: the block bases and the directory
+    /// entries, where the lookup reads them without adding offsets. With no index, `_bases` is
+    /// nil and `_directory` is `RangeSet.emptyDirectory` (invariant 7).
     @usableFromInline var _bases: UnsafeMutablePointer<UInt64>?
     @usableFromInline var _directory: UnsafeMutablePointer<UInt64>?
     @usableFromInline var _directoryBuckets: Int
@@ -167,7 +175,7 @@ public struct RangeSet: ~Copyable {
         _bottom = 0
         _directoryAt = 0
         _bases = nil
-        _directory = nil
+        _directory = Self.emptyDirectory
         _directoryBuckets = 0
         _directoryBase = 0
         _directoryShift = 0
@@ -193,42 +201,36 @@ public struct RangeSet: ~Copyable {
     /// the call to make per guest access.
     @inlinable @inline(__always)
     public func contains(_ point: UInt64) -> Bool {
-        guard _count > 0 else { return false }
-        // No test against the lowest start: for a point below it the directory names a block
-        // whose base is above the point, and the offset below then wraps past every end.
+        // No test of the count: an empty set's only entry has split 0 (invariant 7). No test
+        // against the lowest start: for a point below it the directory names a block whose
+        // base is above the point, and the offset below then wraps past every end.
         let relative = Swift.min(point &- _directoryBase, _directoryClamp)
         let entry = _directory.unsafelyUnwrapped[Int(truncatingIfNeeded: relative &>> _directoryShift)]
         let split = entry &>> 32
         // A bucket with two or more block bases, or next to a wide block: answered out of line
         // from scratch, so that nothing of this path has to survive a call.
-        if split == 0 {
-            return Self._containsOutOfLine(point, _index.unsafelyUnwrapped, _blocks.unsafelyUnwrapped, _high,
-                                           depth: _depth, count: _count)
+        if _slowPath(split == 0) {
+            return Self._containsOutOfLine(point, _index, _blocks, _high, depth: _depth, count: _count)
         }
         let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) &+ (relative & _directoryMask >= split ? 1 : 0)
         let d = point &- _bases.unsafelyUnwrapped[block]
         let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
         // The block is narrow: the directory sends every lookup that may land in a wide block
-        // down the index (split 0, invariant 6). Is there a slot with start <= d <= end? Both
-        // halves are loaded at once (no dependency on which slot it is); ranges are disjoint, so
-        // at most one matches.
+        // down the index (split 0, invariant 6). Is there a slot with start <= d <= end? The
+        // whole line is loaded at once (no dependency on which slot it is); ranges are disjoint,
+        // so at most one matches. Per half of the slots, a lane misses when start > d or
+        // d > end; some slot holds d when the two halves' misses ANDed leave a lane clear
+        // (pcmpgtd, por, pand, movmskps: the standard library's `any` calls a generic `min()`
+        // out of line, 50-odd instructions).
         // d is clamped to 0xFFFF_FFFF: above every narrow end, and padding ends are 0. (A point
         // below the block's base wraps d to at least 2^64 - base, above every end offset too.)
         let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ Self.bias)
-        let dv = SIMD8<Int32>(repeating: d32)
-        let starts = p.load(as: SIMD8<Int32>.self)
-        let ends = p.load(fromByteOffset: 32, as: SIMD8<Int32>.self)
-        return Self._anyLane(unsafeBitCast((starts .<= dv) .& (dv .<= ends), to: SIMD8<Int32>.self))
-    }
-
-    /// True when some lane of `mask` (lanes all ones or all zeros) is set: the lanes OR-folded in
-    /// halves, a few vector ORs. (The standard library's `any` calls a generic `min()` reduction
-    /// out of line: 50-odd instructions a lookup.)
-    @inlinable @inline(__always)
-    static func _anyLane(_ mask: SIMD8<Int32>) -> Bool {
-        let h4 = mask.lowHalf | mask.highHalf
-        let h2 = h4.lowHalf | h4.highHalf
-        return h2.x | h2.y != 0
+        let dv = SIMD4<Int32>(repeating: d32)
+        let missLow = (p.load(as: SIMD4<Int32>.self) .> dv) .| (dv .> p.load(fromByteOffset: 32, as: SIMD4<Int32>.self))
+        let missHigh = (p.load(fromByteOffset: 16, as: SIMD4<Int32>.self) .> dv) .| (dv .> p.load(fromByteOffset: 48, as: SIMD4<Int32>.self))
+        let miss = unsafeBitCast(missLow .& missHigh, to: SIMD4<Int32>.self)
+        let m2 = miss.lowHalf & miss.highHalf
+        return m2.x & m2.y == 0
     }
 
     /// The range that holds `point`, or nil.
@@ -392,10 +394,12 @@ public struct RangeSet: ~Copyable {
     }
 
     /// contains(point) when the directory sends the lookup down the index (a bucket with two or
-    /// more block bases, or next to a wide block): the block by descent, then its slots.
+    /// more block bases, or next to a wide block) or the set is empty: the block by descent,
+    /// then its slots.
     @usableFromInline @inline(never)
-    static func _containsOutOfLine(_ x: UInt64, _ index: UnsafeMutablePointer<UInt64>, _ blocks: UnsafeMutableRawPointer,
+    static func _containsOutOfLine(_ x: UInt64, _ index: UnsafeMutablePointer<UInt64>?, _ blocks: UnsafeMutableRawPointer?,
                                    _ high: UnsafeMutablePointer<UInt32>?, depth: Int, count: Int) -> Bool {
+        guard count > 0, let index, let blocks else { return false }
         let block = _descendOutOfLine(x, UnsafePointer(index), depth: depth, lastBlock: (count &- 1) &>> blockShift)
         let d = x &- index[Int(truncatingIfNeeded: index[depth]) &+ block]
         let p = UnsafeRawPointer(blocks) + block &* blockBytes
@@ -463,6 +467,7 @@ public struct RangeSet: ~Copyable {
     }
 }
 
-/// A set is owned by one holder at a time (it is noncopyable) and its buffers are never shared,
-/// so handing it to another task is safe.
+/// A set is owned by one holder at a time (it is noncopyable) and the buffers it writes are its
+/// own; the one thing sets share, `emptyDirectory`, is a word no one writes after it is made. So
+/// handing a set to another task is safe.
 extension RangeSet: @unchecked Sendable {}

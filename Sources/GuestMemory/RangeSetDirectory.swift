@@ -27,6 +27,14 @@
 // span to double or halve, so appending ranges in order stays O(1) amortised.
 
 extension RangeSet {
+    /// The directory of every empty set without an index: one zero word (split 0), never
+    /// written (invariant 7).
+    @usableFromInline nonisolated(unsafe) static let emptyDirectory: UnsafeMutablePointer<UInt64> = {
+        let word = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        word.initialize(to: 0)
+        return word
+    }()
+
     /// Directory buckets per leaf block of capacity.
     static let directoryBucketsPerBlock = 2
     /// `split` when no block base lies inside the bucket.
@@ -41,7 +49,7 @@ extension RangeSet {
     /// entries that can see those blocks.
     mutating func _refreshDirectory(fromBlock first: Int, throughBlock through: Int) {
         guard _count > 0, let index = _index else {
-            _directoryStale = true
+            _parkDirectory()
             return
         }
         let bases = index + _bottom
@@ -86,6 +94,21 @@ extension RangeSet {
     /// The bucket of value v, `_directoryBase` <= v <= the last base (so v is not clamped).
     func _bucket(of v: UInt64) -> Int {
         Int(truncatingIfNeeded: min(v - _directoryBase, _directoryClamp) >> _directoryShift)
+    }
+
+    /// The directory of an empty set (invariant 7): every value clamps to entry 0, which sends
+    /// a lookup out of line. Marks the directory stale, so the next store rebuilds it.
+    mutating func _parkDirectory() {
+        _directoryStale = true
+        _directoryBase = 0
+        _directoryShift = 0
+        _directoryMask = 0
+        _directoryClamp = 0
+        if let index = _index {
+            index[_directoryAt] = 0
+        } else {
+            _directory = Self.emptyDirectory
+        }
     }
 
     /// Chooses the buckets for the current bases and writes every entry.

@@ -227,9 +227,11 @@ extension RangeSet {
         _depth = 0
         _bottom = 0
         _bases = nil
-        _directory = nil
         _capacity = capacity
-        guard capacity > 0 else { return }
+        guard capacity > 0 else {
+            _parkDirectory()
+            return
+        }
         let blocks = UnsafeMutableRawPointer.allocate(byteCount: capacity / Self.blockSize * Self.blockBytes, alignment: Self.blockBytes)
         for b in 0..<capacity / Self.blockSize { Self._initializeEmpty(blocks + b * Self.blockBytes) }
         _blocks = blocks

@@ -216,6 +216,19 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
 /// lookup can ask about (each range's start and end and their neighbours, and values between):
 /// a directory that sent a lookup to a wrong block could still answer right by luck, this cannot.
 func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRangeSet) {
+    if model.ranges.isEmpty {
+        // Invariant 7: an empty set's lookup reads one entry with split 0 (out of line, where
+        // the count is tested): its own directory's first word while it keeps an index, else
+        // the shared zero word, never a freed buffer.
+        #expect(set._directoryClamp == 0 && set._directory.unsafelyUnwrapped[0] == 0, "empty set's directory not parked")
+        if let index = set._index {
+            #expect(set._directory == index + set._directoryAt, "empty set's directory is not its own")
+        } else {
+            #expect(set._directory == RangeSet.emptyDirectory, "empty set without storage reads a stale directory")
+        }
+        #expect(RangeSet.emptyDirectory.pointee == 0, "the shared empty directory was written")
+        return
+    }
     guard let lowest = model.ranges.first?.lowerBound, let index = set._index else { return }
     var probes: [UInt64] = []
     for r in model.ranges {

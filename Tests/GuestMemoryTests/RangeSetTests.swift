@@ -14,6 +14,36 @@ import Testing
         #expect(set.ranges == [0...UInt64.max] && set.contains(.max) && set.contains(0))
     }
 
+    /// An empty set answers no without testing its count on the inlined path (invariant 7): its
+    /// lookup must find the parked directory entry whether or not it still has storage, after
+    /// every way of becoming empty.
+    @Test func anEmptySetHoldsNothingWithOrWithoutStorage() throws {
+        let probes: [UInt64] = [0, 1, 0x1000, 0xFFFF_FFFF, 1 << 32, .max - 1, .max]
+        let none = NaiveRangeSet(limit: 64)
+        var set = try RangeSet(name: "empty", limit: 64)
+        #expect(probes.allSatisfy { !set.contains($0) && !set.contains($0...$0) })
+        expectDirectoryAgreesWithIndex(set, none)
+        try set.reserveCapacity(64)  // storage, an index and a directory, still no range
+        #expect(set.memory.capacity == 64 && probes.allSatisfy { !set.contains($0) })
+        expectDirectoryAgreesWithIndex(set, none)
+        let ranges: [ClosedRange<UInt64>] = [0...0, 5...9, UInt64.max...UInt64.max, (1 << 40)...((1 << 40) + 7)]
+        for r in ranges {
+            try set.add(r)
+            #expect(set.contains(r.lowerBound) && set.contains(r.upperBound))
+            try set.remove(r)  // frees the storage (an empty set keeps none)
+            #expect(set.isEmpty && probes.allSatisfy { !set.contains($0) })
+            expectDirectoryAgreesWithIndex(set, none)
+            #expect(!set.contains(r.lowerBound) && !set.contains(r.upperBound))
+        }
+        // Many ranges, so the directory has many buckets, then all removed at once.
+        for i in UInt64(0)..<40 { try set.add(first: i * 1000, last: i * 1000 + 9) }
+        try set.remove(first: 0, last: .max)
+        #expect(set.isEmpty && probes.allSatisfy { !set.contains($0) } && !set.contains(39_005))
+        expectDirectoryAgreesWithIndex(set, none)
+        try set.add(first: 39_000, last: 39_009)
+        #expect(set.contains(39_005) && !set.contains(0))
+    }
+
     @Test func addMergesOverlappingAndAdjacentRanges() throws {
         var set = try RangeSet(name: "ioports")
         try set.add(first: 0x10, last: 0x1f)
