@@ -41,6 +41,7 @@ extension SteeringEngine {
         active[i] = UInt16(slot)
         n += 1
         hot.pointee.activeCount = n
+        refreshNewest()
         if isDefault { hot.pointee.defaultServer = slot }
         return IoreqServerID(UInt16(slot))
     }
@@ -65,12 +66,21 @@ extension SteeringEngine {
             j += 1
         }
         hot.pointee.activeCount = j
+        refreshNewest()
         if hot.pointee.claimant == slot {
             hot.pointee.claimant = -1
             hot.pointee.claimFlags = 0
         }
         if hot.pointee.defaultServer == slot { hot.pointee.defaultServer = -1 }
         serverCounts.advanced(by: slot * ServerCounter.caseCount).update(repeating: 0, count: ServerCounter.caseCount)
+    }
+
+    /// Points `hot.newestSets` (its kind-0, port, set) and `hot.newestID` at the newest server
+    /// (invariant 2a).
+    func refreshNewest() {
+        let n = hot.pointee.activeCount
+        hot.pointee.newestSets = n == 0 ? nil : set(of: n - 1, .port)
+        hot.pointee.newestID = n == 0 ? 0 : active[n - 1]
     }
 
     /// The existing servers, ascending by id.

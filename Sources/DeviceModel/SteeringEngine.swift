@@ -25,6 +25,9 @@ import Logging
 //     id * 4 + kind.rawValue. A slot without a server holds four empty sets (no heap memory).
 //  2. `active[0..<hot.activeCount]` are the ids of the existing servers, ascending; `records[id]`
 //     is non-nil exactly for those ids.
+//  2a. hot.newestSets is nil when no server exists, else the first set of the newest server,
+//     `rangeSets + active[activeCount - 1] * 4`, and hot.newestID that server's id: the walk's
+//     first step is one load.
 //  3. hot.claimant is -1 or an existing server's id, and hot.claimFlags is non-zero exactly when
 //     it is not -1; hot.defaultServer is -1 or an existing server's id.
 //  4. account.charged equals the sum of bytesAllocated over all 32 sets, and never exceeds
@@ -67,6 +70,9 @@ public final class SteeringEngine {
     var quotes: [Int: Int] = [:]
 
     @usableFromInline struct HotState {
+        /// The four sets of the newest server (the highest id), or nil (invariant 2a).
+        @usableFromInline var newestSets: UnsafeMutablePointer<RangeSet>?
+        @usableFromInline var newestID: UInt16
         @usableFromInline var activeCount: Int
         @usableFromInline var claimant: Int
         @usableFromInline var claimFlags: UInt8
@@ -108,7 +114,7 @@ public final class SteeringEngine {
             (rangeSets + i).initialize(to: Self.emptySet(domain: domain, slot: i, wpMemLimit: wpMemLimit))
         }
         hot = .allocate(capacity: 1)
-        hot.initialize(to: HotState(activeCount: 0, claimant: -1, claimFlags: 0, defaultServer: -1))
+        hot.initialize(to: HotState(newestSets: nil, newestID: 0, activeCount: 0, claimant: -1, claimFlags: 0, defaultServer: -1))
         active = .allocate(capacity: Self.maxServers)
         active.initialize(repeating: 0, count: Self.maxServers)
         decisionCounts = .allocate(capacity: DecisionCounter.caseCount)
@@ -202,9 +208,10 @@ public final class SteeringEngine {
     @inlinable @inline(__always)
     func lookup(_ kind: IoRangeKind, first: UInt64, last: UInt64) -> IoreqServerID? {
         let range = ClosedRange(uncheckedBounds: (lower: first, upper: last))
-        let n = hot.pointee.activeCount
-        guard n > 0 else { return nil }
-        if set(of: n &- 1, kind).pointee.contains(range) { return IoreqServerID(active[n &- 1]) }
+        guard let newest = hot.pointee.newestSets else { return nil }
+        if (newest + Int(truncatingIfNeeded: kind.rawValue)).pointee.contains(range) {
+            return IoreqServerID(hot.pointee.newestID)
+        }
         return lookupBelow(kind, range)
     }
 

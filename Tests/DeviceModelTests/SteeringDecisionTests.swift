@@ -91,6 +91,31 @@ import Testing
         #expect(e.decide(try .write(Gpa(base + 0x100), size: 4, data: 1)) == .fault(.noServer(space: .memory)))
     }
 
+    /// The walk's first step is the newest server (read from the hot state, not the server
+    /// list): it must follow servers being created and destroyed in any order.
+    @Test func theNewestServerIsAskedFirstAsServersComeAndGo() throws {
+        let (e, qemu, gpu) = try guest()
+        let port: UInt64 = 0x0A18
+        let access = try GuestAccess.port(UInt16(port), size: 1, direction: .read)
+        try e.mapRange(gpu, .port, first: port, last: port)
+        let third = try e.createServer(name: "third")
+        #expect(e.decide(access) == .emulate(server: gpu, route: .rangeset(.port)))
+        try e.mapRange(third, .port, first: port, last: port)
+        #expect(e.decide(access) == .emulate(server: third, route: .rangeset(.port)))
+        try e.destroyServer(third)
+        #expect(e.decide(access) == .emulate(server: gpu, route: .rangeset(.port)))
+        try e.destroyServer(gpu)  // only the default server is left, and it holds no port range
+        #expect(e.decide(access) == .emulate(server: qemu, route: .defaultServer))
+        let again = try e.createServer(name: "again")  // takes the lowest free slot
+        #expect(again == gpu)
+        #expect(e.decide(access) == .emulate(server: qemu, route: .defaultServer))
+        try e.mapRange(again, .port, first: port, last: port)
+        #expect(e.decide(access) == .emulate(server: again, route: .rangeset(.port)))
+        try e.destroyServer(qemu)
+        try e.destroyServer(again)
+        #expect(e.decide(access) == .fault(.noServer(space: .port)))
+    }
+
     @Test func portAccessesAreSteeredByRangesets() throws {
         let (e, qemu, gpu) = try guest()
         try e.mapRange(gpu, .port, first: 0x0A18, last: 0x0A1B)
