@@ -58,7 +58,7 @@
 //     wide block directly) and cold paths that do not rejoin it:     2.44 / 5.6 / 2.9, 11.17 B
 //     then with no test of the count (an empty set's one entry goes out of line, invariant 7),
 //     the line's two halves ANDed into one movmskps, the cold branch laid out of line
-//     (`_slowPath`): 47 instead of 49 instructions,                 2.31-2.38 / 5.1-5.3, 11.17 B
+//     (`_slowPath`): 47 instead of 49 instructions,                 2.31-2.44 / 5.1-5.4, 11.17 B
 //   - the same with 16-byte directory entries carrying the base of the entry's block (no load
 //     of the bases): 2.5 / 5.4-5.6, 13.46 B; four buckets a block: no change; one: 8.0 / 19
 //   - 2 MiB transparent huge pages (posix_memalign + madvise) for the 1M-range buffers, with the
@@ -149,7 +149,7 @@ public struct RangeSet: ~Copyable {
     /// entries, where the lookup reads them without adding offsets. With no index, `_bases` is
     /// nil and `_directory` is `RangeSet.emptyDirectory` (invariant 7).
     @usableFromInline var _bases: UnsafeMutablePointer<UInt64>?
-    @usableFromInline var _directory: UnsafeMutablePointer<UInt64>?
+    @usableFromInline var _directory: UnsafeMutablePointer<UInt64>
     @usableFromInline var _directoryBuckets: Int
     @usableFromInline var _directoryBase: UInt64
     @usableFromInline var _directoryShift: UInt64
@@ -205,7 +205,7 @@ public struct RangeSet: ~Copyable {
         // against the lowest start: for a point below it the directory names a block whose
         // base is above the point, and the offset below then wraps past every end.
         let relative = Swift.min(point &- _directoryBase, _directoryClamp)
-        let entry = _directory.unsafelyUnwrapped[Int(truncatingIfNeeded: relative &>> _directoryShift)]
+        let entry = _directory[Int(truncatingIfNeeded: relative &>> _directoryShift)]
         let split = entry &>> 32
         // A bucket with two or more block bases, or next to a wide block: answered out of line
         // from scratch, so that nothing of this path has to survive a call.
@@ -319,7 +319,7 @@ public struct RangeSet: ~Copyable {
     @inlinable @inline(__always)
     func _locate(_ x: UInt64, _ index: UnsafePointer<UInt64>) -> Int {
         let relative = Swift.min(x &- _directoryBase, _directoryClamp)
-        let entry = _directory.unsafelyUnwrapped[Int(truncatingIfNeeded: relative &>> _directoryShift)]
+        let entry = _directory[Int(truncatingIfNeeded: relative &>> _directoryShift)]
         let split = entry &>> 32
         if split == 0 { return Self._descendOutOfLine(x, index, depth: _depth, lastBlock: (_count &- 1) &>> Self.blockShift) }
         let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)

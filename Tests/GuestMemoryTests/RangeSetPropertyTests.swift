@@ -220,7 +220,7 @@ func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRan
         // Invariant 7: an empty set's lookup reads one entry with split 0 (out of line, where
         // the count is tested): its own directory's first word while it keeps an index, else
         // the shared zero word, never a freed buffer.
-        #expect(set._directoryClamp == 0 && set._directory.unsafelyUnwrapped[0] == 0, "empty set's directory not parked")
+        #expect(set._directoryClamp == 0 && set._directory[0] == 0, "empty set's directory not parked")
         if let index = set._index {
             #expect(set._directory == index + set._directoryAt, "empty set's directory is not its own")
         } else {
@@ -247,7 +247,7 @@ func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRan
     // contains(point) reads such a block as narrow without looking.
     for x in probes + [0, lowest &- 1, .max] {
         let relative = min(x &- set._directoryBase, set._directoryClamp)
-        let entry = set._directory.unsafelyUnwrapped[Int(truncatingIfNeeded: relative >> set._directoryShift)]
+        let entry = set._directory[Int(truncatingIfNeeded: relative >> set._directoryShift)]
         guard entry >> 32 != 0 else { continue }
         let block = set._locate(x, UnsafePointer(index))
         let wide = set._isWide(block: block)
