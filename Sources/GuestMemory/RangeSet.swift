@@ -21,26 +21,39 @@
 //     level (at `_bottom`) holds the base of every block (UInt64.max for an empty block), each
 //     level above holds every 8th key of the level below, levels are padded with UInt64.max to
 //     whole nodes of 8 keys (one cache line). Every mutation re-encodes the blocks from the first
-//     changed slot to the last and refreshes the keys above them.
-//  6. The directory follows the index in the same buffer (at `_directoryAt`): while the set is
-//     not empty and `_directoryStale` is false, every entry up to the sentinel describes the
-//     current bases as RangeSetDirectory.swift says, `_directoryBase` <= the lowest base, and
-//     every base lies below the sentinel bucket. An entry that takes a lookup straight to a
-//     block (split not 0) never names a wide block. `_bases` and `_directory` point at the
-//     bottom level and the directory while `_index` is allocated.
-//  7. While the set is empty, `_directoryClamp` is 0 and `_directory[0]` is 0 (split 0), so a
-//     point lookup reads that entry and goes out of line, where the count is tested: the
-//     inlined lookup carries no test of the count. `_directory` is never nil: with no index it
-//     points at `RangeSet.emptyDirectory`, one shared zero word that is never written.
+//     changed slot to the last and refreshes the keys above them. Header words 12, 13 and 14
+//     hold the count and the addresses of `_blocks` and `_high` (0 when nil), for the lookup's
+//     out-of-line path.
+//  6. The lookup area follows the index in the same buffer, from a 64-byte boundary (at
+//     `_directoryAt`), sized for the point table whichever form it holds. In directory form
+//     (`_lines` nil): while the set is not empty and `_directoryStale` is false, every entry up
+//     to the sentinel describes the current bases as RangeSetDirectory.swift says,
+//     `_directoryBase` <= the lowest base, and every base lies below the sentinel bucket. An
+//     entry that takes a lookup straight to a block (split not 0) never names a wide block.
+//     `_bases` and `_directory` point at the bottom level and the directory while `_index` is
+//     allocated.
+//  7. While the set is empty, `_lines` is nil, `_directoryClamp` is 0 and `_directory[0]` is 0
+//     (split 0), so a point lookup reads that entry and goes out of line, where the count is
+//     tested: the inlined lookup carries no test of the count. `_directory` is never nil: with
+//     no index it points at `RangeSet.emptyDirectory`, one shared zero word never written.
+//  8. In table form (`_lines` not nil, the set not empty) the area holds the point table as
+//     RangeSetPointTable.swift says: every range lies in [`_lineBase`, `_lineBase` +
+//     `_lineClamp`), each line holds exactly the ranges meeting its bucket (or is an overflow
+//     line naming the blocks), the sentinel is empty, `_overflowLines` counts the overflow lines
+//     and is at most 1 in 64 of the used lines; the directory is parked as in invariant 7 (so
+//     `_locate` descends the index).
 //
-// Lookup: one load of x's directory entry gives the block (or the block before the one boundary
-// in x's bucket, chosen with a compare); a bucket with two or more boundaries, rare, or next to
-// a wide block, descends the index instead (count the keys <= x in a node, eight compares, no
-// branches; step to child `node * 8 + count - 1`). Then the block's base and its line, which do not depend on each
-// other. For a narrow block, contains(x) tests "some slot has start <= x - base <= end" with
-// SSE2 compares over the whole line (no dependency on which slot it is); the other queries count
-// the starts <= x - base to find the slot. At 8,192 ranges that is one 16 KiB directory, 8 KiB
-// of bases and 64 KiB of blocks (L1 and L2); at 1,000,000, 2 MiB, 1 MiB and 8 MiB (L2 and L3).
+// Lookup: in table form, one load: x's line, found by arithmetic, tested with SSE2 compares
+// over its 16-bit offsets (an overflow line sends the lookup out of line, to at most 8 bases and
+// one block). In directory form, one load of x's directory entry gives the block (or the block
+// before the one boundary in x's bucket, chosen with a compare); a bucket with two or more
+// boundaries, rare, or next to a wide block, descends the index instead (count the keys <= x in
+// a node, eight compares, no branches; step to child `node * 8 + count - 1`). Then the block's
+// base and its line, which do not depend on each other. For a narrow block, contains(x) tests
+// "some slot has start <= x - base <= end" with SSE2 compares over the whole line (no dependency
+// on which slot it is); the other queries count the starts <= x - base to find the slot. At
+// 8,192 ranges the table is 48 KiB (the directory 16 KiB, bases 8 KiB, blocks 64 KiB: L1 and
+// L2); at 1,000,000 it is 5.7 MiB (directory 2 MiB, bases 1 MiB, blocks 8 MiB: L3).
 //
 // Why this layout (AMD EPYC Zen 5, 48 KiB L1d, 1 MiB L2, 32 MiB L3, Swift's default x86-64 target,
 // so SSE2 only; package benchmark p50 ns per lookup at 8,192 random / 1,000,000 random /
@@ -61,21 +74,22 @@
 //     (`_slowPath`): 47 instead of 49 instructions,                 2.31-2.44 / 5.1-5.4, 11.17 B
 //   - the same with 16-byte directory entries carrying the base of the entry's block (no load
 //     of the bases): 2.5 / 5.4-5.6, 13.46 B; four buckets a block: no change; one: 8.0 / 19
+//   - the point table (one line a bucket of values, 16-bit offsets, found with a multiply;
+//     this layout for sets it fits): 1.81 / 3.06 / 1.9, 15.16 B. 44 instead of 47 instructions
+//     a lookup, and one dependent load: 1.69x at 1M where the directory's two are 2.2x.
+//     On randomly scattered pages (steering's wp_mem set) about 3 % of the lines overflow and
+//     range steering read 8.6 ns against the directory's 7.2 while overflow took the index
+//     (9.7 before the overflow line named its blocks): such sets keep the directory (at most
+//     1 line in 64 may overflow).
 //   - 2 MiB transparent huge pages (posix_memalign + madvise) for the 1M-range buffers, with the
 //     B+ index and again with the directory: no gain above the noise; not kept.
 //   - counting the starts then loading that slot's end (a dependent load): 2-3x slower.
 // In the same runs: Swift.RangeSet<UInt64> 137 / 411 / 150 ns, the Xen linked list 4.1 us at
 // 8,192; one independent random load from a 16 MiB buffer (the floor, no search) 1.9 ns. At
-// 1,000,000 ranges a lookup waits for two dependent loads from L3 (directory entry, then block)
-// where at 8,192 it waits on L1 and L2, and how many lookups overlap is bounded by how many of
-// their ~45 instructions the core holds in flight: that is the 2.2-2.3x between them. The same
-// lookup written in C (gcc -O2, SSE2) measures 2.2-2.3 / 5.2-5.8 ns, 2.3-2.5x; the bare
-// directory-then-block chain with no other work, 1.5 ns at 1M. What would reach <= 2x: one
-// load a lookup, a line per bucket of values holding that bucket's ranges (offsets from a base
-// kept in the line), found by arithmetic from x: in C 2.05 / 3.6-3.85 ns, 1.5-1.8x. Its cost is
-// a different structure: buckets are not blocks of 8, so a crowded bucket needs an overflow
-// line, memory follows the ranges' spread rather than their count, and every other query walks
-// lines; not built.
+// 1,000,000 ranges a directory lookup waits for two dependent loads from L3 (directory entry,
+// then block) where at 8,192 it waits on L1 and L2, and how many lookups overlap is bounded by
+// how many of their ~45 instructions the core holds in flight: that is the 2.2-2.3x between
+// them (in C too: 2.3-2.5x). The point table waits for one: 1.69x.
 // Wide blocks cost 16 B/range of offsets (low words + high halves); a set of frame numbers,
 // ports or IRQs is narrow throughout (8 ranges within 4 G values).
 // Mutations decode and re-encode the blocks after the changed slot (a shift moves ranges across
@@ -110,8 +124,11 @@ public struct RangeSet: ~Copyable {
     @usableFromInline static let blockBytes = 64
     /// Keys per index node: one 64-byte cache line.
     @usableFromInline static let fanout = 8
-    /// Words before the first index key: depth and per-level offsets (at most 11 levels).
+    /// Words before the first index key: depth and per-level offsets (at most 11 levels), then
+    /// the count and the addresses of the blocks and of the high halves (invariant 5).
     @usableFromInline static let indexHeaderWords = 16
+    /// Index header word holding the count (the two after it: blocks and high halves).
+    @usableFromInline static let headerCountWord = 12
     /// Offsets are stored with their top bit flipped, so that signed 32-bit compares (SSE2's
     /// pcmpgtd) order them as unsigned values.
     @usableFromInline static let bias: UInt32 = 0x8000_0000
@@ -156,6 +173,24 @@ public struct RangeSet: ~Copyable {
     @usableFromInline var _directoryMask: UInt64
     @usableFromInline var _directoryClamp: UInt64
     var _directoryStale: Bool
+    /// The point table (invariant 8): its lines (in the lookup area, nil while the set uses the
+    /// directory instead), the value of bucket 0's low end, the bucket width and its reciprocal
+    /// ceil(2^64 / width), the clamp that sends every value past the last bucket to the empty
+    /// sentinel line, the lines (sentinel included) and how many of them overflow.
+    @usableFromInline var _lines: UnsafeRawPointer?
+    @usableFromInline var _lineBase: UInt64
+    @usableFromInline var _lineWidth: UInt64
+    @usableFromInline var _lineReciprocal: UInt64
+    @usableFromInline var _lineClamp: UInt64
+    var _lineCount: Int
+    var _overflowLines: Int
+    /// The last build of the table found more than 1 in 64 of its lines overflowing: the
+    /// directory stays until its own rebuild tries the table again.
+    var _skewed: Bool
+    /// Whole rebuilds of the lookup area so far, and the ranges they walked (for the tests'
+    /// amortisation checks).
+    var _lookupRebuilds: Int
+    var _lookupRebuildWork: Int
 
     /// An empty set. Throws when `limit` is above ``maximumLimit``.
     public init(name: String, limit: UInt64 = RangeSet.defaultLimit) throws(RangeSetError) {
@@ -182,6 +217,16 @@ public struct RangeSet: ~Copyable {
         _directoryMask = 0
         _directoryClamp = 0
         _directoryStale = true
+        _lines = nil
+        _lineBase = 0
+        _lineWidth = 0
+        _lineReciprocal = 0
+        _lineClamp = 0
+        _lineCount = 0
+        _overflowLines = 0
+        _skewed = false
+        _lookupRebuilds = 0
+        _lookupRebuildWork = 0
     }
 
     deinit {
@@ -201,36 +246,55 @@ public struct RangeSet: ~Copyable {
     /// the call to make per guest access.
     @inlinable @inline(__always)
     public func contains(_ point: UInt64) -> Bool {
-        // No test of the count: an empty set's only entry has split 0 (invariant 7). No test
-        // against the lowest start: for a point below it the directory names a block whose
-        // base is above the point, and the offset below then wraps past every end.
-        let relative = Swift.min(point &- _directoryBase, _directoryClamp)
-        let entry = _directory[Int(truncatingIfNeeded: relative &>> _directoryShift)]
-        let split = entry &>> 32
-        // A bucket with two or more block bases, or next to a wide block: answered out of line
-        // from scratch, so that nothing of this path has to survive a call.
-        if _slowPath(split == 0) {
-            return Self._containsOutOfLine(point, _index, _blocks, _high, depth: _depth, count: _count)
+        // Both forms leave their rare cases through one call below: two call sites with the same
+        // arguments made the compiler load those arguments ahead of the form test, for every
+        // lookup (range steering 102.5 -> 115.5 instructions).
+        var overflowLine: UnsafeRawPointer? = nil
+        if let lines = _lines {
+            // The point table (invariant 8): one load, the line of x's bucket, found by
+            // arithmetic. A value below the base wraps and, like every value past the last
+            // bucket, clamps into the empty sentinel line.
+            let relative = Swift.min(point &- _lineBase, _lineClamp)
+            let k = relative.multipliedFullWidth(by: _lineReciprocal).high
+            let d = relative &- k &* _lineWidth
+            let p = lines + Int(truncatingIfNeeded: k) &* Self.blockBytes
+            if _fastPath(!Self._isOverflowLine(p)) { return Self._lineTest(p, d, d) }
+            overflowLine = p
+        } else {
+            // The directory (invariant 6). No test of the count: an empty set's only entry has
+            // split 0 (invariant 7). No test against the lowest start: for a point below it the
+            // directory names a block whose base is above the point, and the offset below then
+            // wraps past every end.
+            let relative = Swift.min(point &- _directoryBase, _directoryClamp)
+            let entry = _directory[Int(truncatingIfNeeded: relative &>> _directoryShift)]
+            let split = entry &>> 32
+            // Split 0 (a bucket with two or more block bases, or next to a wide block, or an
+            // empty set): answered out of line from scratch, so that nothing of this path has to
+            // survive a call.
+            if _fastPath(split != 0) {
+                let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) &+ (relative & _directoryMask >= split ? 1 : 0)
+                let d = point &- _bases.unsafelyUnwrapped[block]
+                let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
+                // The block is narrow: the directory sends every lookup that may land in a wide
+                // block down the index (split 0, invariant 6). Is there a slot with start <= d
+                // <= end? The whole line is loaded at once (no dependency on which slot it is);
+                // ranges are disjoint, so at most one matches. Per half of the slots, a lane
+                // misses when start > d or d > end; some slot holds d when the two halves'
+                // misses ANDed leave a lane clear (pcmpgtd, por, pand, movmskps: the standard
+                // library's `any` calls a generic `min()` out of line, 50-odd instructions).
+                // d is clamped to 0xFFFF_FFFF: above every narrow end, and padding ends are 0.
+                // (A point below the block's base wraps d to at least 2^64 - base, above every
+                // end offset too.)
+                let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ Self.bias)
+                let dv = SIMD4<Int32>(repeating: d32)
+                let missLow = (p.load(as: SIMD4<Int32>.self) .> dv) .| (dv .> p.load(fromByteOffset: 32, as: SIMD4<Int32>.self))
+                let missHigh = (p.load(fromByteOffset: 16, as: SIMD4<Int32>.self) .> dv) .| (dv .> p.load(fromByteOffset: 48, as: SIMD4<Int32>.self))
+                let miss = unsafeBitCast(missLow .& missHigh, to: SIMD4<Int32>.self)
+                let m2 = miss.lowHalf & miss.highHalf
+                return m2.x & m2.y == 0
+            }
         }
-        let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) &+ (relative & _directoryMask >= split ? 1 : 0)
-        let d = point &- _bases.unsafelyUnwrapped[block]
-        let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
-        // The block is narrow: the directory sends every lookup that may land in a wide block
-        // down the index (split 0, invariant 6). Is there a slot with start <= d <= end? The
-        // whole line is loaded at once (no dependency on which slot it is); ranges are disjoint,
-        // so at most one matches. Per half of the slots, a lane misses when start > d or
-        // d > end; some slot holds d when the two halves' misses ANDed leave a lane clear
-        // (pcmpgtd, por, pand, movmskps: the standard library's `any` calls a generic `min()`
-        // out of line, 50-odd instructions).
-        // d is clamped to 0xFFFF_FFFF: above every narrow end, and padding ends are 0. (A point
-        // below the block's base wraps d to at least 2^64 - base, above every end offset too.)
-        let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ Self.bias)
-        let dv = SIMD4<Int32>(repeating: d32)
-        let missLow = (p.load(as: SIMD4<Int32>.self) .> dv) .| (dv .> p.load(fromByteOffset: 32, as: SIMD4<Int32>.self))
-        let missHigh = (p.load(fromByteOffset: 16, as: SIMD4<Int32>.self) .> dv) .| (dv .> p.load(fromByteOffset: 48, as: SIMD4<Int32>.self))
-        let miss = unsafeBitCast(missLow .& missHigh, to: SIMD4<Int32>.self)
-        let m2 = miss.lowHalf & miss.highHalf
-        return m2.x & m2.y == 0
+        return Self._containsSlowly(point, overflowLine, _index)
     }
 
     /// The range that holds `point`, or nil.
@@ -251,6 +315,16 @@ public struct RangeSet: ~Copyable {
         // A one-value range (a wp_mem gfn, a one-byte port) is the point lookup, which tests a
         // whole leaf block at once instead of counting its starts.
         if range.lowerBound == range.upperBound { return contains(range.lowerBound) }
+        if let lines = _lines {
+            // Inside one bucket, the point table answers as for a point: a slot holds the part
+            // of one range in the bucket, so it holds [l, u] only if that range does.
+            let relative = Swift.min(range.lowerBound &- _lineBase, _lineClamp)
+            let k = relative.multipliedFullWidth(by: _lineReciprocal).high
+            let d = relative &- k &* _lineWidth
+            let length = range.upperBound &- range.lowerBound
+            let p = lines + Int(truncatingIfNeeded: k) &* Self.blockBytes
+            if length < _lineWidth &- d && !Self._isOverflowLine(p) { return Self._lineTest(p, d, d &+ length) }
+        }
         let i = _predecessor(range.lowerBound)
         return i >= 0 && range.upperBound <= _end(at: i)
     }

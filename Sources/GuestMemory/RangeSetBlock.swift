@@ -15,8 +15,10 @@ extension RangeSet {
 
     /// Encodes blocks `first...` up to slot `end` (a multiple of blockSize, at most the capacity) from
     /// `ranges`, which holds the ranges of slots `first * blockSize ..< min(end, count)` in order; slots
-    /// past them become padding. Then `_finishStore` over those blocks.
-    mutating func _store(fromBlock first: Int, throughSlot end: Int, _ ranges: UnsafeBufferPointer<(UInt64, UInt64)>) {
+    /// past them become padding. Then `_finishStore` over those blocks. `changed` holds every value
+    /// whose membership changed (nil: the lookup area is rebuilt from scratch).
+    mutating func _store(fromBlock first: Int, throughSlot end: Int, _ ranges: UnsafeBufferPointer<(UInt64, UInt64)>,
+                         changed: ClosedRange<UInt64>?) {
         let lastBlock = end / Self.blockSize - 1
         guard first <= lastBlock else { return }
         var taken = 0
@@ -25,18 +27,20 @@ extension RangeSet {
             _encode(block: b, ranges.baseAddress.unsafelyUnwrapped + taken, count: k)
             taken += k
         }
-        _finishStore(fromBlock: first, throughBlock: lastBlock)
+        _finishStore(fromBlock: first, throughBlock: lastBlock, changed: changed)
     }
 
-    /// Frees the high halves once no block is wide, then refreshes the index levels above and the
-    /// directory entries over blocks `first...last`, which were just encoded.
-    mutating func _finishStore(fromBlock first: Int, throughBlock last: Int) {
+    /// Frees the high halves once no block is wide, then refreshes the index levels above blocks
+    /// `first...last`, which were just encoded, and the lookup area: the directory entries over
+    /// those blocks, or the point table's lines over the `changed` values.
+    mutating func _finishStore(fromBlock first: Int, throughBlock last: Int, changed: ClosedRange<UInt64>?) {
         if _wideBlocks == 0, let high = _high {
             high.deallocate()
             _high = nil
         }
         _refreshIndex(fromBlock: first, throughBlock: last)
-        _refreshDirectory(fromBlock: first, throughBlock: last)
+        _refreshDirectory(fromBlock: first, throughBlock: last, changed: changed)
+        _syncHeader()
     }
 
     /// Encodes block `b` from `ranges[0..<k]` (k <= blockSize, ascending; slots past k become

@@ -15,8 +15,10 @@
 // it. So a lookup costs one load from the directory, then the block's base and lines, which do not
 // depend on each other: two dependent loads where the index takes its depth plus one.
 //
-// Sizing: two buckets per leaf block of capacity (two 8-byte words per 8 slots: 2 B/range, in the
-// capacity-based heap figure, so a set's cost still depends only on its capacity). A rebuild
+// The directory is one of the two forms of the lookup area (RangeSetPointTable.swift has the
+// other and says which a set gets); the area is sized for the table, so the directory's 2 B a
+// slot sit in room the set pays for either way.
+// Sizing: two buckets per leaf block of capacity (two 8-byte words per 8 slots). A rebuild
 // picks the smallest shift that fits the span of the block bases into the buckets, which leaves
 // the used buckets between half and all of them: one to two per block when the set is full.
 // (One bucket per block sends too many lookups down the index; four or eight make the 1M-range
@@ -47,9 +49,17 @@ extension RangeSet {
     /// Brings the directory up to date after blocks `first...through` were re-encoded: rebuilds
     /// it when the bases left its buckets (or crowd into too few of them), else rewrites the
     /// entries that can see those blocks.
-    mutating func _refreshDirectory(fromBlock first: Int, throughBlock through: Int) {
+    mutating func _refreshDirectory(fromBlock first: Int, throughBlock through: Int, changed: ClosedRange<UInt64>?) {
         guard _count > 0, let index = _index else {
             _parkDirectory()
+            return
+        }
+        if _lines != nil {
+            guard let changed else {
+                _rebuildLookup()
+                return
+            }
+            _refreshTable(changed: changed, firstBlock: first)
             return
         }
         let bases = index + _bottom
@@ -58,8 +68,9 @@ extension RangeSet {
         let span = bases[last] - bases[0]
         if _directoryStale || bases[0] < _directoryBase
             || (bases[last] - _directoryBase) >> _directoryShift >= buckets
-            || (_directoryShift > 0 && span >> _directoryShift < buckets / 4) {
-            _rebuildDirectory()
+            || (_directoryShift > 0 && span >> _directoryShift < buckets / 4)
+            || _tableWouldFit() {
+            _rebuildLookup()
             return
         }
         let directory = index + _directoryAt
@@ -99,6 +110,7 @@ extension RangeSet {
     /// The directory of an empty set (invariant 7): every value clamps to entry 0, which sends
     /// a lookup out of line. Marks the directory stale, so the next store rebuilds it.
     mutating func _parkDirectory() {
+        _lines = nil
         _directoryStale = true
         _directoryBase = 0
         _directoryShift = 0
@@ -119,6 +131,7 @@ extension RangeSet {
         let span = bases[last] - bases[0]
         var shift: UInt64 = 0
         while span >> shift >= buckets { shift += 1 }
+        _directory = _index.unsafelyUnwrapped + _directoryAt
         _directoryBase = bases[0]
         _directoryShift = shift
         _directoryMask = (1 << shift) - 1

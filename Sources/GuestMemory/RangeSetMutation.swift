@@ -125,6 +125,13 @@ extension RangeSet {
     /// the cost is proportional to the moved tail, like a memmove. The caller has checked the limit.
     mutating func _replace(lo: Int, removing: Int, with a: (UInt64, UInt64)?, _ b: (UInt64, UInt64)?) {
         let inserting = (a == nil ? 0 : 1) + (b == nil ? 0 : 1)
+        // The values whose membership can change: the removed ranges' and the inserted ones'.
+        var changedLow = UInt64.max, changedHigh = UInt64.min
+        if removing > 0 {
+            changedLow = _range(at: lo).lowerBound
+            changedHigh = _end(at: lo + removing - 1)
+        }
+        if let a { changedLow = min(changedLow, a.0); changedHigh = max(changedHigh, (b ?? a).1) }
         let oldCount = _count
         let newCount = oldCount - removing + inserting
         if newCount > _capacity { _grow(toAtLeast: newCount) }
@@ -143,7 +150,8 @@ extension RangeSet {
         _decode(slots: (lo + removing)..<max(tailEnd, lo + removing), into: fresh + filled)
         filled += max(tailEnd - (lo + removing), 0)
         _count = newCount
-        _store(fromBlock: from / Self.blockSize, throughSlot: to, UnsafeBufferPointer(start: fresh, count: filled))
+        _store(fromBlock: from / Self.blockSize, throughSlot: to, UnsafeBufferPointer(start: fresh, count: filled),
+               changed: changedLow <= changedHigh ? changedLow...changedHigh : nil)
     }
 
     /// Writes the ranges of `slots` to `out`, a block at a time.
@@ -236,6 +244,6 @@ extension RangeSet {
         for b in 0..<capacity / Self.blockSize { Self._initializeEmpty(blocks + b * Self.blockBytes) }
         _blocks = blocks
         _allocateIndex()
-        _store(fromBlock: 0, throughSlot: capacity, UnsafeBufferPointer(start: all, count: kept))
+        _store(fromBlock: 0, throughSlot: capacity, UnsafeBufferPointer(start: all, count: kept), changed: nil)
     }
 }

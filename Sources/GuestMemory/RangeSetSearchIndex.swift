@@ -1,6 +1,9 @@
 // The search index of a RangeSet: a static B+ tree over its leaf blocks, kept in one buffer
-// (invariant 5 in RangeSet.swift), followed in the same buffer by the directory (invariant 6,
-// RangeSetDirectory.swift). Its shape depends only on the capacity. The bottom level holds
+// (invariant 5 in RangeSet.swift), followed in the same buffer, from a 64-byte boundary, by the
+// lookup area: the point table (invariant 8, RangeSetPointTable.swift) or the directory
+// (invariant 6, RangeSetDirectory.swift), whichever the set's spread allows. The area is sized for
+// the point table, the larger of the two, so the set's memory depends only on its capacity, in
+// either form. Its shape depends only on the capacity. The bottom level holds
 // each block's base (its first start, written by the block encoder); the levels above are
 // refreshed over the blocks a mutation re-encoded, so keeping the index costs in proportion to
 // the blocks the mutation already rewrote.
@@ -19,25 +22,32 @@ extension RangeSet {
             keys = padded / fanout
         }
         sizes.reverse()
-        precondition(sizes.count < indexHeaderWords, "index deeper than its header")
+        precondition(sizes.count < headerCountWord, "index deeper than its header")
         var offsets: [Int] = []
         var at = indexHeaderWords
         for s in sizes {
             offsets.append(at)
             at += s
         }
-        // The directory: one entry per bucket plus the sentinel.
-        return (sizes.count, offsets, at, at + _directoryBuckets(capacity: capacity) + 1)
+        // The lookup area, from a whole line (8 words; the buffer is 64-byte aligned).
+        let area = (at + 7) / 8 * 8
+        return (sizes.count, offsets, area, area + _lookupWords(capacity: capacity))
+    }
+
+    /// Words of the lookup area for `capacity` slots: room for the point table's lines, which
+    /// always covers the directory's entries and its sentinel.
+    static func _lookupWords(capacity: Int) -> Int {
+        max(_tableLines(capacity: capacity) * (blockBytes / 8), _directoryBuckets(capacity: capacity) + 1)
     }
 
     /// `_indexLayout(capacity:).words`, counted without building the layout (no allocation).
     static func _indexWords(capacity: Int) -> Int {
-        var words = indexHeaderWords + _directoryBuckets(capacity: capacity) + 1
+        var words = indexHeaderWords
         var keys = capacity / blockSize
         while true {
             let padded = (keys + fanout - 1) / fanout * fanout
             words += padded
-            if padded == fanout { return words }
+            if padded == fanout { return (words + 7) / 8 * 8 + _lookupWords(capacity: capacity) }
             keys = padded / fanout
         }
     }
@@ -46,7 +56,9 @@ extension RangeSet {
     /// Requires `_capacity > 0` and no index allocated.
     mutating func _allocateIndex() {
         let layout = Self._indexLayout(capacity: _capacity)
-        let index = UnsafeMutablePointer<UInt64>.allocate(capacity: layout.words)
+        // 64-byte aligned: the point table's lines are cache lines.
+        let index = UnsafeMutableRawPointer.allocate(byteCount: layout.words * 8, alignment: Self.blockBytes)
+            .bindMemory(to: UInt64.self, capacity: layout.words)
         index.initialize(repeating: .max, count: layout.words)
         index[0] = UInt64(layout.depth)
         for (level, offset) in layout.offsets.enumerated() { index[level + 1] = UInt64(offset) }
@@ -59,6 +71,17 @@ extension RangeSet {
         _directory = index + _directoryAt
         _directoryBuckets = Self._directoryBuckets(capacity: _capacity)
         _directoryStale = true
+        _lines = nil
+    }
+
+    /// Copies the count and the block buffers' addresses into the index header (words 12-14),
+    /// where the lookup's out-of-line path reads them: it then takes three arguments, and the
+    /// inlined lookup loads nothing for it ahead of time. Called at the end of every store.
+    mutating func _syncHeader() {
+        guard let index = _index else { return }
+        index[Self.headerCountWord] = UInt64(_count)
+        index[Self.headerCountWord + 1] = UInt64(UInt(bitPattern: _blocks))
+        index[Self.headerCountWord + 2] = UInt64(UInt(bitPattern: _high))
     }
 
     /// Recomputes the keys above the bottom level that depend on blocks `from...through`.

@@ -1,4 +1,4 @@
-import GuestMemory
+@testable import GuestMemory
 
 /// What the property tests need from a rangeset; both RangeSet and the Xen-style baseline have it.
 protocol RangeSetUnderTest: ~Copyable {
@@ -19,13 +19,21 @@ protocol RangeSetUnderTest: ~Copyable {
     /// Heap bytes after the change, forecast before it (nil: would throw, or no forecast).
     func heapBytes(afterAdding range: ClosedRange<UInt64>) -> Int?
     func heapBytes(afterRemoving range: ClosedRange<UInt64>) -> Int?
+    /// Checks the set's own structures against the model (nothing for a linked list).
+    func expectInternalsAgree(with model: NaiveRangeSet)
 }
 
-extension RangeSet: RangeSetUnderTest {}
+extension RangeSet: RangeSetUnderTest {
+    func expectInternalsAgree(with model: NaiveRangeSet) {
+        expectDirectoryAgreesWithIndex(self, model)
+        expectPointTableAgrees(self, model)
+    }
+}
 extension XenStyleRangeSet: RangeSetUnderTest {
     // The linked list makes no forecast (the checks below apply to RangeSet only).
     func heapBytes(afterAdding range: ClosedRange<UInt64>) -> Int? { nil }
     func heapBytes(afterRemoving range: ClosedRange<UInt64>) -> Int? { nil }
+    func expectInternalsAgree(with model: NaiveRangeSet) {}
 }
 
 /// The naive model: an array of ranges normalised after every change by sorting and merging

@@ -55,6 +55,7 @@ func checkAgainstModel<S: RangeSetUnderTest & ~Copyable>(
         #expect(set.limit == model.limit)
         if step % verifyEvery == 0 || step == words.count - 1 {
             verify(set, model, span: span)
+            set.expectInternalsAgree(with: model)
         }
         let mem = set.memory
         #expect(mem.ranges == set.count)
@@ -163,6 +164,57 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
         }
     }
 
+    /// The point table (RangeSetPointTable.swift) against the model, line for line, on a set
+    /// that starts dense with one crowded bucket (an overflow line) and then changes at random:
+    /// short ranges added and removed across bucket edges, singletons packed into the crowded
+    /// window (lines overflowing and emptying again), whole stretches removed (the lowest start
+    /// moves up), ranges added below the base (a rebuild), and an outlier 2^40 away added and
+    /// removed (to the directory and back).
+    @Test(.shrinking(false)) func pointTableAgreesWithTheModelAsLinesFillAndOverflow() async {
+        await checkProperty(count: 8, input: Gen.uint64().array(of: 300...900)) { words in
+            var set = try RangeSet(name: "table", limit: 3000)
+            var model = NaiveRangeSet(limit: 3000)
+            func apply(_ r: ClosedRange<UInt64>, remove: Bool) throws {
+                if remove {
+                    try set.remove(r)
+                    model.ranges = model.removing(r) ?? model.ranges
+                } else {
+                    try set.add(r)
+                    model.ranges = model.adding(r) ?? model.ranges
+                }
+            }
+            for i in UInt64(0)..<600 { try apply((10_000 + i * 80)...(10_000 + i * 80 + i % 11), remove: false) }
+            for j in UInt64(0)..<30 { try apply((30_001 + j * 2)...(30_001 + j * 2), remove: false) }
+            #expect(set._lines != nil && set._overflowLines > 0, "the dense start has an overflow line")
+            set.expectInternalsAgree(with: model)
+            for (step, w) in words.enumerated() {
+                let x = 5_000 + (w >> 8) % 55_000
+                switch w % 16 {
+                case 0...4: try apply(x...(x + (w >> 40) % 12), remove: false)
+                case 5...7: try apply(x...(x + (w >> 40) % 30), remove: true)
+                case 8...10:
+                    let c = 30_000 + (w >> 8) % 160
+                    try apply(c...c, remove: (w >> 20) % 3 == 0)
+                case 11: try apply(x...(x + (w >> 40) % 3_000), remove: true)
+                case 12: try apply(0...(5_000 + (w >> 40) % 8_000), remove: true)
+                case 13:
+                    let low = (w >> 8) % 5_000
+                    try apply(low...(low + 4), remove: false)
+                case 14:
+                    let far = (1 << 40) + (w >> 8) % 100
+                    try apply(far...far, remove: false)
+                default: try apply((1 << 39)...UInt64.max, remove: true)
+                }
+                if step % 40 == 39 {
+                    verify(set, model, span: 70_000)
+                    set.expectInternalsAgree(with: model)
+                }
+            }
+            verify(set, model, span: 70_000)
+            set.expectInternalsAgree(with: model)
+        }
+    }
+
     /// The directory (RangeSetDirectory.swift) against the model on sets whose shape keeps
     /// changing: ranges in clusters far apart (buckets with several block boundaries, so lookups
     /// take the B+ index), runs appended in ascending order (the covered values outgrown),
@@ -203,11 +255,11 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
                 if step % 50 == 49 { try apply(((1 << 30) + (1 << 35))...UInt64.max, remove: true) }
                 if step % 25 == 24 {
                     verify(set, model, span: 1 << 31)
-                    expectDirectoryAgreesWithIndex(set, model)
+                    set.expectInternalsAgree(with: model)
                 }
             }
             verify(set, model, span: 1 << 31)
-            expectDirectoryAgreesWithIndex(set, model)
+            set.expectInternalsAgree(with: model)
         }
     }
 }
@@ -257,5 +309,80 @@ func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRan
         let viaDirectory = set._locate(x, UnsafePointer(index))
         let viaIndex = RangeSet._descend(x, UnsafePointer(index), depth: set._depth)
         #expect(viaDirectory == viaIndex, "directory sends \(x) to block \(viaDirectory), the index to \(viaIndex)")
+    }
+}
+
+/// The point table (invariant 8), when the set uses it, line for line against the model: each
+/// line holds exactly the parts of the model's ranges inside its bucket (or is an overflow line
+/// when more than 16 meet it), the sentinel and the lines past the ranges are empty, the
+/// directory is parked so the predecessor queries descend the index, and the multiply that finds
+/// a bucket is exact over every value a lookup can see.
+func expectPointTableAgrees(_ set: borrowing RangeSet, _ model: NaiveRangeSet) {
+    guard let lines = set._lines else {
+        // The directory form: its own entries when the set holds ranges.
+        if !model.ranges.isEmpty, let index = set._index {
+            #expect(set._directory == index + set._directoryAt && !set._directoryStale, "directory form without its directory")
+        }
+        return
+    }
+    guard let index = set._index, let lowest = model.ranges.first?.lowerBound, let highest = model.ranges.last?.upperBound else {
+        Issue.record("an empty set kept its point table")
+        return
+    }
+    let width = set._lineWidth, base = set._lineBase, clamp = set._lineClamp
+    #expect((2...RangeSet.tableMaximumWidth).contains(width), "bucket width \(width)")
+    #expect(set._lineReciprocal == UInt64.max / width + 1, "reciprocal of \(width)")
+    #expect(set._lineCount == RangeSet._tableLines(capacity: set.memory.capacity))
+    #expect(clamp == UInt64(set._lineCount - 1) * width)
+    #expect(lines == UnsafeRawPointer(index + set._directoryAt) && Int(bitPattern: lines) % 64 == 0)
+    #expect(set._directory == RangeSet.emptyDirectory && set._directoryClamp == 0, "directory not parked under the table")
+    #expect(lowest >= base && highest - base < clamp, "ranges outside the table: \(lowest)...\(highest), base \(base) clamp \(clamp)")
+    // Expected slots per line, from the model.
+    let dataLines = set._lineCount - 1
+    var expected = [[(UInt16, UInt16)]](repeating: [], count: dataLines)
+    for r in model.ranges {
+        let first = Int((r.lowerBound - base) / width), last = Int((r.upperBound - base) / width)
+        for k in first...last {
+            let low = base + UInt64(k) * width
+            let high = low > .max - (width - 1) ? .max : low + (width - 1)
+            expected[k].append((UInt16(max(r.lowerBound, low) - low), UInt16(min(r.upperBound, high) - low)))
+        }
+    }
+    var overflowing = 0
+    for k in 0...dataLines {
+        let w = (lines + k * 64).assumingMemoryBound(to: UInt16.self)
+        let got = (0..<32).map { w[$0] ^ 0x8000 }
+        var want: [UInt16]
+        let slots = k < dataLines ? expected[k] : []
+        if slots.count > 16 {
+            // A small directory entry: the first and last block a value of the bucket can be
+            // in (block b's base is range 8b's start), and the mark in slot 15's start.
+            overflowing += 1
+            let low = base + UInt64(k) * width
+            let high = low > .max - (width - 1) ? .max : low + (width - 1)
+            let blockBases = Swift.stride(from: 0, to: model.ranges.count, by: 8).map { model.ranges[$0].lowerBound }
+            let first = max(0, (blockBases.lastIndex { $0 <= low } ?? 0))
+            let last = max(0, (blockBases.lastIndex { $0 <= high } ?? 0))
+            let raw = [UInt16(first & 0xFFFF), UInt16(first >> 16), UInt16(last & 0xFFFF), UInt16(last >> 16)]
+                + [UInt16](repeating: 0, count: 11) + [0x8000] + [UInt16](repeating: 0, count: 16)
+            want = raw.map { $0 ^ 0x8000 }  // `got` has the bias taken off
+        } else {
+            want = slots.map(\.0) + [UInt16](repeating: 0xFFFF, count: 16 - slots.count)
+                + slots.map(\.1) + [UInt16](repeating: 0, count: 16 - slots.count)
+        }
+        #expect(got == want, "line \(k) of \(dataLines) (width \(width), base \(base))")
+    }
+    #expect(overflowing == set._overflowLines, "overflow lines counted \(set._overflowLines), found \(overflowing)")
+    #expect(overflowing * RangeSet.tableOverflowShare <= Int((highest - base) / width) + 1, "more than 1 in 64 of the used lines overflow")
+    // The bucket a lookup computes: k * width <= relative < (k + 1) * width, at every bucket's
+    // edges and at the clamp.
+    var relatives: [UInt64] = [0, 1, clamp, clamp - 1]
+    for k in Swift.stride(from: 0, through: dataLines, by: max(1, dataLines / 64)) {
+        let low = UInt64(k) * width
+        relatives += [low, low + width - 1, low + width / 2]
+    }
+    for relative in relatives where relative <= clamp {
+        let k = relative.multipliedFullWidth(by: set._lineReciprocal).high
+        #expect(k * width <= relative && relative - k * width < width, "bucket of \(relative) computed as \(k), width \(width)")
     }
 }

@@ -1,0 +1,292 @@
+// The point table of a RangeSet (invariant 8 in RangeSet.swift): one 64-byte line per bucket of
+// values, found by arithmetic from the value, holding the ranges that meet that bucket. A point
+// lookup is then one load (the line) where the directory takes two in a row (its entry, then the
+// block and its base): at 1,000,000 ranges both are L3 misses, and the chain is what separates
+// the 1M lookup from the 8,192 one.
+//
+// Buckets: the values from `_lineBase` (the lowest start when the table was built) up are cut
+// into `_lineCount - 1` buckets of W = `_lineWidth` values (2 <= W <= 65,536, any width: the
+// bucket is found with a multiply by R = `_lineReciprocal` = ceil(2^64 / W), exact for every
+// value the lookup can see, and the offset in the bucket is x - base - k * W). Bucket k's line
+// holds, for each range that meets [L, L + W - 1] (L = base + k * W), its part inside the bucket
+// as two 16-bit offsets from L: 16 starts then 16 ends, ascending, stored biased (top bit
+// flipped) so SSE2's signed pcmpgtw orders them. Unused slots hold start 0xFFFF and end 0,
+// which no offset lies between. A bucket met by more than 16 ranges is an overflow line instead:
+// a small directory entry for its bucket, the first block x can be in (the last block whose base
+// is at or below the bucket's low end, or block 0) and the last (the last block whose base is at
+// or below its high end), as two 32-bit words at the start of the line, and slot 15's start
+// biased 0, which no real line has there (its 16th range would start at the bucket's low end,
+// after 15 others). The lookup tests that one 16-bit word; on an overflow line it goes out of
+// line, steps from the first block to the one holding x among at most 8 (reading their bases),
+// and tests that block: one more dependent load, as the directory takes, not a descent. A bucket
+// holding more than 8 block bases (a crowd of ranges in a few values) is answered by the index.
+// The last
+// line, the sentinel, is empty, and the lookup clamps every value past the last bucket (and every
+// value below the base, which wraps) into it: `_lineClamp` = (lines - 1) * W.
+//
+// Sizing: 6 bytes of table per slot of capacity (3/32 of a line), at least two lines. Blocks
+// take 8 B a slot and the index about 1.2, so a full set costs about 15.2 B a range in either
+// form (the directory uses the same area). At the build, W is the smallest width that fits the
+// ranges' spread into the data lines, stretched by capacity / count but by at most a quarter
+// (room to grow at the same spacing, so appending in order rebuilds only as the spread grows by a
+// quarter: O(1) amortised), and never above 65,536: about 10 ranges meet a line of an evenly
+// spread full set. A set too spread out for that (W would pass 65,536: under one range per 6,554
+// values of capacity, MMIO addresses for example) or so uneven that more than 1 in 64 of its used
+// lines overflow keeps the directory instead. Randomly scattered pages (steering's wp_mem sets)
+// overflow about 3 % of their lines, and range steering measured faster with the directory for
+// them (7.2 against 8.6 ns: the overflow branch mispredicts), so they keep it. A directory-form
+// set whose spread comes to fit the table again is rebuilt into it at once, unless its last
+// build found it too uneven (`_skewed`: then only the directory's own rebuilds try again).
+//
+// Mutations rewrite only the lines over the values that changed (a line depends on values, not on
+// slots, so the tail a mutation re-encodes does not move it), unless the ranges have left the
+// table (a start below its base or an end past its last bucket): then the whole lookup area is
+// rebuilt and the form chosen again.
+
+extension RangeSet {
+    /// Widest bucket: offsets in a line are 16 bits.
+    static let tableMaximumWidth: UInt64 = 65_536
+    /// The table is kept only while at most one used line in this many overflows.
+    static let tableOverflowShare = 64
+    /// Slots per line.
+    @usableFromInline static let tableSlots = 16
+    /// Bias of a line's 16-bit offsets (flip the top bit, so signed compares order them).
+    @usableFromInline static let tableBias: UInt16 = 0x8000
+
+    /// Lines of the point table for `capacity` slots (sentinel included): 6 bytes a slot.
+    static func _tableLines(capacity: Int) -> Int { max(2, capacity * 6 / blockBytes) }
+
+    /// Rebuilds the lookup area for the current ranges, choosing its form: the point table when
+    /// the ranges' spread fits it, else the directory. The set is not empty.
+    mutating func _rebuildLookup() {
+        _lookupRebuilds += 1
+        _lookupRebuildWork += _count
+        let bases = _index.unsafelyUnwrapped + _bottom
+        let lowest = bases[0]
+        let highest = _end(at: _count - 1)
+        let dataLines = UInt64(Self._tableLines(capacity: _capacity) - 1)
+        // ceil((highest - lowest + 1) / dataLines), without overflowing at a full 64-bit span.
+        let spread = highest - lowest
+        _skewed = false
+        if spread / dataLines < Self.tableMaximumWidth {
+            let minimum = spread / dataLines + 1
+            // Room to grow: up to the capacity at the same spacing, at most a quarter more
+            // than the spread (so a half-full set's lines are not as crowded as a full one's),
+            // within the widest bucket.
+            let projected = min(minimum * UInt64(_capacity) / UInt64(_count), minimum + minimum / 4)
+            let width = max(2, minimum, min(projected, Self.tableMaximumWidth))
+            if _buildTable(base: lowest, width: width, dataLines: Int(dataLines)) { return }
+        }
+        _lines = nil
+        _rebuildDirectory()
+    }
+
+    /// Writes the point table and switches the set to it, unless more than 1 in 64 of the used
+    /// lines overflow (then nothing is switched and it returns false).
+    mutating func _buildTable(base: UInt64, width: UInt64, dataLines: Int) -> Bool {
+        let lines = UnsafeMutableRawPointer(_index.unsafelyUnwrapped + _directoryAt)
+        // The directory no longer describes anything: lookups that use it (the predecessor
+        // queries) descend the index while the table is in use.
+        _directory = Self.emptyDirectory
+        _directoryBase = 0
+        _directoryShift = 0
+        _directoryMask = 0
+        _directoryClamp = 0
+        _directoryStale = true
+        _lineBase = base
+        _lineWidth = width
+        _lineReciprocal = UInt64.max / width &+ 1
+        _lineClamp = UInt64(dataLines) * width
+        _lineCount = dataLines + 1
+        let used = Int((_end(at: _count - 1) - base) / width) + 1
+        var overflowing = 0
+        var i = 0
+        for k in 0..<used {
+            if !_fillLine(k, lines, firstCandidate: &i) { overflowing += 1 }
+        }
+        for k in used..<(dataLines + 1) { Self._writeEmptyLine(lines + k * Self.blockBytes) }
+        guard overflowing * Self.tableOverflowShare <= used else {
+            _skewed = true
+            return false
+        }
+        _overflowLines = overflowing
+        _lines = UnsafeRawPointer(lines)
+        return true
+    }
+
+    /// True when the directory form could give way to the table: the ranges' spread now fits
+    /// the table's buckets and the last attempt did not find them skewed. Directory form,
+    /// non-empty set; a few loads, asked after every mutation.
+    func _tableWouldFit() -> Bool {
+        guard !_skewed else { return false }
+        let spread = _end(at: _count - 1) - _index.unsafelyUnwrapped[_bottom]
+        return spread / UInt64(Self._tableLines(capacity: _capacity) - 1) < Self.tableMaximumWidth
+    }
+
+    /// Rewrites the lines over `changed` after a mutation, or rebuilds the lookup area when the
+    /// ranges have left the table. Table form, non-empty set.
+    mutating func _refreshTable(changed: ClosedRange<UInt64>, firstBlock: Int) {
+        let lowest = _index.unsafelyUnwrapped[_bottom]
+        let highest = _end(at: _count - 1)
+        guard lowest >= _lineBase, highest - _lineBase < _lineClamp else {
+            _rebuildLookup()
+            return
+        }
+        let lines = UnsafeMutableRawPointer(mutating: _lines.unsafelyUnwrapped)
+        let from = changed.lowerBound <= _lineBase ? 0 : Int(min(changed.lowerBound - _lineBase, _lineClamp - 1) / _lineWidth)
+        let through = changed.upperBound <= _lineBase ? 0 : Int(min(changed.upperBound - _lineBase, _lineClamp - 1) / _lineWidth)
+        var i = -1
+        for k in from...through {
+            let was = Self._isOverflowLine(lines + k * Self.blockBytes)
+            let fits = _fillLine(k, lines, firstCandidate: &i)
+            _overflowLines += (fits ? 0 : 1) - (was ? 1 : 0)
+        }
+        // The blocks from `firstBlock` on were re-encoded: their bases may have moved under
+        // the overflow lines from the line of the lower of the block's new base and the first
+        // changed value (its old base was one of those or a range still held).
+        let moved = min(changed.lowerBound, _index.unsafelyUnwrapped[_bottom + firstBlock])
+        _refreshOverflowLines(from: moved <= _lineBase ? 0 : Int(min(moved - _lineBase, _lineClamp - 1) / _lineWidth))
+        // Grown skewed: choose the form again (the directory, unless a new width fits).
+        if _overflowLines * Self.tableOverflowShare > Int((highest - _lineBase) / _lineWidth) + 1 { _rebuildLookup() }
+    }
+
+    /// Writes line k from the ranges; returns false when more than 16 meet its bucket (it is
+    /// then an overflow line). `firstCandidate` is a slot no later than the first range that can
+    /// meet the bucket (-1: find it), left at the first range that can meet the next bucket.
+    func _fillLine(_ k: Int, _ lines: UnsafeMutableRawPointer, firstCandidate i: inout Int) -> Bool {
+        let p = lines + k * Self.blockBytes
+        let (offset, overflow) = UInt64(k).multipliedReportingOverflow(by: _lineWidth)
+        let (low, carry) = _lineBase.addingReportingOverflow(offset)
+        guard !overflow && !carry else {
+            Self._writeEmptyLine(p)
+            return true
+        }
+        let high = low > .max - (_lineWidth - 1) ? .max : low + (_lineWidth - 1)
+        if i < 0 { i = max(0, _firstIndex(endAtLeast: low)) }
+        while i < _count && _end(at: i) < low { i += 1 }
+        let w = p.bindMemory(to: UInt16.self, capacity: 2 * Self.tableSlots)
+        var slot = 0
+        var j = i
+        while j < _count {
+            let r = _range(at: j)
+            if r.lowerBound > high { break }
+            if slot == Self.tableSlots {
+                _writeOverflowLine(p, low: low, high: high)
+                return false
+            }
+            w[slot] = UInt16(truncatingIfNeeded: max(r.lowerBound, low) - low) ^ Self.tableBias
+            w[Self.tableSlots + slot] = UInt16(truncatingIfNeeded: min(r.upperBound, high) - low) ^ Self.tableBias
+            slot += 1
+            // A range that runs past the bucket is the next bucket's first candidate too.
+            if r.upperBound > high { break }
+            j += 1
+        }
+        for s in slot..<Self.tableSlots {
+            w[s] = 0xFFFF ^ Self.tableBias
+            w[Self.tableSlots + s] = 0 ^ Self.tableBias
+        }
+        i = j
+        return true
+    }
+
+    /// A line no offset lies in: every slot start 0xFFFF, end 0.
+    static func _writeEmptyLine(_ p: UnsafeMutableRawPointer) {
+        let w = p.bindMemory(to: UInt16.self, capacity: 2 * tableSlots)
+        for s in 0..<tableSlots {
+            w[s] = 0xFFFF ^ tableBias
+            w[tableSlots + s] = 0 ^ tableBias
+        }
+    }
+
+    /// Writes the overflow line of the bucket [low, high] at `p`: the first and the last block
+    /// a value of the bucket can be in, and the mark in slot 15's start.
+    func _writeOverflowLine(_ p: UnsafeMutableRawPointer, low: UInt64, high: UInt64) {
+        p.initializeMemory(as: UInt64.self, repeating: 0, count: Self.blockBytes / 8)
+        p.storeBytes(of: UInt32(truncatingIfNeeded: max(0, _lastBlock(baseAtMost: low))), as: UInt32.self)
+        p.storeBytes(of: UInt32(truncatingIfNeeded: max(0, _lastBlock(baseAtMost: high))), toByteOffset: 4, as: UInt32.self)
+        p.storeBytes(of: Self.overflowMark, toByteOffset: Self.overflowMarkOffset, as: UInt16.self)
+    }
+
+    /// The last block whose base is <= v, or -1 (a binary search of the bases; the bases of the
+    /// unused blocks at the end are UInt64.max).
+    func _lastBlock(baseAtMost v: UInt64) -> Int {
+        let bases = _index.unsafelyUnwrapped + _bottom
+        var lo = 0, hi = (_count + Self.blockSize - 1) / Self.blockSize
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if bases[mid] <= v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo - 1
+    }
+
+    /// Rewrites the first and last blocks of every overflow line from line `from` on: a
+    /// mutation that moved ranges between blocks moved the block bases after its first block.
+    mutating func _refreshOverflowLines(from: Int) {
+        guard _overflowLines > 0 else { return }
+        let lines = UnsafeMutableRawPointer(mutating: _lines.unsafelyUnwrapped)
+        for k in from..<(_lineCount - 1) where Self._isOverflowLine(lines + k * Self.blockBytes) {
+            let low = _lineBase &+ UInt64(k) &* _lineWidth
+            let high = low > .max - (_lineWidth - 1) ? .max : low + (_lineWidth - 1)
+            _writeOverflowLine(lines + k * Self.blockBytes, low: low, high: high)
+        }
+    }
+
+    /// True when the line at `p` is an overflow line.
+    @inlinable @inline(__always)
+    static func _isOverflowLine(_ p: UnsafeRawPointer) -> Bool {
+        p.load(fromByteOffset: overflowMarkOffset, as: UInt16.self) == overflowMark
+    }
+
+    /// Where an overflow line keeps its mark, slot 15's start (byte 30), and the mark: a
+    /// biased 0. Literals, so the inlined lookup compares with an immediate (an expression here
+    /// would be a lazily initialised global, read through a call).
+    @usableFromInline static let overflowMarkOffset = 30
+    @usableFromInline static let overflowMark: UInt16 = 0x8000
+
+    /// contains(x) on the rare paths of either form: x's bucket has an overflow line at `p`
+    /// (table form), or the directory sent x down the index (`p` nil). For an overflow line,
+    /// from the line's first block step to the last block whose base is <= x (at most 8 steps,
+    /// else the index), then test that block.
+    @usableFromInline @inline(never)
+    static func _containsSlowly(_ x: UInt64, _ p: UnsafeRawPointer?, _ index: UnsafeMutablePointer<UInt64>?) -> Bool {
+        // The rest comes from the index header (invariant 5); no index: no range.
+        guard let index else { return false }
+        let count = Int(truncatingIfNeeded: index[headerCountWord])
+        let blocks = UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: index[headerCountWord &+ 1]))
+        let high = UnsafeMutablePointer<UInt32>(bitPattern: UInt(truncatingIfNeeded: index[headerCountWord &+ 2]))
+        let depth = Int(truncatingIfNeeded: index[0])
+        guard let p else { return _containsOutOfLine(x, index, blocks, high, depth: depth, count: count) }
+        let bases = index + Int(truncatingIfNeeded: index[depth])
+        let first = Int(p.load(as: UInt32.self)), last = Int(p.load(fromByteOffset: 4, as: UInt32.self))
+        guard let blocks, last &- first <= 8 else {
+            return _containsOutOfLine(x, index, blocks, high, depth: depth, count: count)
+        }
+        var block = first
+        while block < last && bases[block &+ 1] <= x { block &+= 1 }
+        // Below the first block's base (x below the lowest start), d wraps past every end.
+        let d = x &- bases[block]
+        let b = UnsafeRawPointer(blocks) + block &* blockBytes
+        if b.load(as: UInt32.self) != narrowMark { return _wideContains(b, high, block: block, offset: d) }
+        let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ bias)
+        let w = b.assumingMemoryBound(to: Int32.self)
+        for s in 0..<blockSize where w[s] <= d32 && d32 <= w[blockSize &+ s] { return true }
+        return false
+    }
+
+    /// Tests the line at `p`, which is not an overflow line, for a slot holding [dl, du]. The
+    /// whole line is four 16-byte loads, compared with no dependency on which slot it is: a slot
+    /// misses when start > dl or du > end; the two halves' misses are ANDed, and a 32-bit lane
+    /// whose two 16-bit halves both still miss compares equal to all ones, so one movmskps says
+    /// whether some slot holds [dl, du] (real ranges are disjoint: at most one does).
+    @inlinable @inline(__always)
+    static func _lineTest(_ p: UnsafeRawPointer, _ dl: UInt64, _ du: UInt64) -> Bool {
+        let lo = SIMD8<Int16>(repeating: Int16(bitPattern: UInt16(truncatingIfNeeded: dl) ^ tableBias))
+        let hi = SIMD8<Int16>(repeating: Int16(bitPattern: UInt16(truncatingIfNeeded: du) ^ tableBias))
+        let missLow = (p.load(as: SIMD8<Int16>.self) .> lo) .| (hi .> p.load(fromByteOffset: 32, as: SIMD8<Int16>.self))
+        let missHigh = (p.load(fromByteOffset: 16, as: SIMD8<Int16>.self) .> lo) .| (hi .> p.load(fromByteOffset: 48, as: SIMD8<Int16>.self))
+        let miss = unsafeBitCast(unsafeBitCast(missLow .& missHigh, to: SIMD8<Int16>.self), to: SIMD4<Int32>.self)
+        let pairs = unsafeBitCast(miss .== SIMD4<Int32>(repeating: -1), to: SIMD4<Int32>.self)
+        let m2 = pairs.lowHalf & pairs.highHalf
+        return m2.x & m2.y == 0
+    }
+}
