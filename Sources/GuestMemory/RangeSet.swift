@@ -476,7 +476,12 @@ public struct RangeSet: ~Copyable {
         guard count > 0, let index, let blocks else { return false }
         let block = _descendOutOfLine(x, UnsafePointer(index), depth: depth, lastBlock: (count &- 1) &>> blockShift)
         let d = x &- index[Int(truncatingIfNeeded: index[depth]) &+ block]
-        let p = UnsafeRawPointer(blocks) + block &* blockBytes
+        return _blockContains(UnsafeRawPointer(blocks) + block &* blockBytes, high, block: block, offset: d)
+    }
+
+    /// contains(point) in block `block` (at `p`, either form), point = base + d; a point below
+    /// the base wraps d past every end. For the out-of-line paths.
+    static func _blockContains(_ p: UnsafeRawPointer, _ high: UnsafeMutablePointer<UInt32>?, block: Int, offset d: UInt64) -> Bool {
         if p.load(as: UInt32.self) != narrowMark { return _wideContains(p, high, block: block, offset: d) }
         let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ bias)
         let w = p.assumingMemoryBound(to: Int32.self)

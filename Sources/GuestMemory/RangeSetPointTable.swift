@@ -264,13 +264,7 @@ extension RangeSet {
         var block = first
         while block < last && bases[block &+ 1] <= x { block &+= 1 }
         // Below the first block's base (x below the lowest start), d wraps past every end.
-        let d = x &- bases[block]
-        let b = UnsafeRawPointer(blocks) + block &* blockBytes
-        if b.load(as: UInt32.self) != narrowMark { return _wideContains(b, high, block: block, offset: d) }
-        let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, 0xFFFF_FFFF)) ^ bias)
-        let w = b.assumingMemoryBound(to: Int32.self)
-        for s in 0..<blockSize where w[s] <= d32 && d32 <= w[blockSize &+ s] { return true }
-        return false
+        return _blockContains(UnsafeRawPointer(blocks) + block &* blockBytes, high, block: block, offset: x &- bases[block])
     }
 
     /// Tests the line at `p`, which is not an overflow line, for a slot holding [dl, du]. The

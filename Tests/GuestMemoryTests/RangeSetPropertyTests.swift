@@ -174,15 +174,7 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
         await checkProperty(count: 8, input: Gen.uint64().array(of: 300...900)) { words in
             var set = try RangeSet(name: "table", limit: 3000)
             var model = NaiveRangeSet(limit: 3000)
-            func apply(_ r: ClosedRange<UInt64>, remove: Bool) throws {
-                if remove {
-                    try set.remove(r)
-                    model.ranges = model.removing(r) ?? model.ranges
-                } else {
-                    try set.add(r)
-                    model.ranges = model.adding(r) ?? model.ranges
-                }
-            }
+            func apply(_ r: ClosedRange<UInt64>, remove: Bool) throws { try applyToBoth(&set, &model, r, remove: remove) }
             for i in UInt64(0)..<600 { try apply((10_000 + i * 80)...(10_000 + i * 80 + i % 11), remove: false) }
             for j in UInt64(0)..<30 { try apply((30_001 + j * 2)...(30_001 + j * 2), remove: false) }
             #expect(set._lines != nil && set._overflowLines > 0, "the dense start has an overflow line")
@@ -228,15 +220,7 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
             let clusters: [UInt64] = [1 << 30, 1 << 20, 1 << 24, 1 << 12]
             let outliers: [UInt64] = [0, (1 << 30) + (1 << 36), UInt64.max - 8]
             var next: UInt64 = 1 << 30
-            func apply(_ r: ClosedRange<UInt64>, remove: Bool) throws {
-                if remove {
-                    try set.remove(r)
-                    model.ranges = model.removing(r) ?? model.ranges
-                } else {
-                    try set.add(r)
-                    model.ranges = model.adding(r) ?? model.ranges
-                }
-            }
+            func apply(_ r: ClosedRange<UInt64>, remove: Bool) throws { try applyToBoth(&set, &model, r, remove: remove) }
             for (step, w) in words.enumerated() {
                 switch w % 8 {
                 case 0, 1, 2:
@@ -261,6 +245,17 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
             verify(set, model, span: 1 << 31)
             set.expectInternalsAgree(with: model)
         }
+    }
+}
+
+/// Adds or removes `r` in the set and in the model alike.
+func applyToBoth(_ set: inout RangeSet, _ model: inout NaiveRangeSet, _ r: ClosedRange<UInt64>, remove: Bool) throws {
+    if remove {
+        try set.remove(r)
+        model.ranges = model.removing(r) ?? model.ranges
+    } else {
+        try set.add(r)
+        model.ranges = model.adding(r) ?? model.ranges
     }
 }
 
