@@ -175,21 +175,18 @@ public struct RangeSet: ~Copyable {
     var _directoryStale: Bool
     /// The point table (invariant 8): its lines (in the lookup area, nil while the set uses the
     /// directory instead), the value of bucket 0's low end, the bucket width and its reciprocal
-    /// ceil(2^64 / width), the clamp that sends every value past the last bucket to the empty
-    /// sentinel line, the lines (sentinel included) and how many of them overflow.
+    /// ceil(2^64 / width), the clamp (data lines * width) that sends every value past the last
+    /// bucket to the empty sentinel line, and how many lines overflow.
     @usableFromInline var _lines: UnsafeRawPointer?
     @usableFromInline var _lineBase: UInt64
     @usableFromInline var _lineWidth: UInt64
     @usableFromInline var _lineReciprocal: UInt64
     @usableFromInline var _lineClamp: UInt64
-    var _lineCount: Int
     var _overflowLines: Int
     /// The last build of the table found more than 1 in 64 of its lines overflowing: the
     /// directory stays until its own rebuild tries the table again.
     var _skewed: Bool
-    /// Whole rebuilds of the lookup area so far, and the ranges they walked (for the tests'
-    /// amortisation checks).
-    var _lookupRebuilds: Int
+    /// Ranges walked by whole rebuilds of the lookup area so far (the tests' amortisation check).
     var _lookupRebuildWork: Int
 
     /// An empty set. Throws when `limit` is above ``maximumLimit``.
@@ -222,10 +219,8 @@ public struct RangeSet: ~Copyable {
         _lineWidth = 0
         _lineReciprocal = 0
         _lineClamp = 0
-        _lineCount = 0
         _overflowLines = 0
         _skewed = false
-        _lookupRebuilds = 0
         _lookupRebuildWork = 0
     }
 

@@ -111,16 +111,22 @@ extension RangeSet {
     /// a lookup out of line. Marks the directory stale, so the next store rebuilds it.
     mutating func _parkDirectory() {
         _lines = nil
-        _directoryStale = true
-        _directoryBase = 0
-        _directoryShift = 0
-        _directoryMask = 0
-        _directoryClamp = 0
+        _clearDirectory()
         if let index = _index {
             index[_directoryAt] = 0
         } else {
             _directory = Self.emptyDirectory
         }
+    }
+
+    /// Marks the directory stale and makes every value clamp to entry 0 (invariants 7 and 8
+    /// then say what that entry holds).
+    mutating func _clearDirectory() {
+        _directoryStale = true
+        _directoryBase = 0
+        _directoryShift = 0
+        _directoryMask = 0
+        _directoryClamp = 0
     }
 
     /// Chooses the buckets for the current bases and writes every entry.

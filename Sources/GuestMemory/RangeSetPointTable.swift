@@ -5,7 +5,7 @@
 // the 1M lookup from the 8,192 one.
 //
 // Buckets: the values from `_lineBase` (the lowest start when the table was built) up are cut
-// into `_lineCount - 1` buckets of W = `_lineWidth` values (2 <= W <= 65,536, any width: the
+// into `_lineClamp / _lineWidth` buckets of W = `_lineWidth` values (2 <= W <= 65,536, any width: the
 // bucket is found with a multiply by R = `_lineReciprocal` = ceil(2^64 / W), exact for every
 // value the lookup can see, and the offset in the bucket is x - base - k * W). Bucket k's line
 // holds, for each range that meets [L, L + W - 1] (L = base + k * W), its part inside the bucket
@@ -22,7 +22,7 @@
 // holding more than 8 block bases (a crowd of ranges in a few values) is answered by the index.
 // The last
 // line, the sentinel, is empty, and the lookup clamps every value past the last bucket (and every
-// value below the base, which wraps) into it: `_lineClamp` = (lines - 1) * W.
+// value below the base, which wraps) into it: `_lineClamp` = data lines * W.
 //
 // Sizing: 6 bytes of table per slot of capacity (3/32 of a line), at least two lines. Blocks
 // take 8 B a slot and the index about 1.2, so a full set costs about 15.2 B a range in either
@@ -59,7 +59,6 @@ extension RangeSet {
     /// Rebuilds the lookup area for the current ranges, choosing its form: the point table when
     /// the ranges' spread fits it, else the directory. The set is not empty.
     mutating func _rebuildLookup() {
-        _lookupRebuilds += 1
         _lookupRebuildWork += _count
         let bases = _index.unsafelyUnwrapped + _bottom
         let lowest = bases[0]
@@ -87,17 +86,12 @@ extension RangeSet {
         let lines = UnsafeMutableRawPointer(_index.unsafelyUnwrapped + _directoryAt)
         // The directory no longer describes anything: lookups that use it (the predecessor
         // queries) descend the index while the table is in use.
+        _clearDirectory()
         _directory = Self.emptyDirectory
-        _directoryBase = 0
-        _directoryShift = 0
-        _directoryMask = 0
-        _directoryClamp = 0
-        _directoryStale = true
         _lineBase = base
         _lineWidth = width
         _lineReciprocal = UInt64.max / width &+ 1
         _lineClamp = UInt64(dataLines) * width
-        _lineCount = dataLines + 1
         let used = Int((_end(at: _count - 1) - base) / width) + 1
         var overflowing = 0
         var i = 0
@@ -181,18 +175,18 @@ extension RangeSet {
             if r.upperBound > high { break }
             j += 1
         }
-        for s in slot..<Self.tableSlots {
-            w[s] = 0xFFFF ^ Self.tableBias
-            w[Self.tableSlots + s] = 0 ^ Self.tableBias
-        }
+        Self._padLine(p, from: slot)
         i = j
         return true
     }
 
     /// A line no offset lies in: every slot start 0xFFFF, end 0.
-    static func _writeEmptyLine(_ p: UnsafeMutableRawPointer) {
+    static func _writeEmptyLine(_ p: UnsafeMutableRawPointer) { _padLine(p, from: 0) }
+
+    /// Makes slots `from...` of the line at `p` unused: start 0xFFFF, end 0 (no offset between).
+    static func _padLine(_ p: UnsafeMutableRawPointer, from slot: Int) {
         let w = p.bindMemory(to: UInt16.self, capacity: 2 * tableSlots)
-        for s in 0..<tableSlots {
+        for s in slot..<tableSlots {
             w[s] = 0xFFFF ^ tableBias
             w[tableSlots + s] = 0 ^ tableBias
         }
@@ -224,7 +218,7 @@ extension RangeSet {
     mutating func _refreshOverflowLines(from: Int) {
         guard _overflowLines > 0 else { return }
         let lines = UnsafeMutableRawPointer(mutating: _lines.unsafelyUnwrapped)
-        for k in from..<(_lineCount - 1) where Self._isOverflowLine(lines + k * Self.blockBytes) {
+        for k in from..<Int(_lineClamp / _lineWidth) where Self._isOverflowLine(lines + k * Self.blockBytes) {
             let low = _lineBase &+ UInt64(k) &* _lineWidth
             let high = low > .max - (_lineWidth - 1) ? .max : low + (_lineWidth - 1)
             _writeOverflowLine(lines + k * Self.blockBytes, low: low, high: high)

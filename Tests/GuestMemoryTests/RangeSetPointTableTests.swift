@@ -141,8 +141,8 @@ import Testing
             model.ranges.append(r)
             if set._lines == nil { Issue.record("after \(i + 1) ranges: the directory") }
         }
-        #expect(set._lookupRebuildWork <= 8 * Int(n), "\(set._lookupRebuilds) rebuilds walked \(set._lookupRebuildWork) ranges for \(n) appends")
-        #expect(set._lookupRebuilds < 80)
+        // Measured: 33,276 ranges walked (46 rebuilds); with no headroom, 1.63 M (1,205).
+        #expect(set._lookupRebuildWork <= 8 * Int(n), "rebuilds walked \(set._lookupRebuildWork) ranges for \(n) appends")
         expectAnswersAgree(set, model, 0, n * 40 + 100, "appended")
     }
 }

@@ -327,13 +327,12 @@ func expectPointTableAgrees(_ set: borrowing RangeSet, _ model: NaiveRangeSet) {
     let width = set._lineWidth, base = set._lineBase, clamp = set._lineClamp
     #expect((2...RangeSet.tableMaximumWidth).contains(width), "bucket width \(width)")
     #expect(set._lineReciprocal == UInt64.max / width + 1, "reciprocal of \(width)")
-    #expect(set._lineCount == RangeSet._tableLines(capacity: set.memory.capacity))
-    #expect(clamp == UInt64(set._lineCount - 1) * width)
+    let dataLines = RangeSet._tableLines(capacity: set.memory.capacity) - 1
+    #expect(clamp == UInt64(dataLines) * width)
     #expect(lines == UnsafeRawPointer(index + set._directoryAt) && Int(bitPattern: lines) % 64 == 0)
     #expect(set._directory == RangeSet.emptyDirectory && set._directoryClamp == 0, "directory not parked under the table")
     #expect(lowest >= base && highest - base < clamp, "ranges outside the table: \(lowest)...\(highest), base \(base) clamp \(clamp)")
     // Expected slots per line, from the model.
-    let dataLines = set._lineCount - 1
     var expected = [[(UInt16, UInt16)]](repeating: [], count: dataLines)
     for r in model.ranges {
         let first = Int((r.lowerBound - base) / width), last = Int((r.upperBound - base) / width)
