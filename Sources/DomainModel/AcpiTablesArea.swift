@@ -23,7 +23,7 @@ public struct AcpiTablesArea: Equatable, Sendable {
     /// Bytes the tables may take.
     public var room: Int { Int(region.size) }
 
-    public init(physmap: GuestPhysmap) throws(DomainError) {
+    public init(physmap: GuestPhysmap) throws(GuestError) {
         guard let r = physmap.regions.first(where: { $0.kind == .acpiTables }), r.range.last.raw < 1 << 32 else {
             throw .guestMemory("the guest has no ACPI-tables region below 4 GiB")
         }

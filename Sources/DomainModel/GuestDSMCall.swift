@@ -16,11 +16,11 @@ import NVDIMM
 //  - RLEN is read; outside 4...4096 the call returns Buffer {1, 0, 0, 0}; otherwise the
 //    RLEN - 4 bytes of ODAT are returned.
 
-extension Domain {
+extension Guest {
     /// Evaluates `_DSM(uuid, revision, function, arg3)` on the device with NFIT handle `handle`
     /// (0: the root, 0x10000: QEMU's reserved root, slot + 1: a vNVDIMM) the way the guest's AML
     /// does, and returns the buffer the method returns. `arg3` nil: not a package of one buffer.
-    public func evaluateDSM(handle: UInt32, uuid: String, revision: UInt32, function: UInt32, arg3: [UInt8]?) throws(DomainError) -> [UInt8] {
+    public func evaluateDSM(handle: UInt32, uuid: String, revision: UInt32, function: UInt32, arg3: [UInt8]?) throws(GuestError) -> [UInt8] {
         let expected: String
         switch handle {
         case 0: expected = SSDTBuilder.rootDeviceUUID
@@ -45,14 +45,14 @@ extension Domain {
     }
 
     /// `_DSM` on the vNVDIMM in `slot` with the Intel DSM UUID and revision 1.
-    public func nvdimmDSM(slot: Int, function: UInt32, arg3: [UInt8]? = nil, revision: UInt32 = 1) throws(DomainError) -> [UInt8] {
+    public func nvdimmDSM(slot: Int, function: UInt32, arg3: [UInt8]? = nil, revision: UInt32 = 1) throws(GuestError) -> [UInt8] {
         guard (0...VirtualNVDIMM.maxSlot).contains(slot) else { throw .noSuchSlot(slot: slot, attached: nvdimms.map(\.slot)) }
         return try evaluateDSM(handle: UInt32(slot) + 1, uuid: SSDTBuilder.nvdimmDeviceUUID, revision: revision, function: function, arg3: arg3)
     }
 
     /// The FIT as the root's `_FIT` method reads it: Read FIT pieces through QEMU's reserved
     /// root _DSM, restarting from offset 0 when the status says the FIT changed.
-    public func readFIT(restartLimit: Int = 16) throws(DomainError) -> (fit: [UInt8], restarts: Int) {
+    public func readFIT(restartLimit: Int = 16) throws(GuestError) -> (fit: [UInt8], restarts: Int) {
         var fit: [UInt8] = [], offset: UInt32 = 0, restarts = 0
         while true {
             let out = try evaluateDSM(handle: SSDTBuilder.reservedRootHandle, uuid: SSDTBuilder.reservedRootUUID,
@@ -76,7 +76,7 @@ extension Domain {
     // MARK: Guest accesses (a vCPU's loads and stores, steered)
 
     /// Stores `bytes` at `gpa` with naturally aligned accesses of up to 8 bytes, each steered.
-    public func guestStore(_ gpa: Gpa, _ bytes: [UInt8]) throws(DomainError) {
+    public func guestStore(_ gpa: Gpa, _ bytes: [UInt8]) throws(GuestError) {
         var at = 0
         while at < bytes.count {
             let addr = gpa.raw + UInt64(at)
@@ -89,7 +89,7 @@ extension Domain {
     }
 
     /// Loads `count` bytes from `gpa` with naturally aligned accesses of up to 8 bytes.
-    public func guestLoad(_ gpa: Gpa, count: Int) throws(DomainError) -> [UInt8] {
+    public func guestLoad(_ gpa: Gpa, count: Int) throws(GuestError) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count)
         var at = 0
@@ -103,13 +103,13 @@ extension Domain {
         return out
     }
 
-    func guestLoad32(_ gpa: Gpa) throws(DomainError) -> UInt32 {
+    func guestLoad32(_ gpa: Gpa) throws(GuestError) -> UInt32 {
         let b = try guestLoad(gpa, count: 4)
         return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
     }
 
     /// An OUT of 4 bytes (the AML's store to NTFI).
-    public func guestPortWrite(_ port: UInt16, _ value: UInt32) throws(DomainError) {
+    public func guestPortWrite(_ port: UInt16, _ value: UInt32) throws(GuestError) {
         _ = try perform(try access { () throws(GuestAccessError) in try GuestAccess.port(port, size: 4, direction: .write, data: UInt64(value)) })
     }
 
@@ -118,12 +118,12 @@ extension Domain {
         return 1
     }
 
-    private func access(_ make: () throws(GuestAccessError) -> GuestAccess) throws(DomainError) -> GuestAccess {
+    private func access(_ make: () throws(GuestAccessError) -> GuestAccess) throws(GuestError) -> GuestAccess {
         do { return try make() } catch { throw .guestMemory(error.description) }
     }
 
     @discardableResult
-    private func perform(_ a: GuestAccess) throws(DomainError) -> UInt64 {
+    private func perform(_ a: GuestAccess) throws(GuestError) -> UInt64 {
         let result: AccessResult
         do { result = try engine.handle(a) } catch { throw .deviceModel(error.description) }
         switch result {

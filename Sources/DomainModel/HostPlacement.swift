@@ -26,7 +26,7 @@ public struct HostPlacement: Equatable, Sendable {
     public init() {}
 
     /// A run of `frames` frames in the pmem window at the lowest free 1 GiB boundary.
-    public mutating func placePmem(frames: UInt64) throws(DomainError) -> MfnRange {
+    public mutating func placePmem(frames: UInt64) throws(GuestError) -> MfnRange {
         var candidate = Self.pmemBase.raw
         for run in pmem {
             if candidate + frames <= run.first.raw { break }

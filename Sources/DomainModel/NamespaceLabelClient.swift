@@ -4,34 +4,34 @@ import NVDIMM
 /// nvdimm driver does: Get Namespace Label Size (4) for the area size and the largest transfer,
 /// then Get (5) and Set (6) Namespace Label Data calls of at most that many bytes each.
 public struct NamespaceLabelClient {
-    public let domain: Domain
+    public let domain: Guest
     public let slot: Int
 
-    public init(domain: Domain, slot: Int) {
+    public init(domain: Guest, slot: Int) {
         self.domain = domain
         self.slot = slot
     }
 
     /// Label area size and max transfer (function 4).
-    public func labelSizeInfo() throws(DomainError) -> (size: UInt32, maxTransfer: UInt32) {
+    public func labelSizeInfo() throws(GuestError) -> (size: UInt32, maxTransfer: UInt32) {
         let out = try call(function: 4, arg3: nil)
         guard out.count >= 12 else { throw .dsmStatus(handle: UInt32(slot) + 1, function: 4, status: 1) }
         return (Self.u32(out, 4), Self.u32(out, 8))
     }
 
     /// `length` bytes of the label area from `offset` (one function-5 call).
-    public func read(offset: UInt32, length: UInt32) throws(DomainError) -> [UInt8] {
+    public func read(offset: UInt32, length: UInt32) throws(GuestError) -> [UInt8] {
         Array(try call(function: 5, arg3: le32(offset) + le32(length)).dropFirst(4))
     }
 
     /// Writes `bytes` at `offset` (one function-6 call).
-    public func write(offset: UInt32, _ bytes: [UInt8]) throws(DomainError) {
+    public func write(offset: UInt32, _ bytes: [UInt8]) throws(GuestError) {
         guard bytes.count <= Int(UInt32.max) else { throw .dsmArgumentTooLong(length: bytes.count, limit: DSMPage.maxTransfer) }
         _ = try call(function: 6, arg3: le32(offset) + le32(UInt32(bytes.count)) + bytes)
     }
 
     /// The whole label area, read in pieces of at most max-transfer bytes.
-    public func readArea() throws(DomainError) -> [UInt8] {
+    public func readArea() throws(GuestError) -> [UInt8] {
         let (size, maxTransfer) = try labelSizeInfo()
         var area: [UInt8] = []
         area.reserveCapacity(Int(size))
@@ -45,7 +45,7 @@ public struct NamespaceLabelClient {
     }
 
     /// Writes `bytes` at `offset` in pieces of at most max-transfer bytes.
-    public func writeArea(offset: UInt32, _ bytes: [UInt8]) throws(DomainError) {
+    public func writeArea(offset: UInt32, _ bytes: [UInt8]) throws(GuestError) {
         let (_, maxTransfer) = try labelSizeInfo()
         var at = 0
         while at < bytes.count {
@@ -59,7 +59,7 @@ public struct NamespaceLabelClient {
     /// init-labels` does: both index blocks written (block 0 current with seq 3, block 1 with
     /// seq 2), every slot free. Returns the layout written.
     @discardableResult
-    public func initLabels(labelSize: Int = 256) throws(DomainError) -> LabelAreaLayout {
+    public func initLabels(labelSize: Int = 256) throws(GuestError) -> LabelAreaLayout {
         let (size, _) = try labelSizeInfo()
         let layout: LabelAreaLayout
         let empty: [UInt8]
@@ -74,7 +74,7 @@ public struct NamespaceLabelClient {
         return layout
     }
 
-    private func call(function: UInt32, arg3: [UInt8]?) throws(DomainError) -> [UInt8] {
+    private func call(function: UInt32, arg3: [UInt8]?) throws(GuestError) -> [UInt8] {
         guard let d = domain.nvdimm(slot: slot) else { throw .noSuchSlot(slot: slot, attached: domain.nvdimms.map(\.slot)) }
         guard d.config.hasLabelArea else { throw .noLabelArea(slot: slot) }
         let out = try domain.nvdimmDSM(slot: slot, function: function, arg3: arg3)

@@ -14,7 +14,7 @@ public struct PmemLabelStorage: LabelStorage {
     public let offset: UInt64
     public let size: UInt32
 
-    public init(mapping: PmemMapping, offset: UInt64, size: UInt32) throws(DomainError) {
+    public init(mapping: PmemMapping, offset: UInt64, size: UInt32) throws(GuestError) {
         let (end, overflow) = offset.addingReportingOverflow(UInt64(size))
         guard size > 0, !overflow, end <= mapping.length else {
             throw .labelAreaOutsideBacking(path: mapping.path, offset: offset, size: UInt64(size), backingSize: mapping.length)

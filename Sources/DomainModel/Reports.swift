@@ -30,7 +30,7 @@ public struct NVDIMMListReport: Encodable, Sendable {
     public let tables_address: UInt64?
     public let tables_length: Int?
 
-    public init(_ domain: Domain) {
+    public init(_ domain: Guest) {
         guest = domain.config.name
         nvdimms = domain.nvdimms.map { d in
             var pages: [String: UInt64] = [:]
@@ -45,7 +45,7 @@ public struct NVDIMMListReport: Encodable, Sendable {
                          persistence: d.backing.persistence.rawValue)
         }
         dsm_page = domain.dsmPage.raw
-        dsm_port = Domain.dsmPort
+        dsm_port = Guest.dsmPort
         tables_address = domain.tables?.address.raw
         tables_length = domain.tables?.length
     }

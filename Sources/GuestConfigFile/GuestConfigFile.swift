@@ -18,6 +18,8 @@ import VpmemCore
 /// nvdimm_persistence = "cpu"   # or "memory-controller"; absent: no NFIT platform capabilities
 /// acpi_oem_id = "VPMEM"        # also acpi_oem_table_id, acpi_oem_revision, acpi_creator_id,
 ///                              # acpi_creator_revision: the NFIT/SSDT header fields
+/// direct_map = false           # gfn == mfn for RAM (needs static memory in the host's host.toml)
+/// balloon_from_heap = false    # a static-memory guest may balloon in heap pages once its pool is empty
 ///
 /// [[nvdimm]]                   # one table per virtual NVDIMM
 /// slot = 0                     # 0 to 255: NFIT handle slot + 1, ACPI device NV00
@@ -38,7 +40,7 @@ public enum GuestConfigFile {
         "name", "memory", "vcpus", "mmio_hole", "pci_mmio64", "max_grant_frames",
         "max_maptrack_frames", "pmem_aperture", "safe_range_size", "nvdimm_persistence",
         "acpi_oem_id", "acpi_oem_table_id", "acpi_oem_revision", "acpi_creator_id", "acpi_creator_revision",
-        "nvdimm",
+        "direct_map", "balloon_from_heap", "nvdimm",
     ]
     /// Every key of a `[[nvdimm]]` table, in the order `render` writes them.
     public static let nvdimmKeys = ["slot", "backing", "size", "label_size", "node", "readonly", "unarmed"]
@@ -84,6 +86,8 @@ public enum GuestConfigFile {
             oemID: try reader.optionalString("acpi_oem_id"), oemTableID: try reader.optionalString("acpi_oem_table_id"),
             oemRevision: try reader.optionalUInt32("acpi_oem_revision"), creatorID: try reader.optionalString("acpi_creator_id"),
             creatorRevision: try reader.optionalUInt32("acpi_creator_revision"))
+        if let v = try reader.optionalBool("direct_map") { config.directMap = v }
+        if let v = try reader.optionalBool("balloon_from_heap") { config.balloonFromHeap = v }
         config.nvdimms = try parseNVDIMMs(table, path: path).sorted { $0.slot < $1.slot }
         do { try config.validate() } catch {
             var hint: String?
@@ -148,6 +152,8 @@ public enum GuestConfigFile {
         if let v = oem.oemRevision { out += "acpi_oem_revision = \(v)\n" }
         if let v = oem.creatorID { out += "acpi_creator_id = \(tomlString(v))\n" }
         if let v = oem.creatorRevision { out += "acpi_creator_revision = \(v)\n" }
+        if config.directMap { out += "direct_map = true\n" }
+        if config.balloonFromHeap { out += "balloon_from_heap = true\n" }
         for d in config.nvdimms {
             out += "\n[[nvdimm]]\n"
             out += "slot = \(d.slot)\n"
@@ -179,6 +185,8 @@ public enum GuestConfigFile {
         case "acpi_oem_revision": return "acpi_oem_revision = 1"
         case "acpi_creator_id": return "acpi_creator_id = \"VPMM\""
         case "acpi_creator_revision": return "acpi_creator_revision = 1"
+        case "direct_map": return "direct_map = true"
+        case "balloon_from_heap": return "balloon_from_heap = true"
         case "nvdimm": return "[[nvdimm]] tables"
         case _ where key.hasPrefix("nvdimm["):
             switch key.split(separator: ".").last ?? "" {

@@ -123,10 +123,10 @@ struct DSMCommand: AsyncParsableCommand {
             fields["data_bytes"] = UInt64(out.count - 4)
         }
         let report = Report(handle: handle, uuid: uuid ?? expectedUUID, revision: revision, function: fn, arg3: (arg3 ?? []).hexString,
-                            returned: out.hexString, status: status, status_name: status.map(DomainError.statusName), fields: fields)
+                            returned: out.hexString, status: status, status_name: status.map(GuestError.statusName), fields: fields)
         if output.json { print(try JSONOutput.encode(report)); return }
         print("_DSM handle 0x\(String(handle, radix: 16)) function \(fn) revision \(revision): returned \(out.count) bytes")
-        if let s = status { print("status \(DomainError.statusName(s))") }
+        if let s = status { print("status \(GuestError.statusName(s))") }
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) { print("\(k) = \(v) (0x\(String(v, radix: 16)))") }
         if out.count > 4 && fn != 0 { print("data: \(Array(out.dropFirst(4).prefix(256)).hexString)\(out.count > 260 ? " ..." : "")") }
     }

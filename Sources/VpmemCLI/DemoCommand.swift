@@ -88,7 +88,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("config \(configPath):")
         print(GuestConfigFile.render(config).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         do {
-            let domain = try Domain(config: config, baseDirectory: workDir)
+            let domain = try Guest(config: config, baseDirectory: workDir)
             let d = domain.nvdimm(slot: 0)!
             print("\nbacking \(d.path): \(ByteSize(bytes: d.backing.length)) = 64M of data + 128K label area at its end")
             print("mapped through the checked path: gpa \(d.guestRange) -> host pmem \(d.hostFrames) (registered, owned by \(domain.id))")

@@ -13,9 +13,9 @@ enum DomainLoading {
     }
 
     /// Builds the guest; missing emulated backings are created (examples ship without them).
-    static func load(_ configPath: String, createMissingBackings: Bool = true) throws -> Domain {
+    static func load(_ configPath: String, createMissingBackings: Bool = true) throws -> Guest {
         let config = try GuestConfigFile.load(from: configPath)
-        return try Domain(config: config, baseDirectory: baseDirectory(of: configPath), createMissingBackings: createMissingBackings)
+        return try Guest(config: config, baseDirectory: baseDirectory(of: configPath), createMissingBackings: createMissingBackings)
     }
 
     /// `path` made absolute against the current directory (what the user typed is relative to it).

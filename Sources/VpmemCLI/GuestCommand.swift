@@ -25,7 +25,7 @@ struct GuestShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let guestConfig = try GuestConfigFile.load(from: config)
-        let physmap = try Domain.plannedPhysmap(guestConfig)
+        let physmap = try Guest.plannedPhysmap(guestConfig)
         if json {
             print(try JSONOutput.encode(PhysmapReport(physmap)))
         } else {

@@ -138,7 +138,7 @@ struct NVDIMMCommand: AsyncParsableCommand {
             let (_, maxTransfer) = try client.labelSizeInfo()
             print("slot \(slot): initialised a \(layout.areaSize)-byte label area (v1.\(layout.minor)): "
                 + "2 index blocks of \(layout.indexSize) bytes, \(layout.nslot) slots of \(layout.labelSize) bytes, all free")
-            print("through _DSM: \(domain.device.calls - before) calls on port 0x\(String(Domain.dsmPort, radix: 16)), "
+            print("through _DSM: \(domain.device.calls - before) calls on port 0x\(String(Guest.dsmPort, radix: 16)), "
                 + "at most \(maxTransfer) bytes per Set Namespace Label Data, persisted on \(domain.nvdimm(slot: slot)?.path ?? "?")")
         }
     }

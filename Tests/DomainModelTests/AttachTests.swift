@@ -10,7 +10,7 @@ import VpmemCore
 @Suite struct AttachTests {
     @Test func attachPlacesMapsRecordsAndPublishes() throws {
         let s = Scratch()
-        let domain = try Domain(config: guestConfig(), baseDirectory: s.path)
+        let domain = try Guest(config: guestConfig(), baseDirectory: s.path)
         #expect(domain.tables == nil && (try? domain.keys.read(AcpiTablesArea.addressKey)) == nil)
         let a = try domain.attach(nvdimm(0, size: 1 * GiB, node: 1), createBacking: true)
         // Physmap: a pmem region at the aperture's first 1G boundary.
@@ -41,7 +41,7 @@ import VpmemCore
 
     @Test func sizesAlignTheP2MPages() throws {
         let s = Scratch()
-        let domain = try Domain(config: guestConfig(), baseDirectory: s.path)
+        let domain = try Guest(config: guestConfig(), baseDirectory: s.path)
         let a = try domain.attach(nvdimm(0, size: 1 * GiB + 6 * MiB), createBacking: true)
         let maps = try domain.p2m.mappings(gfn: a.guestRange.first.frame, count: a.hostFrames.count)
         #expect(maps.map(\.order) == [.size1G, .size2M, .size2M, .size2M], "1G where aligned, then 2M")
@@ -49,7 +49,7 @@ import VpmemCore
 
     @Test func detachReversesAttachExactly() throws {
         let s = Scratch()
-        let domain = try Domain(config: guestConfig(), baseDirectory: s.path)
+        let domain = try Guest(config: guestConfig(), baseDirectory: s.path)
         try domain.attach(nvdimm(1, size: 4 * MiB), createBacking: true)
         let before = DomainSnapshot(domain)
         try domain.attach(nvdimm(0, size: 64 * MiB, label: 256 * KiB), createBacking: true)
@@ -61,12 +61,12 @@ import VpmemCore
         #expect(after.registry == before.registry && after.keys == before.keys && after.tables == before.tables)
         #expect(after.fit == before.fit && after.fitGeneration == before.fitGeneration + 2)
         #expect(try detached.backing.read(at: 0, count: 4096) == payload, "the backing's bytes are kept")
-        #expect(throws: DomainError.self) { try domain.detach(slot: 0) }
+        #expect(throws: GuestError.self) { try domain.detach(slot: 0) }
     }
 
     @Test func failedAttachesChangeNothingAndLeaveBackingsAlone() throws {
         let s = Scratch()
-        let domain = try Domain(config: guestConfig(aperture: 4 * GiB), baseDirectory: s.path)
+        let domain = try Guest(config: guestConfig(aperture: 4 * GiB), baseDirectory: s.path)
         try domain.attach(nvdimm(0, size: 2 * GiB), createBacking: true)
         // An existing backing of the wrong size, with bytes in it.
         do {
@@ -75,11 +75,11 @@ import VpmemCore
         }
         let existing = try Data(contentsOf: URL(fileURLWithPath: s.file("n5.pmem")))
         let before = DomainSnapshot(domain)
-        func refused(_ d: NVDIMMConfig, create: Bool = true, _ check: (DomainError) -> Bool) {
+        func refused(_ d: NVDIMMConfig, create: Bool = true, _ check: (GuestError) -> Bool) {
             #expect {
                 try domain.attach(d, createBacking: create)
             } throws: { e in
-                guard let e = e as? DomainError else { return false }
+                guard let e = e as? GuestError else { return false }
                 return check(e)
             }
             #expect(DomainSnapshot(domain) == before, "state unchanged after \(d)")
@@ -109,7 +109,7 @@ import VpmemCore
         for count in [1, 2, 32] {
             let s = Scratch()
             let list = (0..<count).map { nvdimm($0, node: UInt32($0 % 4), unarmed: $0 == 1) }
-            let domain = try Domain(config: guestConfig(aperture: 64 * GiB, nvdimms: list, persistence: .cpu), baseDirectory: s.path)
+            let domain = try Guest(config: guestConfig(aperture: 64 * GiB, nvdimms: list, persistence: .cpu), baseDirectory: s.path)
             let t = try #require(domain.tables)
             let body = try AcpiTable(parsing: t.nfit).body
             var spa: [(index: UInt16, node: UInt32, base: UInt64)] = [], memdevs = 0, controls = 0, caps: [UInt32] = []
@@ -147,7 +147,7 @@ import VpmemCore
         }
         await checkProperty(count: 12, input: ops) { ops in
             let s = Scratch()
-            guard let domain = try? Domain(config: guestConfig(aperture: 8 * GiB), baseDirectory: s.path) else {
+            guard let domain = try? Guest(config: guestConfig(aperture: 8 * GiB), baseDirectory: s.path) else {
                 Issue.record("domain")
                 return
             }

@@ -10,8 +10,8 @@ import NVDIMM
 /// steered; the nvdimm ioreq server's device model reads the page through the p2m, runs the
 /// handler over the PmemMapping-backed label area and writes the result back.
 @Suite struct DSMPathTests {
-    func domain(_ s: Scratch, _ list: [NVDIMMConfig] = [nvdimm(0), nvdimm(1, readOnly: true), nvdimm(2, label: 0)]) throws -> Domain {
-        try Domain(config: guestConfig(nvdimms: list), baseDirectory: s.path)
+    func domain(_ s: Scratch, _ list: [NVDIMMConfig] = [nvdimm(0), nvdimm(1, readOnly: true), nvdimm(2, label: 0)]) throws -> Guest {
+        try Guest(config: guestConfig(nvdimms: list), baseDirectory: s.path)
     }
 
     func status(_ out: [UInt8]) -> UInt32 { u32(out, 0) }
@@ -79,7 +79,7 @@ import NVDIMM
         let stale = try d.nvdimmDSM(slot: 0, function: 5, arg3: nil)
         #expect(status(stale) == 0 && stale.count == 12)
         // An Arg3 larger than the page's field is refused before any guest store.
-        #expect(throws: DomainError.self) { try d.nvdimmDSM(slot: 0, function: 6, arg3: [UInt8](repeating: 0, count: 4085)) }
+        #expect(throws: GuestError.self) { try d.nvdimmDSM(slot: 0, function: 6, arg3: [UInt8](repeating: 0, count: 4085)) }
         var after = try d.nvdimm(slot: 0)!.backing.read(at: 2 * MiB, count: 128 * 1024)
         after.replaceSubrange(64..<72, with: [UInt8](repeating: 0, count: 8))
         #expect(after == before, "only the one valid set-label changed the area")
@@ -95,13 +95,13 @@ import NVDIMM
         let lastRAMPage = d.physmap.regions.first { $0.kind == .acpiNVS }!.range.last.raw - 4095
         for gpa in [hole, 0x9000_0000, 0xFFFF_F000, lastRAMPage + 8] {
             #expect(gpa <= UInt64(UInt32.max))
-            let access = try GuestAccess.port(Domain.dsmPort, size: 4, direction: .write, data: gpa)
+            let access = try GuestAccess.port(Guest.dsmPort, size: 4, direction: .write, data: gpa)
             #expect(throws: SteeringError.self, "gpa 0x\(String(gpa, radix: 16))") { try d.engine.handle(access) }
         }
         #expect(d.device.refused == refused + 4)
         #expect(try nv.backing.read(at: 0, count: 4096) == [UInt8](repeating: 0xEE, count: 4096), "pmem untouched")
         // A 2-byte port write is refused too.
-        #expect(throws: SteeringError.self) { try d.engine.handle(GuestAccess.port(Domain.dsmPort, size: 2, direction: .write, data: 0x1000)) }
+        #expect(throws: SteeringError.self) { try d.engine.handle(GuestAccess.port(Guest.dsmPort, size: 2, direction: .write, data: 0x1000)) }
         // The path still works afterwards.
         #expect(try d.nvdimmDSM(slot: 0, function: 0) == le32(0x71))
     }
@@ -109,7 +109,7 @@ import NVDIMM
     @Test func aReadFITInPiecesRestartsWhenAVNVDIMMComesOrGoesMidway() throws {
         let s = Scratch()
         // 23 vNVDIMMs: 23 x 184 bytes of structures, more than one 4088-byte piece.
-        let d = try Domain(config: guestConfig(aperture: 64 * GiB, nvdimms: (0..<23).map { nvdimm($0) }), baseDirectory: s.path)
+        let d = try Guest(config: guestConfig(aperture: 64 * GiB, nvdimms: (0..<23).map { nvdimm($0) }), baseDirectory: s.path)
         func piece(_ offset: UInt32) throws -> [UInt8] {
             try d.evaluateDSM(handle: SSDTBuilder.reservedRootHandle, uuid: SSDTBuilder.reservedRootUUID, revision: 1, function: 1, arg3: le32(offset))
         }
@@ -130,7 +130,7 @@ import NVDIMM
 @Suite struct LabelPathTests {
     @Test func initLabelsThroughDSMWritesAValidEmptyAreaInMaxTransferPieces() throws {
         let s = Scratch()
-        let d = try Domain(config: guestConfig(nvdimms: [nvdimm(0, label: 256 * KiB)]), baseDirectory: s.path)
+        let d = try Guest(config: guestConfig(nvdimms: [nvdimm(0, label: 256 * KiB)]), baseDirectory: s.path)
         let client = NamespaceLabelClient(domain: d, slot: 0)
         let calls = d.device.calls
         let layout = try client.initLabels()
@@ -146,7 +146,7 @@ import NVDIMM
 
     @Test func aTornIndexUpdateLeavesTheOtherBlockAndTheReportSaysWhich() throws {
         let s = Scratch()
-        let d = try Domain(config: guestConfig(nvdimms: [nvdimm(0)]), baseDirectory: s.path)
+        let d = try Guest(config: guestConfig(nvdimms: [nvdimm(0)]), baseDirectory: s.path)
         let client = NamespaceLabelClient(domain: d, slot: 0)
         let layout = try client.initLabels()
         // An update writes the non-current block (1) with the next seq; tear it after 40 bytes
@@ -167,13 +167,13 @@ import NVDIMM
 
     @Test func labelCallsOnAVNVDIMMWithoutALabelAreaAreAClearError() throws {
         let s = Scratch()
-        let d = try Domain(config: guestConfig(nvdimms: [nvdimm(0, label: 0)]), baseDirectory: s.path)
+        let d = try Guest(config: guestConfig(nvdimms: [nvdimm(0, label: 0)]), baseDirectory: s.path)
         #expect {
             try NamespaceLabelClient(domain: d, slot: 0).readArea()
         } throws: { e in
-            guard case .noLabelArea(0)? = e as? DomainError else { return false }
+            guard case .noLabelArea(0)? = e as? GuestError else { return false }
             return true
         }
-        #expect(throws: DomainError.self) { try NamespaceLabelClient(domain: d, slot: 4).readArea() }
+        #expect(throws: GuestError.self) { try NamespaceLabelClient(domain: d, slot: 4).readArea() }
     }
 }

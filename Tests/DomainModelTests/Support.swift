@@ -43,7 +43,7 @@ struct DomainSnapshot: Equatable {
     let fit: [UInt8]
     let fitGeneration: UInt64
 
-    init(_ d: Domain) {
+    init(_ d: Guest) {
         config = d.config
         physmap = d.physmap
         p2m = (try? d.p2m.mappings(gfn: Gfn(uncheckedRaw: 0), count: P2M.maxGfn.raw + 1)) ?? []

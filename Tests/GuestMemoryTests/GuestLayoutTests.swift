@@ -109,6 +109,18 @@ import VpmemCore
             guard case PhysmapError.beyondPhysicalAddressWidth(what: "safe range", _) = error else { return false }
             return true
         }
+        // 200 TiB of RAM fits x86's 52-bit MAXPHYADDR but not the 48 bits the p2m maps: refused
+        // by the physmap, naming the width, rather than accepted and then unmappable.
+        let beyondP2M = GuestConfig(name: "wide", memory: bytes(200 * TiB))
+        #expect {
+            try GuestPhysmap(config: beyondP2M)
+        } throws: { error in
+            guard case PhysmapError.beyondPhysicalAddressWidth = error else { return false }
+            return "\(error)".contains("48-bit")
+        }
+        // Whatever the physmap accepts, the p2m can map: its last address is below the p2m's.
+        let largest = try? GuestPhysmap(config: GuestConfig(name: "big", memory: bytes(100 * TiB)))
+        #expect(largest.map { $0.safeRange.range.last.frame.raw <= P2M.maxGfn.raw } == true)
         // 16 EiB - 1 MiB of RAM wraps the address space: an error, not a trap.
         let wrapping = GuestConfig(name: "wrap", memory: bytes(UInt64.max - MiB + 1))
         #expect(throws: PhysmapError.self) { try GuestPhysmap(config: wrapping) }

@@ -40,6 +40,14 @@ public struct GuestConfig: Equatable, Sendable {
     public var nvdimmPersistence: NVDIMMPersistence?
     /// ACPI header fields for the guest's NFIT and SSDT (`acpi_oem_*`, `acpi_creator_*`).
     public var acpiOem: AcpiOemConfig
+    /// Seed 003's 1:1 direct map (`direct_map`, dom0less `direct-map`): every RAM page's gfn
+    /// equals its machine frame. Needs static memory for this guest in the host's config,
+    /// covering each RAM region of the physmap at the same addresses.
+    public var directMap: Bool = false
+    /// Whether balloon-in may take domain-heap pages once a static-memory guest's reserved pool
+    /// is empty (`balloon_from_heap`; seed 003 leaves it a policy, off by default). Guests
+    /// without static memory always balloon from the heap.
+    public var balloonFromHeap: Bool = false
 
     public static let defaultVcpus = 1
     public static let defaultMmioHole = ByteSize(bytes: 256 * ByteSize.mib)

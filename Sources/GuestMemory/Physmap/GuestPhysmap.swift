@@ -8,7 +8,7 @@ import VpmemCore
 /// - no region overlaps `safeRange`, which never changes after `init`;
 /// - every pmem region lies inside `pmemAperture` and starts on a 1 GiB boundary; no other
 ///   region overlaps the aperture;
-/// - every region ends below 2^52 (x86 MAXPHYADDR).
+/// - every region ends below `physicalAddressLimit` (2^48: what the p2m maps).
 /// A method that throws leaves the physmap unchanged.
 ///
 /// Design: the physmap does not grow at run time. The pmem aperture and the safe range are both
@@ -23,8 +23,13 @@ public struct GuestPhysmap: Equatable, Sendable {
     public let holeStart: Gpa
     public let safeRange: SafeRange
 
-    /// One past the last guest-physical address on x86 (MAXPHYADDR 52).
-    public static let physicalAddressLimit: UInt64 = 1 << 52
+    /// One past the last guest-physical address: the guest-physical address width is what the
+    /// p2m maps (4 levels of 9 bits over 4 KiB pages: 48 bits, the width of x86's 4-level EPT),
+    /// stated once here. x86 CPUs may report a MAXPHYADDR up to 52, but a gfn the p2m cannot hold
+    /// could never be mapped, so the physmap refuses it up front.
+    public static let physicalAddressLimit: UInt64 = (P2M.maxGfn.raw + 1) << PageOrder.frameShift
+    /// The width in bits, for messages.
+    public static let physicalAddressBits = 64 - (physicalAddressLimit - 1).leadingZeroBitCount
     /// Alignment of start and size for MMIO and RAM added later.
     public static let pageAlignment: UInt64 = PageOrder.frameBytes
     /// pmem regions start on 1 GiB boundaries and are whole 2 MiB pages long.

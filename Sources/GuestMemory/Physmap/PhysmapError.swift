@@ -13,7 +13,8 @@ public enum PhysmapError: Error, Equatable, CustomStringConvertible, Sendable {
     case emptyRange(start: UInt64, size: UInt64)
     case rangeBeyondAddressSpace(start: UInt64, size: UInt64)
     case config(GuestConfigError)
-    /// The layout, the safe range or a later region ends beyond x86's 52-bit MAXPHYADDR.
+    /// The layout, the safe range or a later region ends beyond the guest-physical address
+    /// width (`GuestPhysmap.physicalAddressLimit`, what the p2m maps).
     case beyondPhysicalAddressWidth(what: String, range: GpaRange)
     /// A later action would overlap the safe range fixed at build.
     case overlapsSafeRange(action: PhysmapAction, name: String, range: GpaRange, safeRange: GpaRange)
@@ -38,7 +39,7 @@ public enum PhysmapError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .config(error):
             return error.description
         case let .beyondPhysicalAddressWidth(what, range):
-            return "\(what) \(range) ends beyond the 52-bit guest-physical address width (last address 0xfffffffffffff): "
+            return "\(what) \(range) ends beyond the \(GuestPhysmap.physicalAddressBits)-bit guest-physical address width the p2m maps (last address \(hex(GuestPhysmap.physicalAddressLimit - 1))): "
                 + "shrink memory, pci_mmio64, pmem_aperture or safe_range_size, or place it lower"
         case let .overlapsSafeRange(action, name, range, safe):
             return "\(action.rawValue) '\(name)' at \(range) is rejected: it overlaps the safe range \(safe), "

@@ -6,7 +6,7 @@ import VpmemCore
 /// Everything that can stop a modelled guest from being built or changed. Each case names the
 /// vNVDIMM, file or range involved and the fix; a failed operation leaves the guest, its config
 /// and its backings as they were.
-public enum DomainError: Error, CustomStringConvertible, Sendable {
+public enum GuestError: Error, CustomStringConvertible, Sendable {
     case config(GuestConfigError)
     case physmap(PhysmapError)
     case mapping(MappingError)
@@ -85,7 +85,7 @@ public enum DomainError: Error, CustomStringConvertible, Sendable {
         case let .dsmArgumentTooLong(length, limit):
             return "_DSM Arg3 of \(length) bytes does not fit the DSM page's \(limit)-byte argument field: split the call"
         case let .dsmStatus(handle, function, status):
-            return "_DSM function \(function) on handle 0x\(String(handle, radix: 16)) returned status \(DomainError.statusName(status))"
+            return "_DSM function \(function) on handle 0x\(String(handle, radix: 16)) returned status \(GuestError.statusName(status))"
         case .labels(let e): return e.description
         case .noLabelArea(let slot):
             return "vNVDIMM slot \(slot) has no label area (label_size = 0): attach it with a label area to use namespace labels"

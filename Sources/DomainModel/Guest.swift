@@ -7,7 +7,7 @@ import HostPmem
 import NVDIMM
 import VpmemCore
 
-// Domain: one modelled guest, tied together: config -> physmap -> p2m (guest RAM on modelled
+// Guest: one modelled guest, tied together: config -> physmap -> p2m (guest RAM on modelled
 // host RAM) -> checked mapping of its vNVDIMM backings -> NFIT/SSDT in its ACPI-tables region ->
 // key store -> the _DSM device model behind the DSM IO port on its steering engine.
 //
@@ -28,7 +28,7 @@ import VpmemCore
 //     is never changed by a failed attach or by detach.
 
 /// A modelled guest with its vNVDIMMs. See the invariants at the top of this file.
-public final class Domain {
+public final class Guest {
     public let id: DomainID
     public private(set) var config: GuestConfig
     /// Relative backing paths in the config are relative to this directory.
@@ -54,7 +54,7 @@ public final class Domain {
     /// Builds the guest from `config` and attaches its vNVDIMMs in slot order. Missing backings
     /// are created (emulated pmem files) when `createMissingBackings` is set.
     public init(config: GuestConfig, baseDirectory: String, domid: UInt16 = 1,
-                createMissingBackings: Bool = true) throws(DomainError) {
+                createMissingBackings: Bool = true) throws(GuestError) {
         do { id = try DomainID(domid) } catch { throw .mapping(error) }
         var bare = config
         bare.nvdimms = []
@@ -117,7 +117,7 @@ public final class Domain {
     /// part in the pmem aperture, maps it through the checked mapping, hands its label area to
     /// the _DSM device model, and republishes the firmware tables. All or nothing.
     @discardableResult
-    public func attach(_ d: NVDIMMConfig, createBacking: Bool) throws(DomainError) -> AttachedNVDIMM {
+    public func attach(_ d: NVDIMMConfig, createBacking: Bool) throws(GuestError) -> AttachedNVDIMM {
         // 1. Rules of the vNVDIMM and against the others.
         var next = config
         next.nvdimms.append(d)
@@ -203,7 +203,7 @@ public final class Domain {
         }
     }
 
-    static func openBacking(_ d: NVDIMMConfig, path: String, size: UInt64, create: Bool) throws(DomainError) -> (PmemMapping, created: Bool) {
+    static func openBacking(_ d: NVDIMMConfig, path: String, size: UInt64, create: Bool) throws(GuestError) -> (PmemMapping, created: Bool) {
         let exists = access(path, F_OK) == 0
         if !exists && !create { throw .backingMissing(slot: d.slot, path: path) }
         if d.readOnly {
@@ -227,10 +227,10 @@ public final class Domain {
                 m = try PmemMapping.create(path: path, size: size)
             }
             guard m.length == size else {
-                throw DomainError.backingSize(slot: d.slot, path: path, actual: m.length, size: d.size.bytes, labelSize: d.labelSize.bytes)
+                throw GuestError.backingSize(slot: d.slot, path: path, actual: m.length, size: d.size.bytes, labelSize: d.labelSize.bytes)
             }
             return (m, m.created)
-        } catch let e as DomainError {
+        } catch let e as GuestError {
             throw e
         } catch let e as HostPmemError {
             throw .backing(slot: d.slot, e)
@@ -250,7 +250,7 @@ public final class Domain {
     /// Detaches the vNVDIMM in `slot`, reversing exactly what attach did; its backing is closed
     /// (and unlocked) once the returned value is dropped. The backing's bytes are not touched.
     @discardableResult
-    public func detach(slot: Int) throws(DomainError) -> AttachedNVDIMM {
+    public func detach(slot: Int) throws(GuestError) -> AttachedNVDIMM {
         guard let index = nvdimms.firstIndex(where: { $0.slot == slot }) else {
             throw .noSuchSlot(slot: slot, attached: nvdimms.map(\.slot))
         }
@@ -274,7 +274,7 @@ public final class Domain {
         } catch {
             try? p2m.set(gfn: gfn, count: count, to: d.hostFrames.first, type: .pmem)
             if let e = error as? MappingError { throw .mapping(e) }
-            throw (error as? DomainError) ?? .guestMemory("\(error)")
+            throw (error as? GuestError) ?? .guestMemory("\(error)")
         }
         try? device.handler.detach(slot: slot)
         device.handler.setFIT(built?.fit ?? [])
@@ -291,7 +291,7 @@ public final class Domain {
 
     // MARK: Tables
 
-    func buildTables(_ list: [VirtualNVDIMM], config: GuestConfig) throws(DomainError) -> ([UInt8], [UInt8], [UInt8]) {
+    func buildTables(_ list: [VirtualNVDIMM], config: GuestConfig) throws(GuestError) -> ([UInt8], [UInt8], [UInt8]) {
         let o = config.acpiOem
         var oem = AcpiOemFields()
         if let v = o.oemID { oem.oemID = v }
@@ -318,7 +318,7 @@ public final class Domain {
     }
 
     /// Writes the tables into the guest's ACPI-tables region and publishes address and length.
-    func publish(nfit: [UInt8], ssdt: [UInt8]) throws(DomainError) {
+    func publish(nfit: [UInt8], ssdt: [UInt8]) throws(GuestError) {
         do { try engine.memory.write(tablesArea.tablesBase, nfit + ssdt) } catch { throw .guestMemory("\(error)") }
         var k = keys
         do {
@@ -335,15 +335,15 @@ public final class Domain {
     }
 
     /// Writes a key in the guest's key store (the toolstack's xenstore-write).
-    public func writeKey(_ path: String, _ value: String) throws(DomainError) {
+    public func writeKey(_ path: String, _ value: String) throws(GuestError) {
         do { try keys.write(path, value) } catch { throw .keyStore(error) }
     }
 }
 
-extension Domain {
+extension Guest {
     /// The physmap `config` gives once its vNVDIMMs are attached in slot order, without opening
     /// any backing (what `guest show` prints).
-    public static func plannedPhysmap(_ config: GuestConfig) throws(DomainError) -> GuestPhysmap {
+    public static func plannedPhysmap(_ config: GuestConfig) throws(GuestError) -> GuestPhysmap {
         var bare = config
         bare.nvdimms = []
         do { try config.validate() } catch { throw .config(error) }
