@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "DomainModel", targets: ["DomainModel"]),
         .library(name: "DeviceModel", targets: ["DeviceModel"]),
         .library(name: "HostMemory", targets: ["HostMemory"]),
+        .library(name: "VpmemHost", targets: ["VpmemHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -71,10 +72,20 @@ let package = Package(
             name: "GuestConfigFile",
             dependencies: ["GuestMemory", "VpmemCore", .product(name: "TOMLKit", package: "TOMLKit")]),
 
+        // One modelled host: host.toml and state.json in a host directory, the machine's RAM
+        // (HostMemory), its pmem and every guest's mappings in one registry, its guests
+        // (DomainModel), under the host's lock.
+        .target(
+            name: "VpmemHost",
+            dependencies: [
+                "VpmemCore", "GuestMemory", "HostPmem", "HostMemory", "DomainModel", "DeviceModel", "GuestConfigFile",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]),
+
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
-                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "DeviceModel", "NVDIMM", "DomainModel", "HostMemory",
+                "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "DeviceModel", "NVDIMM", "DomainModel", "HostMemory", "VpmemHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -112,6 +123,12 @@ let package = Package(
             name: "NVDIMMTests",
             dependencies: [
                 "NVDIMM", "GuestMemory", "VpmemCore",
+                "VpmemTestSupport",
+            ]),
+        .testTarget(
+            name: "VpmemHostTests",
+            dependencies: [
+                "VpmemHost", "DomainModel", "HostMemory", "GuestMemory", "GuestConfigFile", "HostPmem", "VpmemCore",
                 "VpmemTestSupport",
             ]),
         .testTarget(

@@ -15,15 +15,16 @@ import VpmemCore
 //  1. `config.nvdimms` lists exactly the attached vNVDIMMs, in slot order, and `nvdimms` holds
 //     one AttachedNVDIMM for each, in the same order.
 //  2. Each attached vNVDIMM has: a pmem region "nvdimm<slot>" in `physmap`; its host frames
-//     registered as host pmem and mapped at that region through the checked mapping (type pmem,
-//     the largest pages alignment allows); those frames backed by its PmemMapping in `machine`;
-//     its label area (if any) attached to the DSM handler.
+//     (the host's pmem behind its backing, registered by the host) owned by this guest and
+//     mapped at that region through the host's checked mapping (type pmem, the largest pages
+//     alignment allows); those frames backed by its PmemMapping in `machine`; its label area
+//     (if any) attached to the DSM handler.
 //  3. With vNVDIMMs attached, `tables` holds the NFIT and SSDT built from them, the same bytes
 //     are in guest memory at `tables.address`, the key store's dm-acpi keys give that address
 //     and length, and the DSM handler's FIT is the NFIT's structures. With none, `tables` is
 //     nil and the keys are absent.
-//  4. Guest RAM (every ram, acpi_tables and acpi_nvs region) is mapped ram_rw to one run of modelled host
-//     RAM from HostPlacement.ramBase, registered as host RAM.
+//  4. Guest RAM (every ram, acpi_tables and acpi_nvs region, in address order) is mapped
+//     ram_rw onto the host RAM runs the host gave, in order.
 //  5. A backing that attach created is removed again if the attach fails; an existing backing
 //     is never changed by a failed attach or by detach.
 
@@ -35,7 +36,6 @@ public final class Guest {
     public let baseDirectory: String
     public private(set) var physmap: GuestPhysmap
     public let p2m: P2M
-    public private(set) var mapping: CheckedMemoryMapping
     public let machine: MachineMemory
     public let steeringHost: SteeringHost
     public let engine: SteeringEngine
@@ -45,62 +45,132 @@ public final class Guest {
     public private(set) var nvdimms: [AttachedNVDIMM] = []
     public private(set) var keys: KeyStore
     public private(set) var tables: PublishedTables?
-    public private(set) var hostPlacement = HostPlacement()
+    /// How this guest opens its backings.
+    public let backingAccess: BackingAccess
+    /// The host this guest runs on. Unowned: the host owns its guests. A guest built alone keeps
+    /// its private host in `standaloneHost`.
+    public unowned let host: any GuestHost
+    private let standaloneHost: StandaloneGuestHost?
+
+    /// The host's checked mapping, as this guest's changes go through it.
+    public var mapping: CheckedMemoryMapping { host.mapping }
 
     /// QEMU's DSM IO port.
     public static let dsmPort: UInt16 = SSDTBuilder.defaultIOPort
     public var dsmPage: Gpa { tablesArea.dsmPage }
 
-    /// Builds the guest from `config` and attaches its vNVDIMMs in slot order. Missing backings
-    /// are created (emulated pmem files) when `createMissingBackings` is set.
-    public init(config: GuestConfig, baseDirectory: String, domid: UInt16 = 1,
-                createMissingBackings: Bool = true) throws(GuestError) {
+    /// The RAM-like regions of a physmap (RAM, the ACPI tables and the NVS page), in address
+    /// order: what host RAM is laid on, and how many frames the host must give.
+    public static func ramRegions(of physmap: GuestPhysmap) -> [PhysmapRegion] {
+        physmap.regions.filter { $0.kind == .ram || $0.kind == .acpiTables || $0.kind == .acpiNVS }
+    }
+
+    /// Builds a guest alone, on a private `StandaloneGuestHost` (its RAM on one run of host RAM),
+    /// and attaches its vNVDIMMs in slot order. Missing backings are created (emulated pmem
+    /// files) when `createMissingBackings` is set.
+    public convenience init(config: GuestConfig, baseDirectory: String, domid: UInt16 = 1,
+                            createMissingBackings: Bool = true) throws(GuestError) {
+        let host = StandaloneGuestHost()
+        let physmap = try Self.bareLayout(config)
+        let frames = Self.ramRegions(of: physmap).reduce(UInt64(0)) { $0 + $1.range.size / PageOrder.frameBytes }
+        let ram = try host.registerRAM(frames: frames)
+        let steering: SteeringHost
+        do { steering = try SteeringHost() } catch { throw .deviceModel("\(error)") }
+        let id: DomainID
         do { id = try DomainID(domid) } catch { throw .mapping(error) }
+        try self.init(config: config, baseDirectory: baseDirectory, id: id, host: host, ramRuns: [ram],
+                      steering: steering, steeringSettings: nil,
+                      backings: createMissingBackings ? .create : .readWrite, standalone: host)
+    }
+
+    /// Builds guest `id` on `host`: RAM-like regions laid in address order on `ramRuns` (host
+    /// RAM the host allocated for it, exactly as many frames as those regions), its steering
+    /// engine from `steering` with `steeringSettings` (nil: the host's defaults for this much
+    /// RAM), then its vNVDIMMs in slot order, their backings opened as `backings` says.
+    public convenience init(config: GuestConfig, baseDirectory: String, id: DomainID, host: any GuestHost,
+                            ramRuns: [MfnRange], steering: SteeringHost, steeringSettings: GuestSteeringSettings?,
+                            backings: BackingAccess) throws(GuestError) {
+        try self.init(config: config, baseDirectory: baseDirectory, id: id, host: host, ramRuns: ramRuns,
+                      steering: steering, steeringSettings: steeringSettings, backings: backings, standalone: nil)
+    }
+
+    static func bareLayout(_ config: GuestConfig) throws(GuestError) -> GuestPhysmap {
         var bare = config
         bare.nvdimms = []
         do { try config.validate() } catch { throw .config(error) }
-        let physmap: GuestPhysmap
-        do { physmap = try GuestPhysmap(config: bare) } catch { throw .physmap(error) }
+        do { return try GuestPhysmap(config: bare) } catch { throw .physmap(error) }
+    }
+
+    private init(config: GuestConfig, baseDirectory: String, id: DomainID, host: any GuestHost,
+                 ramRuns: [MfnRange], steering: SteeringHost, steeringSettings: GuestSteeringSettings?,
+                 backings: BackingAccess, standalone: StandaloneGuestHost?) throws(GuestError) {
+        self.id = id
+        let physmap = try Self.bareLayout(config)
+        var bare = config
+        bare.nvdimms = []
         self.config = bare
         self.physmap = physmap
         self.baseDirectory = baseDirectory
+        self.host = host
+        self.standaloneHost = standalone
+        self.backingAccess = backings
         tablesArea = try AcpiTablesArea(physmap: physmap)
         p2m = P2M()
         machine = MachineMemory()
-        keys = KeyStore(domid: domid)
-        // Guest RAM: every RAM-like region on one run of host RAM.
-        let ramRegions = physmap.regions.filter { $0.kind == .ram || $0.kind == .acpiTables || $0.kind == .acpiNVS }
+        keys = KeyStore(domid: id.raw)
+        // Guest RAM: the RAM-like regions, in address order, on the host's runs in order.
+        let ramRegions = Self.ramRegions(of: physmap)
         let ramFrames = ramRegions.reduce(UInt64(0)) { $0 + $1.range.size / PageOrder.frameBytes }
-        var registry = HostRangeRegistry()
+        let given = ramRuns.reduce(UInt64(0)) { $0 + $1.count }
+        guard given == ramFrames else {
+            throw .guestMemory("the host gave \(given) frames of RAM for \(ramFrames) frames of RAM regions: give exactly as many")
+        }
         do {
-            let hostRAM = try MfnRange(first: HostPlacement.ramBase, count: ramFrames)
-            try registry.register(.ram, hostRAM)
-            var next = HostPlacement.ramBase.raw
+            var runs = ramRuns[...]
+            var used: UInt64 = 0
             for r in ramRegions {
-                let frames = r.range.size / PageOrder.frameBytes
-                try p2m.set(gfn: r.range.first.frame, count: frames, to: Mfn(uncheckedRaw: next), type: .ramRW)
-                next += frames
+                var gfn = r.range.first.frame.raw
+                var left = r.range.size / PageOrder.frameBytes
+                while left > 0, let run = runs.first {
+                    let take = min(left, run.count - used)
+                    try p2m.set(gfn: Gfn(uncheckedRaw: gfn), count: take, to: Mfn(uncheckedRaw: run.first.raw + used), type: .ramRW)
+                    gfn += take; left -= take; used += take
+                    if used == run.count { runs = runs.dropFirst(); used = 0 }
+                }
             }
-        } catch let e as MappingError { throw .mapping(e) } catch let e as P2MError { throw .p2m(e) } catch {
+            for run in ramRuns { try machine.addRAM(firstMfn: run.first, frames: run.count) }
+        } catch let e as P2MError { throw .p2m(e) } catch let e as MachineMemoryError { throw .machineMemory("\(e)") } catch {
             throw .guestMemory("\(error)")
         }
-        do { try machine.addRAM(firstMfn: HostPlacement.ramBase, frames: ramFrames) } catch {
-            throw .machineMemory("\(error)")
-        }
-        mapping = CheckedMemoryMapping(registry: registry)
-        do { try mapping.addGuest(id, physmap: physmap, p2m: p2m) } catch { throw .mapping(error) }
+        do { try host.mapping.addGuest(id, physmap: physmap, p2m: p2m) } catch { throw .mapping(error) }
         device = NVDIMMDeviceModel(port: Self.dsmPort)
         do {
-            steeringHost = try SteeringHost()
-            engine = try steeringHost.createGuest(id, p2m: p2m, machine: machine, settings: GuestSteeringSettings(ramFrames: ramFrames))
+            steeringHost = steering
+            engine = try steering.createGuest(id, p2m: p2m, machine: machine,
+                                              settings: steeringSettings ?? GuestSteeringSettings(ramFrames: ramFrames))
             dsmServer = try engine.createServer(name: "nvdimm")
             try engine.register(device, server: dsmServer, kind: .port, first: UInt64(Self.dsmPort), last: UInt64(Self.dsmPort) + 3)
-        } catch { throw .deviceModel("\(error)") }
-        self.config.nvdimmPersistence = config.nvdimmPersistence
-        self.config.acpiOem = config.acpiOem
-        for d in config.nvdimms {
-            try attach(d, createBacking: createMissingBackings)
+        } catch {
+            try? host.mapping.removeGuest(id)
+            throw .deviceModel("\(error)")
         }
+        for d in config.nvdimms {
+            do { try attach(d, createBacking: backings == .create) } catch {
+                // Nothing of this guest may stay on the host: its extents and its allowance go.
+                release()
+                throw error
+            }
+        }
+    }
+
+    /// Takes this guest off its host: every mapping it made goes from the host's checked
+    /// mapping (the host frames back to unowned), its steering allowance back to the host
+    /// budget, its backings closed once the guest is dropped. The guest is unusable afterwards.
+    public func release() {
+        for d in nvdimms { host.pmemFramesReleased(d.hostFrames) }
+        try? host.mapping.removeGuest(id)
+        try? steeringHost.removeGuest(id)
+        nvdimms = []
     }
 
     /// The backing path of `d` as opened: absolute as given, relative to `baseDirectory`.
@@ -134,15 +204,19 @@ public final class Guest {
         var nextPhysmap = physmap
         let range: GpaRange
         do { range = try nextPhysmap.placePmem(name: d.regionName, size: d.size.bytes) } catch { throw .physmap(error) }
-        var nextPlacement = hostPlacement
         let frames = d.size.bytes / PageOrder.frameBytes
-        let hostFrames = try nextPlacement.placePmem(frames: frames)
         // 3. The backing: opened (or created) last among the checks, removed again on failure
-        // only if this call created it.
-        let (backing, created) = try Self.openBacking(d, path: path, size: backingSize, create: createBacking)
+        // only if this call created it. Then the host's frames behind its data part.
+        let (backing, created) = try Self.openBacking(d, path: path, size: backingSize, access: backingAccess,
+                                                      create: createBacking)
         var committed = false
         defer {
             if !committed && created { _ = unlink(path) }
+        }
+        let hostFrames = try host.pmemFrames(forBacking: path, backing: backing, dataFrames: frames,
+                                             guest: config.name, slot: d.slot)
+        defer {
+            if !committed { host.pmemFramesReleased(hostFrames) }
         }
         // 4. Tables for the new set, built before anything is committed.
         let attachedNext = AttachedNVDIMMStub(config: d, range: range)
@@ -156,11 +230,11 @@ public final class Guest {
         } else {
             labelArea = nil
         }
-        // 5. Commit: checked mapping (register, physmap, map), machine memory, tables, DSM.
-        var nextMapping = mapping
+        // 5. Commit: checked mapping against the host's registry (physmap, map: refused when
+        // another guest owns the frames), machine memory, tables, DSM.
+        var nextMapping = host.mapping
         let extent: MappedExtent
         do {
-            try nextMapping.register(.pmem, hostFrames)
             try nextMapping.updatePhysmap(id, nextPhysmap)
             extent = try nextMapping.map(id, gfn: range.first.frame, mfn: hostFrames.first, count: frames, type: .pmem)
         } catch { throw .mapping(error) }
@@ -180,13 +254,12 @@ public final class Guest {
             _ = try? nextMapping.unmap(id, gfn: range.first.frame, count: frames)
             throw error
         }
-        do { try device.handler.attach(slot: d.slot, .init(labelArea: labelArea, readOnly: d.readOnly)) } catch {
+        do { try device.handler.attach(slot: d.slot, .init(labelArea: labelArea, readOnly: d.readOnly || backing.access == .readOnly)) } catch {
             throw .tables(.config(error))  // slot range was validated above: unreachable in practice
         }
         device.handler.setFIT(fit)
-        mapping = nextMapping
+        host.mapping = nextMapping
         physmap = nextPhysmap
-        hostPlacement = nextPlacement
         config = next
         nvdimms.append(attached)
         nvdimms.sort { $0.slot < $1.slot }
@@ -203,9 +276,22 @@ public final class Guest {
         }
     }
 
-    static func openBacking(_ d: NVDIMMConfig, path: String, size: UInt64, create: Bool) throws(GuestError) -> (PmemMapping, created: Bool) {
+    static func openBacking(_ d: NVDIMMConfig, path: String, size: UInt64, access mode: BackingAccess,
+                            create: Bool) throws(GuestError) -> (PmemMapping, created: Bool) {
         let exists = access(path, F_OK) == 0
-        if !exists && !create { throw .backingMissing(slot: d.slot, path: path) }
+        if !exists && !(create && mode != .inspect) { throw .backingMissing(slot: d.slot, path: path) }
+        if mode == .inspect {
+            // Inspection opens read-only: no lock taken, nothing created, nothing written.
+            do {
+                let m = try PmemMapping.open(path: path, access: .readOnly)
+                guard m.length == size else {
+                    throw GuestError.backingSize(slot: d.slot, path: path, actual: m.length, size: d.size.bytes, labelSize: d.labelSize.bytes)
+                }
+                return (m, false)
+            } catch let e as GuestError { throw e } catch let e as HostPmemError { throw .backing(slot: d.slot, e) } catch {
+                throw .backing(slot: d.slot, .system(path: path, operation: "open", errno: 0, message: "\(error)"))
+            }
+        }
         if d.readOnly {
             if !exists {
                 // A new read-only vNVDIMM: an all-zero emulated file, then opened read-only.
@@ -262,13 +348,12 @@ public final class Guest {
         if !rest.isEmpty { built = try buildTables(rest.map(\.virtualNVDIMM), config: next) }
         var nextPhysmap = physmap
         do { try nextPhysmap.removePmem(name: d.config.regionName) } catch { throw .physmap(error) }
-        var nextMapping = mapping
+        var nextMapping = host.mapping
         let gfn = d.guestRange.first.frame, count = d.hostFrames.count
         // unmap is all or nothing; once it has succeeded the p2m no longer maps the vNVDIMM, so
-        // any later failure maps it back before throwing (`mapping` itself is still the old one).
+        // any later failure maps it back before throwing (the host's mapping is still the old one).
         do { _ = try nextMapping.unmap(id, gfn: gfn, count: count) } catch { throw .mapping(error) }
         do {
-            try nextMapping.unregister(.pmem, d.hostFrames)
             try nextMapping.updatePhysmap(id, nextPhysmap)
             if let built { try publish(nfit: built.nfit, ssdt: built.ssdt) } else { unpublish() }
         } catch {
@@ -279,10 +364,8 @@ public final class Guest {
         try? device.handler.detach(slot: slot)
         device.handler.setFIT(built?.fit ?? [])
         machine.removePmem(firstMfn: d.hostFrames.first)
-        var placement = hostPlacement
-        placement.release(d.hostFrames)
-        hostPlacement = placement
-        mapping = nextMapping
+        host.mapping = nextMapping
+        host.pmemFramesReleased(d.hostFrames)
         physmap = nextPhysmap
         config = next
         nvdimms.remove(at: index)

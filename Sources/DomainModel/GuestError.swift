@@ -31,6 +31,9 @@ public enum GuestError: Error, CustomStringConvertible, Sendable {
     case dsmStatus(handle: UInt32, function: UInt32, status: UInt32)
     case noLabelArea(slot: Int)
     case labels(LabelAreaError)
+    /// The host refused the guest something (a backing another guest owns, no room for pmem):
+    /// the host's message, which names the owner and the fix.
+    case hostRefused(String)
 
     /// "3 (invalid input parameters)".
     public static func statusName(_ status: UInt32) -> String {
@@ -50,6 +53,7 @@ public enum GuestError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .config(let e): return e.description
+        case .hostRefused(let m): return m
         case .physmap(let e): return e.description
         case .mapping(let e): return e.description
         case .p2m(let e): return e.description

@@ -17,8 +17,8 @@ private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) 
 /// atomic), write everything, fsync it, rename it over the target, fsync the directory so the
 /// rename itself is durable. On any failure the temporary file is removed and the target is
 /// untouched. Each C call is wrapped once, here.
-enum AtomicFileWriter {
-    static func write(_ text: String, to path: String) throws(GuestConfigFileError) {
+public enum AtomicFileWriter {
+    public static func write(_ text: String, to path: String) throws(GuestConfigFileError) {
         let directory = parentDirectory(of: path)
         let base = path.split(separator: "/").last.map(String.init) ?? path
         var template = Array("\(directory)/.\(base).tmp.XXXXXX".utf8CString)

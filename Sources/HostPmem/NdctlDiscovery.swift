@@ -126,6 +126,7 @@ public enum NdctlDiscovery {
             dev: string(ndctl_namespace_get_devname(n)) ?? "?",
             mode: mode, size: size, align: align,
             numaNode: known(node: Int(ndctl_namespace_get_numa_node(n))),
-            uuid: uuid, blockdev: blockdev, chardev: chardev)
+            uuid: uuid, blockdev: blockdev, chardev: chardev,
+            resource: known(ndctl_namespace_get_resource(n)))
     }
 }

@@ -67,9 +67,14 @@ public struct PmemInventory: Codable, Equatable, Sendable {
         public var blockdev: String?
         /// `dax0.0` for devdax: the character device vpmem maps directly.
         public var chardev: String?
-        public init(dev: String, mode: Mode, size: UInt64, align: UInt64?, numaNode: Int32?, uuid: String?, blockdev: String?, chardev: String?) {
+        /// The namespace's first host-physical address (its SPA, from the NFIT), when known:
+        /// where a host gives its frames to guests.
+        public var resource: UInt64?
+        public init(dev: String, mode: Mode, size: UInt64, align: UInt64?, numaNode: Int32?, uuid: String?, blockdev: String?, chardev: String?,
+                    resource: UInt64? = nil) {
             self.dev = dev; self.mode = mode; self.size = size; self.align = align
             self.numaNode = numaNode; self.uuid = uuid; self.blockdev = blockdev; self.chardev = chardev
+            self.resource = resource
         }
 
         /// The path vpmem maps through libpmem: `/dev/daxN.M` for devdax; for fsdax, the
@@ -81,7 +86,7 @@ public struct PmemInventory: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case dev, mode, size, align, uuid, blockdev, chardev
+            case dev, mode, size, align, uuid, blockdev, chardev, resource
             case numaNode = "numa_node"
         }
     }

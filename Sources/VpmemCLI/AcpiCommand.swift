@@ -3,6 +3,7 @@ import DomainModel
 import Foundation
 import NVDIMM
 import VpmemCore
+import VpmemHost
 
 struct AcpiCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +13,8 @@ struct AcpiCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the guest's NFIT and SSDT as binary tables.",
             discussion: "DIR/nfit.aml and DIR/ssdt.aml: disassemble with `iasl -d DIR/nfit.aml`, or give them to QEMU with -acpitable file=DIR/nfit.aml. The bytes are the ones placed in guest memory at the address the key store publishes.")
-        @Argument(help: "The guest config file.") var config: String
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest's name, or a config file.") var config: String
         @Option(help: "Directory to write the tables into (created if missing).") var out: String
         @OptionGroup var output: JSONFlag
 
@@ -27,7 +29,8 @@ struct AcpiCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let domain = try DomainLoading.load(config)
+            let target = try GuestTarget.resolve(config, host: hostOption, change: false)
+            let domain = try target.guest(.inspect)
             guard let tables = domain.tables else {
                 throw ValidationError("guest '\(domain.config.name)' has no vNVDIMMs, so no NFIT or SSDT: attach one first (vpmem nvdimm attach)")
             }
@@ -62,7 +65,8 @@ struct DSMCommand: AsyncParsableCommand {
             (--offset, --data HEX), or read-fit (--offset) on the root. Other numbers are sent as they are. \
             --root calls the root device (handle 0); read-fit uses QEMU's reserved root (handle 0x10000).
             """)
-    @Argument(help: "The guest config file.") var config: String
+    @OptionGroup var hostOption: HostOption
+    @Argument(help: "The guest's name, or a config file.") var config: String
     @Argument(help: "The function (number or name).") var function: String
     @Option(help: "The vNVDIMM's slot.") var nvdimm: Int?
     @Flag(help: "Call the root device instead of a vNVDIMM.") var root = false
@@ -108,7 +112,10 @@ struct DSMCommand: AsyncParsableCommand {
             arg3 = le(offset) + le(n) + bytes
         default: break
         }
-        let domain = try DomainLoading.load(config)
+        // Set Namespace Label Data writes the label area: a guest of the host, backings locked.
+        let writes = fn == 6 && !readFIT
+        let target = try GuestTarget.resolve(config, host: hostOption, change: writes)
+        let domain = try target.guest(writes ? .readWrite : .inspect)
         let out = try domain.evaluateDSM(handle: handle, uuid: uuid ?? expectedUUID, revision: revision, function: fn, arg3: arg3)
         let word = { (at: Int) -> UInt32? in out.count >= at + 4 ? UInt32(out[at]) | UInt32(out[at + 1]) << 8 | UInt32(out[at + 2]) << 16 | UInt32(out[at + 3]) << 24 : nil }
         var fields: [String: UInt64] = [:]

@@ -3,12 +3,92 @@ import DomainModel
 import GuestConfigFile
 import GuestMemory
 import VpmemCore
+import VpmemHost
 
 struct GuestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guest",
-        abstract: "Modelled guests: their config, physmap, firmware memory map and safe range.",
-        subcommands: [GuestShowCommand.self, GuestKeysCommand.self])
+        abstract: "Guests of the host: admit, list and destroy them; their physmap, firmware memory map and safe range.",
+        discussion: """
+            GUEST is a guest of the host by name, or its config file. A config outside the host can be             inspected (show, keys, nvdimm list, labels, acpi dump, dsm reads) through a private, throw-away             host; changing it needs `vpmem guest create CONFIG` first.
+            """,
+        subcommands: [Create.self, List.self, Destroy.self, Balloon.self, GuestShowCommand.self, GuestKeysCommand.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Admit a guest to the host: a domid, its RAM from the host's frame table, its allowance, then its vNVDIMMs.",
+            discussion: """
+                RAM comes from the guest's static memory when host.toml has [[static_memory]] for its name                 (1:1 when the config says direct_map = true), else from the domain heap. Each vNVDIMM's                 backing must belong to no other guest. The config file stays where it is and remains the                 guest's source of truth; the host records its path.
+                """)
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest config file.") var config: String
+        @Flag(name: .customLong("create-backings"), help: "Create missing vNVDIMM backings as emulated pmem files.")
+        var createBackings = false
+        @OptionGroup var output: JSONFlag
+
+        func run() async throws {
+            let host = try hostOption.open(.change)
+            let g = try host.createGuest(configPath: GuestTarget.absolute(config), createBackings: createBackings)
+            let entry = HostReport(host).guests.first { $0.name == g.config.name }
+            if output.json, let entry { print(try JSONOutput.encode(entry)); return }
+            print("guest '\(g.config.name)' admitted to \(host.location) as \(g.id): \(g.config.memory.humanReadable) RAM"
+                + (entry.map { $0.static_memory ? ($0.direct_map ? " (static memory, 1:1)" : " (static memory)") : " (domain heap)" } ?? "")
+                + ", \(g.nvdimms.count) vNVDIMM\(g.nvdimms.count == 1 ? "" : "s"), range allowance \(ByteSize(bytes: host.allowance(of: g.config.name)))")
+            for d in g.nvdimms { print("  slot \(d.slot): \(d.path) -> host pmem \(d.hostFrames), gpa \(d.guestRange)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The host's guests.")
+        @OptionGroup var hostOption: HostOption
+        @OptionGroup var output: JSONFlag
+
+        func run() async throws {
+            let report = HostReport(try hostOption.open(.inspect))
+            if output.json { print(try JSONOutput.encode(report.guests)); return }
+            if report.guests.isEmpty { print("no guests on \(report.directory): admit one with `vpmem guest create CONFIG`"); return }
+            let rows = report.guests.map { g -> [String] in
+                let slots = g.nvdimms.map(String.init).joined(separator: ",")
+                let note = g.error.map { " (\($0))" } ?? ""
+                return [g.name, "\(g.domid)", ByteSize(bytes: g.ram_frames << 12).humanReadable, slots.isEmpty ? "-" : slots, g.config + note]
+            }
+            print(table(["NAME", "DOMID", "RAM", "VNVDIMMS", "CONFIG"], rows))
+        }
+    }
+
+    struct Destroy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Destroy a guest: its RAM back to the host, its pmem unowned, its allowance back to the budget.",
+            discussion: "The config file and the backings are kept, bytes untouched.")
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest's name (or its config file).") var guest: String
+
+        func run() async throws {
+            let target = try GuestTarget.resolve(guest, host: hostOption, change: true)
+            try target.host.destroyGuest(target.name)
+            print("guest '\(target.name)' destroyed on \(target.host.location); its config and backings are kept")
+        }
+    }
+
+    struct Balloon: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The guest gives back (--out) or asks for (--in) one page, with seed 003's rules for static memory.",
+            discussion: "A static-memory guest's pages go back to its reserved pool and come from it first; a direct-mapped guest only gets gfn == mfn; heap pages only with balloon_from_heap = true.")
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest's name (or its config file).") var guest: String
+        @Option(help: "Guest frame to give back (hex with 0x, or decimal).") var out: String?
+        @Option(name: .customLong("in"), help: "Guest frame to populate (hex with 0x, or decimal).") var into: String?
+
+        func run() async throws {
+            guard (out == nil) != (into == nil) else { throw ValidationError("give --out GFN or --in GFN") }
+            let text = out ?? into!
+            let value = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
+            guard let value, value <= maxFrameNumber else { throw ValidationError("'\(text)' is not a guest frame number: give e.g. 0x1234") }
+            let target = try GuestTarget.resolve(guest, host: hostOption, change: true)
+            let mfn = try target.host.balloon(target.name, out != nil ? HostState.Balloon.Direction.out : .in, gfn: Gfn(uncheckedRaw: value))
+            print("guest '\(target.name)': gfn 0x\(String(value, radix: 16)) \(out != nil ? "given back" : "populated")" + (mfn.map { " (mfn 0x\(String($0.raw, radix: 16)))" } ?? ""))
+        }
+    }
 }
 
 struct GuestShowCommand: AsyncParsableCommand {
@@ -17,14 +97,16 @@ struct GuestShowCommand: AsyncParsableCommand {
         abstract: "Show a guest's physmap, E820 table, device-tree memory nodes and safe range.",
         discussion: "CONFIG is a guest config file (TOML, like an xl.cfg); see examples/*.toml.")
 
-    @Argument(help: "The guest config file.")
+    @OptionGroup var hostOption: HostOption
+    @Argument(help: "The guest's name, or a config file.")
     var config: String
 
     @Flag(help: "Print JSON with stable snake_case keys instead of tables.")
     var json = false
 
     func run() async throws {
-        let guestConfig = try GuestConfigFile.load(from: config)
+        let target = try GuestTarget.resolve(config, host: hostOption, change: false)
+        let guestConfig = try target.host.admittedGuest(target.name).config.get()
         let physmap = try Guest.plannedPhysmap(guestConfig)
         if json {
             print(try JSONOutput.encode(PhysmapReport(physmap)))

@@ -1,16 +1,19 @@
 import ArgumentParser
 import DomainModel
 import VpmemCore
+import VpmemHost
 
 struct GuestKeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Show a guest's key store (xenstore-like), e.g. the published NFIT/SSDT address and length.")
-    @Argument(help: "The guest config file.") var config: String
+    @OptionGroup var hostOption: HostOption
+    @Argument(help: "The guest's name, or a config file.") var config: String
     @OptionGroup var output: JSONFlag
 
     func run() async throws {
-        let domain = try DomainLoading.load(config)
+        let target = try GuestTarget.resolve(config, host: hostOption, change: false)
+        let domain = try target.guest(.inspect)
         let entries = domain.keys.entries
         if output.json {
             print(try JSONOutput.encode(Dictionary(uniqueKeysWithValues: entries.map { ($0.path, $0.value) })))

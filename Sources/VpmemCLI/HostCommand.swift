@@ -1,10 +1,142 @@
 import ArgumentParser
+import Foundation
+import GuestMemory
 import HostPmem
 import VpmemCore
+import VpmemHost
 
 struct HostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "host", abstract: "The host's persistent memory.", subcommands: [List.self])
+        commandName: "host",
+        abstract: "The host: its RAM, its pmem and the guests it runs; and its NVDIMMs through libndctl.",
+        discussion: """
+            A host is a directory (--host DIR, else $VPMEM_HOST, else $XDG_STATE_HOME/vpmem/host) holding \
+            host.toml (the machine: RAM, reserved regions, the live-update region, pmem, static memory, the \
+            steering budget) and state.json (the guests vpmem admitted). Every change takes the host's lock, \
+            so concurrent commands serialise.
+            """,
+        subcommands: [Init.self, Show.self, AddPmem.self, List.self])
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a host: host.toml with its RAM, its pmem and a live-update region.",
+            discussion: """
+                Each --pmem PATH takes the --size at the same position: an emulated pmem file, created \
+                sparse through libpmem when missing (an existing file keeps its size and bytes). \
+                --namespace UUID adds a real namespace found through libndctl, at its SPA.
+                """)
+        @OptionGroup var hostOption: HostOption
+        @Option(help: "Host RAM, one bank from address 0.", transform: parseSize) var ram = ByteSize(bytes: 64 << 30)
+        @Option(help: "An emulated pmem file for the host (repeatable).") var pmem: [String] = []
+        @Option(help: "Size of the --pmem at the same position (repeatable).", transform: parseSize) var size: [ByteSize] = []
+        @Option(help: "A real pmem namespace by uuid (repeatable).") var namespace: [String] = []
+        @Option(name: .customLong("steering-budget"), help: "Range memory for all guests together.", transform: parseSize)
+        var steeringBudget: ByteSize?
+        @Option(name: .customLong("guest-allowance"), help: "Each guest's range-memory allowance.", transform: parseSize)
+        var guestAllowance: ByteSize?
+        @OptionGroup var output: JSONFlag
+
+        func validate() throws {
+            guard pmem.count == size.count else {
+                throw ValidationError("give one --size for each --pmem (\(pmem.count) --pmem, \(size.count) --size)")
+            }
+        }
+
+        func run() async throws {
+            let directory = hostOption.directory
+            guard !HostStore.exists(directory) else { throw HostError.hostExists(directory: directory) }
+            var config = try HostSetup.config(ram: ram.bytes, steeringBudget: steeringBudget?.bytes, guestAllowance: guestAllowance?.bytes)
+            for (p, s) in zip(pmem, size) {
+                let path = GuestTarget.absolute(p)
+                let m = try PmemMapping.create(path: path, size: s.bytes)
+                guard let spa = config.nextPmemSPA(size: m.length) else { throw HostError.pmemFull(bytes: m.length) }
+                config.pmem.append(.init(path: path, size: m.length, spa: spa))
+            }
+            for ns in namespace { config.pmem.append(try HostSetup.namespaceEntry(ns, config: config)) }
+            _ = try HostStore.create(directory: directory, config: config)
+            let host = try hostOption.open(.inspect)
+            let report = HostReport(host)
+            if output.json { print(try JSONOutput.encode(report)); return }
+            print("created host \(directory)")
+            print(Show.render(report))
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The host's memory map, its pmem, its guests, and who owns what.")
+        @OptionGroup var hostOption: HostOption
+        @OptionGroup var output: JSONFlag
+
+        func run() async throws {
+            let report = HostReport(try hostOption.open(.inspect))
+            if output.json { print(try JSONOutput.encode(report)); return }
+            print(Self.render(report))
+        }
+
+        static func render(_ r: HostReport) -> String {
+            var out = "host \(r.directory): \(ByteSize(bytes: r.ram_bytes).humanReadable) RAM, "
+            out += "\(r.pmem.count) pmem backing\(r.pmem.count == 1 ? "" : "s") (\(ByteSize(bytes: r.pmem.reduce(0) { $0 + $1.size }).humanReadable)), "
+            out += "\(r.guests.count) guest\(r.guests.count == 1 ? "" : "s"); steering budget \(ByteSize(bytes: r.steering_budget)), "
+            out += "\(ByteSize(bytes: r.steering_reserved)) reserved\n\nMemory map (host-physical)\n"
+            out += table(["START", "LAST", "SIZE", "WHAT", "OWNER"], r.memory_map.map {
+                [addr($0.start), addr($0.last), ByteSize(bytes: $0.last - $0.start + 1).description, $0.kind, $0.owner ?? "-"]
+            })
+            out += "\n\nGuests\n"
+            out += r.guests.isEmpty ? "  none: admit one with `vpmem guest create CONFIG`" : table(
+                ["NAME", "DOMID", "RAM", "MEMORY", "VNVDIMMS", "ALLOWANCE", "CONFIG"],
+                r.guests.map { g in
+                    [g.name, "\(g.domid)", ByteSize(bytes: g.ram_frames << 12).humanReadable,
+                     g.direct_map ? "static, 1:1" : g.static_memory ? "static" : "heap",
+                     "\(g.nvdimms.count)", ByteSize(bytes: g.allowance).description, g.config + (g.error.map { " (\($0))" } ?? "")]
+                })
+            out += "\n\nPmem\n"
+            out += r.pmem.isEmpty ? "  none: add some with `vpmem host add-pmem PATH --size SIZE`" : table(
+                ["SPA", "SIZE", "BACKING", "OWNER"],
+                r.pmem.map { p in
+                    [addr(p.spa), ByteSize(bytes: p.size).description, (p.path ?? "namespace \(p.namespace ?? "?")") + (p.exists ? "" : " (missing)"),
+                     p.owner.map { "\($0.guest) slot \($0.slot)" } ?? "free"]
+                })
+            return out
+        }
+    }
+
+    struct AddPmem: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-pmem",
+            abstract: "Add pmem to the host: an emulated pmem file (created sparse with --size when missing) or a real namespace.")
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "An emulated pmem file, a file on an fsdax mount, or a devdax device.") var path: String?
+        @Option(help: "Size of a new emulated file.", transform: parseSize) var size: ByteSize?
+        @Option(help: "A real namespace by uuid, instead of PATH.") var namespace: String?
+
+        func run() async throws {
+            guard (path == nil) != (namespace == nil) else { throw ValidationError("give PATH or --namespace UUID, not both") }
+            let store = try HostStore(directory: hostOption.directory, access: .change)
+            let config = try store.loadConfig()
+            let entry: HostConfig.Pmem
+            if let path {
+                let abs = GuestTarget.absolute(path)
+                let m: PmemMapping
+                if FileManager.default.fileExists(atPath: abs) {
+                    m = try PmemMapping.open(path: abs, expectedSize: size?.bytes, access: .readOnly)
+                } else {
+                    guard let size else { throw ValidationError("\(abs) does not exist: give --size to create it") }
+                    m = try PmemMapping.create(path: abs, size: size.bytes)
+                }
+                if let id = BackingIdentity.of(path: abs),
+                   let i = config.pmem.firstIndex(where: { $0.path.flatMap { BackingIdentity.of(path: $0) } == id }) {
+                    throw ValidationError("\(abs) is host pmem already (pmem[\(i)] in \(store.configPath))")
+                }
+                guard let spa = config.nextPmemSPA(size: m.length) else { throw HostError.pmemFull(bytes: m.length) }
+                entry = .init(path: abs, size: m.length, spa: spa)
+            } else {
+                entry = try HostSetup.namespaceEntry(namespace!, config: config)
+            }
+            try store.appendPmem(entry)
+            print("host pmem: \(entry.path ?? "namespace " + (entry.namespace ?? "")) \(ByteSize(bytes: entry.size)) at SPA \(addr(entry.spa)), added to \(store.configPath)")
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

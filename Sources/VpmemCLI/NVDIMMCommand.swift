@@ -6,23 +6,28 @@ import GuestMemory
 import HostPmem
 import NVDIMM
 import VpmemCore
+import VpmemHost
 
 struct NVDIMMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nvdimm",
         abstract: "Virtual NVDIMMs of modelled guests: attach, detach, list, and their namespace labels.",
-        discussion: "CONFIG is a guest config file with [[nvdimm]] tables (see examples/nvdimm-*.toml).",
+        discussion: "GUEST is a guest of the host by name, or its config file (see examples/nvdimm-*.toml); attach, detach and init-labels need a guest of the host (vpmem guest create CONFIG).",
         subcommands: [Attach.self, Detach.self, List.self, InitLabels.self, Labels.self])
 
     struct Attach: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Attach host pmem to a modelled guest as a vNVDIMM and record it in the config.",
             discussion: """
-                Checked against the whole guest (pmem aperture, safe range, the other vNVDIMMs, the backing's \
-                lock and size) before anything changes; the config is rewritten atomically (temporary file, \
-                fsync, rename). The backing holds SIZE bytes of data then the label area.
+                Checked against the whole host (the backing belongs to no other guest, by device and inode \
+                or namespace uuid, never by path) and the whole guest (pmem aperture, safe range, the other \
+                vNVDIMMs, the backing's lock and size) before anything changes. A backing that is not host \
+                pmem yet becomes host pmem (a [[pmem]] table appended to host.toml). The config is rewritten \
+                atomically, keeping its comments, key order and mode. The backing holds SIZE bytes of data \
+                then the label area.
                 """)
-        @Argument(help: "The guest config file.") var config: String
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest's name (or its config file).") var config: String
         @Option(help: "An emulated pmem file, a file on an fsdax mount, or /dev/daxN.M.") var backing: String
         @Option(help: "Bytes the guest sees (a multiple of 2M). Default: the existing backing's size minus the label area.", transform: parseSize)
         var size: ByteSize?
@@ -35,8 +40,9 @@ struct NVDIMMCommand: AsyncParsableCommand {
         @Flag(help: "Create the backing as an emulated pmem file if it does not exist.") var create = false
 
         func run() async throws {
-            let domain = try DomainLoading.load(config)
-            let path = DomainLoading.absolute(backing)
+            let target = try GuestTarget.resolve(config, host: hostOption, change: true)
+            let domain = try target.guest(.readWrite)
+            let path = GuestTarget.absolute(backing)
             let chosenSlot = slot ?? (0...NVDIMMConfig.maxSlot).first { s in domain.nvdimm(slot: s) == nil } ?? 0
             var dataSize = size
             if dataSize == nil {
@@ -51,15 +57,8 @@ struct NVDIMMCommand: AsyncParsableCommand {
             }
             let d = NVDIMMConfig(slot: chosenSlot, backing: path, size: dataSize!, labelSize: labelSize, node: node,
                                  readOnly: readonly, unarmed: unarmed)
-            let attached = try domain.attach(d, createBacking: create)
-            do {
-                try domain.config.save(to: config)
-            } catch {
-                // The config is unchanged on disk: undo the attach and remove a backing it made.
-                _ = try? domain.detach(slot: chosenSlot)
-                if attached.createdBacking { try? FileManager.default.removeItem(atPath: path) }
-                throw error
-            }
+            let attached = try target.host.attach(d, to: target.name, createBacking: create)
+            let configPath = try target.host.admittedGuest(target.name).record.config
             let v = attached.virtualNVDIMM
             print("attached slot \(d.slot) (\(v.deviceName), NFIT handle \(v.handle)) to '\(domain.config.name)': "
                 + "\(d.size) at gpa \(attached.guestRange), node \(d.node)"
@@ -67,32 +66,35 @@ struct NVDIMMCommand: AsyncParsableCommand {
                 + (d.readOnly ? ", read-only" : "") + (d.unarmed ? ", unarmed" : ""))
             print("backing \(path)\(attached.createdBacking ? " (created)" : ""): \(attached.backing.length) bytes, "
                 + "host \(attached.hostFrames), persisted by \(attached.backing.persistence)")
-            print("config \(config) rewritten")
+            print("config \(configPath) rewritten")
         }
     }
 
     struct Detach: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Detach a vNVDIMM from a modelled guest and remove it from the config (the backing is kept).")
-        @Argument(help: "The guest config file.") var config: String
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest's name (or its config file).") var config: String
         @Option(help: "The slot to detach.") var slot: Int
 
         func run() async throws {
-            let domain = try DomainLoading.load(config)
-            let d = try domain.detach(slot: slot)
-            try domain.config.save(to: config)
-            print("detached slot \(slot) (\(d.virtualNVDIMM.deviceName)) from '\(domain.config.name)': gpa \(d.guestRange) unmapped, backing \(d.path) kept")
-            print("config \(config) rewritten")
+            let target = try GuestTarget.resolve(config, host: hostOption, change: true)
+            let d = try target.host.detach(slot: slot, from: target.name)
+            let configPath = try target.host.admittedGuest(target.name).record.config
+            print("detached slot \(slot) (\(d.virtualNVDIMM.deviceName)) from '\(target.name)': gpa \(d.guestRange) unmapped, backing \(d.path) kept (host pmem, now free)")
+            print("config \(configPath) rewritten")
         }
     }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a guest's vNVDIMMs and where they are mapped.")
-        @Argument(help: "The guest config file.") var config: String
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest's name, or a config file.") var config: String
         @OptionGroup var output: JSONFlag
 
         func run() async throws {
-            let domain = try DomainLoading.load(config)
+            let target = try GuestTarget.resolve(config, host: hostOption, change: false)
+            let domain = try target.guest(.inspect)
             let report = NVDIMMListReport(domain)
             if output.json { print(try JSONOutput.encode(report)); return }
             print(Self.render(report))
@@ -120,7 +122,8 @@ struct NVDIMMCommand: AsyncParsableCommand {
             commandName: "init-labels",
             abstract: "Write an empty namespace label area through _DSM, as a guest kernel would.",
             discussion: "Set Namespace Label Data calls of at most max-transfer bytes: index block 1 (seq 2), then block 0 (seq 3), every slot free.")
-        @Argument(help: "The guest config file.") var config: String
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest's name (or its config file).") var config: String
         @Option(help: "The vNVDIMM's slot.") var slot: Int
         @Option(name: .customLong("label-version"), help: "1.2 (256-byte labels, default) or 1.1 (128-byte).") var labelVersion = "1.2"
 
@@ -131,7 +134,8 @@ struct NVDIMMCommand: AsyncParsableCommand {
             case "1.1": labelBytes = 128
             default: throw ValidationError("--label-version \(labelVersion): use 1.2 or 1.1")
             }
-            let domain = try DomainLoading.load(config)
+            let target = try GuestTarget.resolve(config, host: hostOption, change: true)
+            let domain = try target.guest(.readWrite)
             let client = NamespaceLabelClient(domain: domain, slot: slot)
             let before = domain.device.calls
             let layout = try client.initLabels(labelSize: labelBytes)
@@ -147,12 +151,14 @@ struct NVDIMMCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Read a vNVDIMM's label area through _DSM, decode and verify it.",
             discussion: "Reports corruption by block and field; a torn index-block update shows as one bad block and the other current.")
-        @Argument(help: "The guest config file.") var config: String
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest's name, or a config file.") var config: String
         @Option(help: "The vNVDIMM's slot.") var slot: Int
         @OptionGroup var output: JSONFlag
 
         func run() async throws {
-            let domain = try DomainLoading.load(config)
+            let target = try GuestTarget.resolve(config, host: hostOption, change: false)
+            let domain = try target.guest(.inspect)
             let area = try NamespaceLabelClient(domain: domain, slot: slot).readArea()
             let report = LabelAreaReport(area: area)
             if output.json { print(try JSONOutput.encode(report)); return }

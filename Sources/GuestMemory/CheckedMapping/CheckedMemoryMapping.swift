@@ -61,6 +61,17 @@ public struct CheckedMemoryMapping {
         guests[domain] = Guest(physmap: physmap, p2m: p2m, extents: [])
     }
 
+    /// Removes a guest (destroyed, or taken off the host): every extent it had mapped gives its
+    /// host frames back to unowned. The guest's p2m is dropped whole by its owner.
+    public mutating func removeGuest(_ domain: DomainID) throws(MappingError) {
+        guard let guest = guests.removeValue(forKey: domain) else { throw .unknownDomain(domain) }
+        // Cannot fail: each extent's claimed frames are owned by this guest (type invariant).
+        try? registry.release(guest.extents.flatMap(\.claimed), from: domain)
+    }
+
+    /// The guests added, in domid order.
+    public var domains: [DomainID] { guests.keys.sorted { $0.raw < $1.raw } }
+
     /// Unregisters host frames no guest owns (see `HostRangeRegistry.unregister`).
     public mutating func unregister(_ kind: HostMemoryKind, _ frames: MfnRange) throws(MappingError) {
         try registry.unregister(kind, frames)
