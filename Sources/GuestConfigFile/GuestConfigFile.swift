@@ -1,4 +1,3 @@
-import Foundation
 import GuestMemory
 import TOMLKit
 import VpmemCore
@@ -48,11 +47,7 @@ public enum GuestConfigFile {
 
     /// Reads and validates the config at `path`.
     public static func load(from path: String) throws(GuestConfigFileError) -> GuestConfig {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw .cannotRead(path: path, reason: (error as NSError).localizedDescription)
-        }
-        return try parse(text, path: path)
+        try parse(AtomicFileWriter.readText(from: path), path: path)
     }
 
     /// Parses and validates config text; `path` is used in errors.
@@ -136,35 +131,53 @@ public enum GuestConfigFile {
     /// `parse(render(c))` gives `c` back for every valid config.
     public static func render(_ config: GuestConfig) -> String {
         var out = "# vpmem guest config (TOML). Sizes take K, M, G, T suffixes (powers of 1024).\n"
-        out += "name = \(tomlString(config.name))\n"
-        out += "memory = \"\(config.memory)\"\n"
-        out += "vcpus = \(config.vcpus)\n"
-        out += "mmio_hole = \"\(config.mmioHole)\"\n"
-        out += "pci_mmio64 = \"\(config.pciMmio64)\"\n"
-        out += "max_grant_frames = \(config.maxGrantFrames)\n"
-        out += "max_maptrack_frames = \(config.maxMaptrackFrames)\n"
-        out += "pmem_aperture = \"\(config.pmemAperture)\"\n"
-        if let safe = config.safeRangeSize { out += "safe_range_size = \"\(safe)\"\n" }
-        if let p = config.nvdimmPersistence { out += "nvdimm_persistence = \"\(p.rawValue)\"\n" }
-        let oem = config.acpiOem
-        if let v = oem.oemID { out += "acpi_oem_id = \(tomlString(v))\n" }
-        if let v = oem.oemTableID { out += "acpi_oem_table_id = \(tomlString(v))\n" }
-        if let v = oem.oemRevision { out += "acpi_oem_revision = \(v)\n" }
-        if let v = oem.creatorID { out += "acpi_creator_id = \(tomlString(v))\n" }
-        if let v = oem.creatorRevision { out += "acpi_creator_revision = \(v)\n" }
-        if config.directMap { out += "direct_map = true\n" }
-        if config.balloonFromHeap { out += "balloon_from_heap = true\n" }
+        for (key, value) in topLevelEntries(config) {
+            if let value { out += "\(key) = \(value)\n" }
+        }
         for d in config.nvdimms {
             out += "\n[[nvdimm]]\n"
-            out += "slot = \(d.slot)\n"
-            out += "backing = \(tomlString(d.backing))\n"
-            out += "size = \"\(d.size)\"\n"
-            out += "label_size = \"\(d.labelSize)\"\n"
-            out += "node = \(d.node)\n"
-            out += "readonly = \(d.readOnly)\n"
-            out += "unarmed = \(d.unarmed)\n"
+            for (key, value) in nvdimmEntries(d) { out += "\(key) = \(value)\n" }
         }
         return out
+    }
+
+    /// Every top-level key with its value as TOML, in `keys` order, as `render` writes them; nil
+    /// for a key `render` leaves out (an unset optional, a false flag). `render` and
+    /// `edit(_:to:path:)` both write values from here, so a changed field is one changed entry.
+    static func topLevelEntries(_ c: GuestConfig) -> [(key: String, value: String?)] {
+        let oem = c.acpiOem
+        return [
+            ("name", tomlString(c.name)),
+            ("memory", "\"\(c.memory)\""),
+            ("vcpus", "\(c.vcpus)"),
+            ("mmio_hole", "\"\(c.mmioHole)\""),
+            ("pci_mmio64", "\"\(c.pciMmio64)\""),
+            ("max_grant_frames", "\(c.maxGrantFrames)"),
+            ("max_maptrack_frames", "\(c.maxMaptrackFrames)"),
+            ("pmem_aperture", "\"\(c.pmemAperture)\""),
+            ("safe_range_size", c.safeRangeSize.map { "\"\($0)\"" }),
+            ("nvdimm_persistence", c.nvdimmPersistence.map { "\"\($0.rawValue)\"" }),
+            ("acpi_oem_id", oem.oemID.map(tomlString)),
+            ("acpi_oem_table_id", oem.oemTableID.map(tomlString)),
+            ("acpi_oem_revision", oem.oemRevision.map { "\($0)" }),
+            ("acpi_creator_id", oem.creatorID.map(tomlString)),
+            ("acpi_creator_revision", oem.creatorRevision.map { "\($0)" }),
+            ("direct_map", c.directMap ? "true" : nil),
+            ("balloon_from_heap", c.balloonFromHeap ? "true" : nil),
+        ]
+    }
+
+    /// Every key of a `[[nvdimm]]` table with its value as TOML, in `nvdimmKeys` order.
+    static func nvdimmEntries(_ d: NVDIMMConfig) -> [(key: String, value: String)] {
+        [
+            ("slot", "\(d.slot)"),
+            ("backing", tomlString(d.backing)),
+            ("size", "\"\(d.size)\""),
+            ("label_size", "\"\(d.labelSize)\""),
+            ("node", "\(d.node)"),
+            ("readonly", "\(d.readOnly)"),
+            ("unarmed", "\(d.unarmed)"),
+        ]
     }
 
     /// A sample value for `key`, used in error messages.

@@ -14,7 +14,18 @@ public enum GuestConfigFileError: Error, Equatable, CustomStringConvertible, Sen
     case badSize(path: String, key: String, error: ByteSize.ParseError)
     case outOfRange(path: String, key: String, value: Int, rule: String)
     case invalid(path: String, error: GuestConfigError, hint: String?)
+    /// A write failed at `step` before the rename: the file is as it was.
     case cannotWrite(path: String, step: String, reason: String)
+    /// The new file is in place but `step` (making the rename durable) failed.
+    case notDurable(path: String, step: String, reason: String)
+    /// `path` is a symbolic link to `target`, which does not exist: nothing was written.
+    case danglingSymlink(path: String, target: String)
+    /// An in-place edit could not be made so that the file loads as the new config (an unusual
+    /// layout, e.g. an inline `nvdimm = [...]` array): the file is unchanged.
+    case cannotEdit(path: String, reason: String)
+    /// The file no longer holds the config the change was made from (someone edited it since it
+    /// was loaded): the file is unchanged.
+    case changedOnDisk(path: String)
 
     public var description: String {
         switch self {
@@ -41,7 +52,15 @@ public enum GuestConfigFileError: Error, Equatable, CustomStringConvertible, Sen
         case let .invalid(path, error, hint):
             return "\(path): \(error)" + (hint.map { " (\($0))" } ?? "")
         case let .cannotWrite(path, step, reason):
-            return "\(path): cannot save (\(step)): \(reason); the previous file is unchanged"
+            return "\(path): cannot save (\(step)): \(reason); the previous file is unchanged: fix the cause and run the command again"
+        case let .notDurable(path, step, reason):
+            return "\(path): saved, but \(step) failed: \(reason); the new contents may not survive a crash: run sync before relying on them"
+        case let .danglingSymlink(path, target):
+            return "\(path): is a symbolic link to \(target), which does not exist; nothing was written: create \(target), or point the link at an existing file"
+        case let .cannotEdit(path, reason):
+            return "\(path): cannot update in place: \(reason); the file is unchanged: make the change by hand, or move the file aside and save the config anew"
+        case let .changedOnDisk(path):
+            return "\(path): changed on disk since it was loaded; nothing was written: run the command again"
         }
     }
 }
