@@ -33,7 +33,7 @@ struct DemoCommand: AsyncParsableCommand {
         var step = 0
         func heading(_ s: String) { step += 1; print("\n== \(step). \(s)") }
 
-        heading("Host persistent memory (libndctl)")
+        heading("ModelledHost persistent memory (libndctl)")
         let inventory = try NdctlDiscovery.inventory()
         print(HostCommand.render(inventory))
 

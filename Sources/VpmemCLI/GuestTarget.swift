@@ -13,8 +13,8 @@ struct HostOption: ParsableArguments {
     var directory: String { HostStore.directory(option: host) }
 
     /// Opens the host for `access`.
-    func open(_ access: HostStore.Access) throws -> VpmemHost.Host {
-        try VpmemHost.Host.open(HostStore(directory: directory, access: access))
+    func open(_ access: HostStore.Access) throws -> ModelledHost {
+        try ModelledHost.open(HostStore(directory: directory, access: access))
     }
 }
 
@@ -22,7 +22,7 @@ struct HostOption: ParsableArguments {
 /// a host guest's config is that guest; any other config can be inspected through a private,
 /// throw-away host, but changed only once admitted (`vpmem guest create`).
 struct GuestTarget {
-    let host: VpmemHost.Host
+    let host: ModelledHost
     let name: String
 
     /// Whether `arg` names a config file rather than a guest.
@@ -51,7 +51,7 @@ struct GuestTarget {
         guard path else { throw HostError.noHost(directory: directory) }
         if change { throw HostError.notAGuestOfHost(config: absolute(arg), host: directory) }
         let config = try GuestConfigFile.load(from: arg)
-        let host = try VpmemHost.Host.privateHost(for: [(absolute(arg), config)])
+        let host = try ModelledHost.privateHost(for: [(absolute(arg), config)])
         return GuestTarget(host: host, name: config.name)
     }
 

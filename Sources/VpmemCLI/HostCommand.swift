@@ -26,7 +26,7 @@ struct HostCommand: AsyncParsableCommand {
                 --namespace UUID adds a real namespace found through libndctl, at its SPA.
                 """)
         @OptionGroup var hostOption: HostOption
-        @Option(help: "Host RAM, one bank from address 0.", transform: parseSize) var ram = ByteSize(bytes: 64 << 30)
+        @Option(help: "ModelledHost RAM, one bank from address 0.", transform: parseSize) var ram = ByteSize(bytes: 64 << 30)
         @Option(help: "An emulated pmem file for the host (repeatable).") var pmem: [String] = []
         @Option(help: "Size of the --pmem at the same position (repeatable).", transform: parseSize) var size: [ByteSize] = []
         @Option(help: "A real pmem namespace by uuid (repeatable).") var namespace: [String] = []

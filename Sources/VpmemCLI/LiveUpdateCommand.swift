@@ -24,7 +24,7 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                 and the whole backing is checksummed before and after.
                 """)
 
-        @Option(name: .customLong("host-mem"), help: "Host RAM, e.g. 64G.")
+        @Option(name: .customLong("host-mem"), help: "ModelledHost RAM, e.g. 64G.")
         var hostMem: String = "64G"
         @Option(help: "Guests: d1 is a direct-mapped static guest, the rest dynamic.")
         var guests: Int = 8
@@ -32,7 +32,7 @@ struct LiveUpdateCommand: AsyncParsableCommand {
         var fragmentation: Double = 0.3
         @Option(help: "Seed for the fragmentation pattern and the pmem data.")
         var seed: UInt64 = 1
-        @Option(help: "Host pmem given to d1, backed by an emulated pmem file (0 for none).", transform: parseSize)
+        @Option(help: "ModelledHost pmem given to d1, backed by an emulated pmem file (0 for none).", transform: parseSize)
         var pmem = ByteSize(bytes: 256 << 20)
         @Option(name: .customLong("pmem-dir"), help: "Directory for the pmem backing file (default: a new temporary directory, removed afterwards).")
         var pmemDir: String?

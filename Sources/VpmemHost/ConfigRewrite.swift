@@ -1,9 +1,11 @@
 import GuestConfigFile
 import GuestMemory
 
-/// Writes a guest's changed config back to its file.
+/// Writes a guest's changed config back to its file as text edits: comments, key order, mode,
+/// owner and a symlink are kept, and the result is verified to load as `new` before it replaces
+/// the file (GuestConfigFile.rewrite). The caller holds the host's exclusive lock.
 enum ConfigRewrite {
     static func rewrite(path: String, from old: GuestConfig, to new: GuestConfig) throws(HostError) {
-        do { try new.save(to: path) } catch { throw .guestConfig(error) }
+        do { try GuestConfigFile.rewrite(path: path, from: old, to: new) } catch { throw .guestConfig(error) }
     }
 }

@@ -44,7 +44,7 @@ public struct HostReport: Encodable, Sendable {
     public let pmem: [Pmem]
     public let guests: [GuestEntry]
 
-    public init(_ host: Host) {
+    public init(_ host: ModelledHost) {
         directory = host.location
         ram_bytes = host.config.ramBanks.reduce(0) { $0 + $1.count } << 12
         steering_budget = host.config.steering.hostBudgetBytes

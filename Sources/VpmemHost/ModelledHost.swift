@@ -27,7 +27,7 @@ import VpmemCore
 ///  3. the sum of the guests' range-memory allowances is at most the host's steering budget;
 ///  4. host.toml and state.json change only under the host's exclusive lock, and only after the
 ///     change has succeeded in the model.
-public final class Host: GuestHost {
+public final class ModelledHost: GuestHost {
     /// A guest of this host as the host knows it without building its model.
     public struct Admitted {
         public let record: HostState.GuestRecord
@@ -60,14 +60,24 @@ public final class Host: GuestHost {
 
     // MARK: Opening
 
-    /// Opens the host in `store`.
-    public static func open(_ store: HostStore) throws(HostError) -> Host {
-        try Host(store: store, location: store.directory, config: store.loadConfig(), state: store.loadState())
+    /// Opens the host in `store`. Opened to change it (under the exclusive lock), it first
+    /// removes the temporary files a killed command may have left beside host.toml, state.json
+    /// and every guest's config: no writer can be running, so any such file is stale.
+    public static func open(_ store: HostStore) throws(HostError) -> ModelledHost {
+        if store.access == .change {
+            AtomicFileWriter.removeStaleTemporaries(for: store.configPath)
+            AtomicFileWriter.removeStaleTemporaries(for: store.statePath)
+        }
+        let state = try store.loadState()
+        if store.access == .change {
+            for g in state.guests { AtomicFileWriter.removeStaleTemporaries(for: g.config) }
+        }
+        return try ModelledHost(store: store, location: store.directory, config: store.loadConfig(), state: state)
     }
 
     /// A private host for inspecting guests outside any host: RAM for all of them and 1 GiB
     /// more, no pmem until a guest's backing asks for it, the default steering budget.
-    public static func privateHost(for configs: [(path: String, config: GuestConfig)]) throws(HostError) -> Host {
+    public static func privateHost(for configs: [(path: String, config: GuestConfig)]) throws(HostError) -> ModelledHost {
         var frames: UInt64 = 1 << 18
         var state = HostState()
         for (i, c) in configs.enumerated() {
@@ -81,7 +91,7 @@ public final class Host: GuestHost {
         frames = (frames + (1 << 18) - 1) & ~((1 << 18) - 1)
         var hc = HostConfig(ramBanks: [MfnRange(uncheckedFirst: 0, end: frames)])
         hc.steering.hostBudgetBytes = max(hc.steering.hostBudgetBytes, hc.steering.guestAllowanceBytes * UInt64(max(1, configs.count)))
-        return try Host(store: nil, location: "(private host)", config: hc, state: state)
+        return try ModelledHost(store: nil, location: "(private host)", config: hc, state: state)
     }
 
     private init(store: HostStore?, location: String, config: HostConfig, state: HostState) throws(HostError) {
@@ -418,7 +428,7 @@ public final class Host: GuestHost {
     }
 
     public func pmemFramesReleased(_ frames: MfnRange) {
-        // Host pmem stays registered: the frames are unowned again (the checked mapping gave them
+        // ModelledHost pmem stays registered: the frames are unowned again (the checked mapping gave them
         // back); `owners` follows the configs on the next reload.
     }
 }
