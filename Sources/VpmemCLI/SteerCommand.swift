@@ -68,8 +68,9 @@ struct SteerCommand: AsyncParsableCommand {
             var logger = Logger(label: "vpmem.steering")
             logger.logLevel = json ? .error : .warning
             let options = ScenarioOptions(workload: kind, pageTablePages: pages, fragmentation: fragmentation, seed: seed,
-                                          mode: steeringMode, wpMemRangeLimit: limit)
-            let scenario = try SteeringScenario(physmap: physmap, options: options, domain: DomainID(1), logger: logger)
+                                          mode: steeringMode)
+            let scenario = try SteeringScenario(physmap: physmap, options: options, domain: DomainID(1),
+                                                wpMemRangeLimit: limit, logger: logger)
             var stream = try scenario.stream()
             let engine = scenario.engine
 
@@ -223,7 +224,7 @@ struct SteerReport: Encodable {
          decideAccesses: UInt64, decideElapsed: Duration, checksum: UInt64) {
         let engine = s.engine
         let counters = engine.counters
-        guest = s.memory.physmap.config.name
+        guest = s.physmap.config.name
         config = source
         workload = s.options.workload.rawValue
         mode = s.options.mode.rawValue

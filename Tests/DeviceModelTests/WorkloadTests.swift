@@ -86,8 +86,8 @@ import Testing
     @Test func typeAndRangeSteeringDecideAlikeWhenEveryPageIsProtected() throws {
         var results: [(SteeringCounters, UInt64, UInt64)] = []
         for mode in SteeringMode.allCases {
-            let s = try SteeringScenario(physmap: Self.physmap(), options: ScenarioOptions(pageTablePages: 2048, mode: mode, wpMemRangeLimit: 2048),
-                                         domain: DomainID(1))
+            let s = try SteeringScenario(physmap: Self.physmap(), options: ScenarioOptions(pageTablePages: 2048, mode: mode),
+                                         domain: DomainID(1), wpMemRangeLimit: 2048)
             #expect(s.unprotectedPages == 0)
             var stream = try s.stream()
             for _ in 0..<50_000 { _ = try s.engine.handle(stream.next()) }

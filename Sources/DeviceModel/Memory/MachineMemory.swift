@@ -71,6 +71,18 @@ public final class MachineMemory {
         return true
     }
 
+    /// Removes the RAM backing that starts at `firstMfn` (a guest's RAM given back, or a build
+    /// undone), with its pages. Returns whether there was one.
+    @discardableResult
+    public func removeRAM(firstMfn: Mfn) -> Bool {
+        guard let i = backings.firstIndex(where: {
+            if case let .ram(store) = $0 { return store.firstMfn == firstMfn }
+            return false
+        }) else { return false }
+        backings.remove(at: i)
+        return true
+    }
+
     private func insert(_ b: Backing) throws(MachineMemoryError) {
         let first = b.firstMfn.raw, last = first + b.frames - 1
         for other in backings {

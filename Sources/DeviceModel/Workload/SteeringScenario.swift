@@ -11,41 +11,45 @@ public enum SteeringMode: String, Sendable, CaseIterable, Codable {
     case range
 }
 
-/// What the admin and the workload choose for a scenario.
+/// What the workload chooses for a scenario. (The admin's settings, such as the wp_mem limit,
+/// belong to the engine the scenario is given.)
 public struct ScenarioOptions: Sendable {
     public var workload: WorkloadKind
     public var pageTablePages: Int
     public var fragmentation: Double
     public var seed: UInt64
     public var mode: SteeringMode
-    /// The admin's wp_mem limit for the guest; nil for the default 256.
-    public var wpMemRangeLimit: UInt64?
-    public var host: HostSteeringConfig
 
     public init(workload: WorkloadKind = .xengt, pageTablePages: Int = 8192, fragmentation: Double = 0.5,
-                seed: UInt64 = 1, mode: SteeringMode = .type, wpMemRangeLimit: UInt64? = nil,
-                host: HostSteeringConfig = HostSteeringConfig()) {
+                seed: UInt64 = 1, mode: SteeringMode = .type) {
         self.workload = workload
         self.pageTablePages = pageTablePages
         self.fragmentation = fragmentation
         self.seed = seed
         self.mode = mode
-        self.wpMemRangeLimit = wpMemRangeLimit
-        self.host = host
     }
 }
 
-/// A modelled guest set up the way XenGT runs: QEMU as the default server, the vGPU as a
-/// second server holding its BAR, VGA ports and PCI function, and the guest's GPU page tables
-/// write-protected by type or by range. The access stream comes from `stream()`.
+/// A guest set up the way XenGT runs, on the guest's own steering engine: QEMU as the default
+/// server, the vGPU as a second server holding its BAR, VGA ports and PCI function, and the
+/// guest's GPU page tables write-protected by type or by range. The access stream comes from
+/// `stream()`.
+///
+/// The engine may already have servers (a guest's _DSM device model on its IO port): the
+/// scenario adds its two, and needs only that none is the default server and two slots are
+/// free. Setting up is all or nothing: on failure the scenario's servers are destroyed (their
+/// ranges, devices and type claim go with them) and the page tables it typed `ioreq_server`
+/// are `ram_rw` again.
 ///
 /// In range mode, page-table runs beyond the wp_mem limit (or the guest's allowance) are left
 /// unprotected, as seed 001 says XenGT must degrade: its vGPU re-shadows them before each
 /// submission instead. They stay ram_rw, and `unprotectedPages` and `degradation` say so.
 public final class SteeringScenario {
     public let options: ScenarioOptions
-    public let memory: ModelledGuestMemory
-    public let host: SteeringHost
+    public let physmap: GuestPhysmap
+    /// The guest frames of the guest's `ram` regions, where the page tables and the RAM working
+    /// set are placed.
+    public let ramRegions: [GfnRange]
     public let engine: SteeringEngine
     public let qemu: IoreqServerID
     public let gpu: IoreqServerID
@@ -62,11 +66,17 @@ public final class SteeringScenario {
     public static let otherBarSize: UInt64 = 1 << 20
     public static let gpuPorts: ClosedRange<UInt16> = 0x3C0...0x3DF
     public static let otherPorts: [UInt16] = [0x60, 0x64, 0x70, 0x71, 0x3F8, 0xCF8, 0xCFC]
+    /// Machine frame of a standalone guest's RAM (4 GiB machine).
+    public static let standaloneRamBase = Mfn(uncheckedRaw: 1 << 20)
 
-    public init(physmap: GuestPhysmap, options: ScenarioOptions, domain: DomainID,
-                logger: Logger = Logger(label: "vpmem.steering")) throws(ScenarioError) {
+    /// Sets the scenario up on `engine`, the steering engine of the guest whose physmap is
+    /// `physmap` and whose `ram` regions (mapped `ram_rw` in the engine's p2m) are `ramRegions`.
+    public init(physmap: GuestPhysmap, ramRegions: [GfnRange], engine: SteeringEngine,
+                options: ScenarioOptions) throws(ScenarioError) {
         self.options = options
-        do { memory = try ModelledGuestMemory(domain: domain, physmap: physmap) } catch { throw .guest(error) }
+        self.physmap = physmap
+        self.ramRegions = ramRegions
+        self.engine = engine
         guard let aperture = physmap.regions.first(where: { $0.kind == .pciMmio32 })?.range,
               aperture.size >= Self.gpuBarSize + Self.otherBarSize else {
             throw .noMmioAperture(guest: physmap.config.name)
@@ -74,36 +84,37 @@ public final class SteeringScenario {
         let layout: PageTableLayout
         do {
             layout = try PageTableLayout(pages: options.pageTablePages, fragmentation: options.fragmentation,
-                                         ram: memory.ramRegions, seed: options.seed)
+                                         ram: ramRegions, seed: options.seed)
         } catch { throw .workload(error) }
         let gpuBar: GpaRange, otherBar: GpaRange
         do {
             gpuBar = try GpaRange(start: aperture.first, size: Self.gpuBarSize)
             otherBar = try GpaRange(start: Gpa(aperture.first.raw + Self.gpuBarSize), size: Self.otherBarSize)
         } catch { throw .noMmioAperture(guest: physmap.config.name) }
-        let ramFrames = memory.ramRegions.reduce(UInt64(0)) { $0 + $1.count }
+        let ramFrames = ramRegions.reduce(UInt64(0)) { $0 + $1.count }
         let workingSet = min(WorkloadTargets.defaultWorkingSetFrames, ramFrames)
         var placement = SplitMix64(seed: options.seed ^ 0x5757)
-        targets = WorkloadTargets(pageTables: layout, ram: memory.ramRegions, gpuBar: gpuBar, otherBar: otherBar,
+        targets = WorkloadTargets(pageTables: layout, ram: ramRegions, gpuBar: gpuBar, otherBar: otherBar,
                                   gpuPorts: Self.gpuPorts, otherPorts: Self.otherPorts,
                                   ramWorkingSetStart: placement.next(below: ramFrames - workingSet + 1),
                                   ramWorkingSetFrames: workingSet)
-        var protectedRuns = 0
+        var servers: [IoreqServerID] = []
+        var typed: [GfnRange] = []
         var unprotected = 0
         var degradation: SteeringError?
         do {
-            host = try SteeringHost(config: options.host, logger: logger)
-            engine = try host.createGuest(domain, p2m: memory.p2m, machine: memory.machine,
-                                          settings: GuestSteeringSettings(ramFrames: memory.ramFrames,
-                                                                          wpMemRangeLimit: options.wpMemRangeLimit))
-            qemu = try engine.createServer(name: "qemu", isDefault: true)
-            gpu = try engine.createServer(name: "xengt")
+            let qemu = try engine.createServer(name: "qemu", isDefault: true)
+            servers.append(qemu)
+            let gpu = try engine.createServer(name: "xengt")
+            servers.append(gpu)
             try engine.registerCatchAll(qemuDevice, server: qemu)
             try engine.registerCatchAll(gtt, server: gpu)
             try engine.mapRange(gpu, .mmio, first: gpuBar.first.raw, last: gpuBar.last.raw)
             try engine.mapRange(gpu, .port, first: UInt64(Self.gpuPorts.lowerBound), last: UInt64(Self.gpuPorts.upperBound))
             let vga = PciSbdf(raw: 0x10)  // 0000:00:02.0
             try engine.mapRange(gpu, .pciConfig, first: UInt64(vga.raw), last: UInt64(vga.raw))
+            // Claimed before any page is typed, so a busy claim fails before the p2m changes.
+            if options.mode == .type { try engine.claimIoreqServerType(gpu, flags: .write) }
             for run in layout.runs {
                 if options.mode == .range {
                     // Runs never touch, so once one is refused every later one would be too:
@@ -115,21 +126,48 @@ public final class SteeringScenario {
                     do {
                         try engine.mapRange(gpu, .wpMem, first: run.first.raw, last: run.last.raw)
                     } catch {
-                        degradation = degradation ?? error
+                        degradation = error
                         unprotected += Int(run.count)
                         continue
                     }
                 }
                 try engine.setMemoryType(gfn: run.first, count: run.count, to: .ioreqServer)
-                protectedRuns += 1
+                typed.append(run)
             }
-            if options.mode == .type { try engine.claimIoreqServerType(gpu, flags: .write) }
+            self.qemu = qemu
+            self.gpu = gpu
         } catch {
+            for run in typed { _ = try? engine.setMemoryType(gfn: run.first, count: run.count, to: .ramRW) }
+            for id in servers.reversed() { try? engine.destroyServer(id) }
             throw .steering(error)
         }
-        self.protectedRuns = protectedRuns
+        self.protectedRuns = typed.count
         self.unprotectedPages = unprotected
         self.degradation = degradation
+    }
+
+    /// A standalone guest for tests and benchmarks: its memory laid from `physmap` by
+    /// `GuestMemoryBuilder` (RAM on one run from `ramBase`) into a new p2m and machine memory,
+    /// a new `SteeringHost` with `host`'s configuration, and the guest's engine with the admin's
+    /// wp_mem limit `wpMemRangeLimit` (nil: the default 256); then the scenario on that engine.
+    public convenience init(physmap: GuestPhysmap, options: ScenarioOptions, domain: DomainID,
+                            wpMemRangeLimit: UInt64? = nil, host: HostSteeringConfig = HostSteeringConfig(),
+                            ramBase: Mfn = SteeringScenario.standaloneRamBase,
+                            logger: Logger = Logger(label: "vpmem.steering")) throws(ScenarioError) {
+        let p2m = P2M()
+        let machine = MachineMemory()
+        let memory: GuestRAMLayout
+        do { memory = try GuestMemoryBuilder.build(physmap, ramBase: ramBase, p2m: p2m, machine: machine) } catch {
+            throw .guestMemory(error)
+        }
+        let engine: SteeringEngine
+        do {
+            let steeringHost = try SteeringHost(config: host, logger: logger)
+            engine = try steeringHost.createGuest(domain, p2m: p2m, machine: machine,
+                                                  settings: GuestSteeringSettings(ramFrames: memory.ramFrames,
+                                                                                  wpMemRangeLimit: wpMemRangeLimit))
+        } catch { throw .steering(error) }
+        try self.init(physmap: physmap, ramRegions: memory.ramRegions, engine: engine, options: options)
     }
 
     /// The workload's access stream, deterministic from the options' seed.
@@ -141,14 +179,14 @@ public final class SteeringScenario {
 }
 
 public enum ScenarioError: Error, CustomStringConvertible {
-    case guest(ModelledGuestError)
+    case guestMemory(GuestMemoryBuildError)
     case steering(SteeringError)
     case workload(WorkloadError)
     case noMmioAperture(guest: String)
 
     public var description: String {
         switch self {
-        case let .guest(e): return "\(e)"
+        case let .guestMemory(e): return "\(e)"
         case let .steering(e): return "\(e)"
         case let .workload(e): return "\(e)"
         case let .noMmioAperture(guest):

@@ -36,9 +36,9 @@ final class Fixture: @unchecked Sendable {
 
     init(pages: Int, mode: SteeringMode) {
         let physmap = try! GuestPhysmap(config: GuestConfig(name: "bench", memory: ByteSize(bytes: 2 << 30)))
-        let options = ScenarioOptions(workload: .ptwrite, pageTablePages: pages, fragmentation: 1, seed: 1, mode: mode,
-                                      wpMemRangeLimit: UInt64(max(pages, 256)))
-        scenario = try! SteeringScenario(physmap: physmap, options: options, domain: try! DomainID(1))
+        let options = ScenarioOptions(workload: .ptwrite, pageTablePages: pages, fragmentation: 1, seed: 1, mode: mode)
+        scenario = try! SteeringScenario(physmap: physmap, options: options, domain: try! DomainID(1),
+                                         wpMemRangeLimit: UInt64(max(pages, 256)))
         precondition(scenario.unprotectedPages == 0, "every page must be protected")
         var stream = try! scenario.stream()
         accesses = .allocate(capacity: accessCount)

@@ -7,9 +7,8 @@ import VpmemCore
 /// the p2m walk alone (the baseline), the type-claim decision and the wp_mem rangeset decision.
 func steeringFixture(_ mode: SteeringMode) -> ([GuestAccess], SteeringEngine) {
     let physmap = try! GuestPhysmap(config: GuestConfig(name: "gate", memory: ByteSize(bytes: 2 << 30)))
-    let options = ScenarioOptions(workload: .ptwrite, pageTablePages: 8192, fragmentation: 1, seed: 1, mode: mode,
-                                  wpMemRangeLimit: 8192)
-    let scenario = try! SteeringScenario(physmap: physmap, options: options, domain: try! DomainID(1))
+    let options = ScenarioOptions(workload: .ptwrite, pageTablePages: 8192, fragmentation: 1, seed: 1, mode: mode)
+    let scenario = try! SteeringScenario(physmap: physmap, options: options, domain: try! DomainID(1), wpMemRangeLimit: 8192)
     var stream = try! scenario.stream()
     return ((0..<4096).map { _ in stream.next() }, scenario.engine)
 }

@@ -1,0 +1,36 @@
+import DeviceModel
+import GuestMemory
+import Testing
+
+@Suite struct MachineMemoryTests {
+    @Test func ramIsBackedOnlyWhereWritten() throws {
+        let store = try SparseFrameStore(firstMfn: Mfn(uncheckedRaw: 0x1000), frames: 1 << 22)  // 16 GiB
+        #expect(store.pagesAllocated == 0)
+        #expect(store.bytesAllocated < 100_000)
+        var out = [UInt8](repeating: 0xFF, count: 16)
+        try out.withUnsafeMutableBytes { try store.read(Mfn(uncheckedRaw: 0x2000), offset: 8, into: $0) }
+        #expect(out == [UInt8](repeating: 0, count: 16))
+        #expect(store.pagesAllocated == 0)
+        try [UInt8](repeating: 7, count: 16).withUnsafeBytes { try store.write(Mfn(uncheckedRaw: 0x2000), offset: 8, from: $0) }
+        try out.withUnsafeMutableBytes { try store.read(Mfn(uncheckedRaw: 0x2000), offset: 8, into: $0) }
+        #expect(out == [UInt8](repeating: 7, count: 16) && store.pagesAllocated == 1)
+        #expect(throws: MachineMemoryError.self) {
+            try [UInt8](repeating: 7, count: 16).withUnsafeBytes { try store.write(Mfn(uncheckedRaw: 0x2000), offset: 4090, from: $0) }
+        }
+        #expect(throws: MachineMemoryError.self) {
+            try [UInt8](repeating: 7, count: 1).withUnsafeBytes { try store.write(Mfn(uncheckedRaw: 0xFFF), offset: 0, from: $0) }
+        }
+    }
+
+    @Test func ramRunsMayNotOverlapAndCanBeRemoved() throws {
+        let machine = MachineMemory()
+        try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 0), frames: 100)
+        #expect(throws: MachineMemoryError.self) { try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 99), frames: 2) }
+        try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 100), frames: 2)
+        #expect(machine.removeRAM(firstMfn: Mfn(uncheckedRaw: 1)) == false, "only a backing's first frame names it")
+        #expect(machine.removeRAM(firstMfn: Mfn(uncheckedRaw: 0)))
+        #expect(machine.backing(for: Mfn(uncheckedRaw: 50)) == nil)
+        #expect(machine.backing(for: Mfn(uncheckedRaw: 101))?.firstMfn == Mfn(uncheckedRaw: 100))
+        try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 99), frames: 1)  // the frames are free again
+    }
+}
