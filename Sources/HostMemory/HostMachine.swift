@@ -23,7 +23,7 @@ public final class HostMachine {
     public internal(set) var domainHeap: BuddyHeap
     /// The reserved Xen-heap pool (`xen,reserved-heap`), when configured.
     public internal(set) var xenHeap: BuddyHeap?
-    public internal(set) var domains: [DomainID: Domain]
+    public internal(set) var domains: [DomainID: HostDomain]
     /// Receives every guest mapping change (the guest memory core's p2m).
     public let physmapSink: (any GuestPhysmapSink)?
     /// Frames this instance took at boot for itself (the frame table's backing).
@@ -36,7 +36,7 @@ public final class HostMachine {
     public internal(set) var pmemMappings: [GuestPmem: PmemMapping]
 
     init(config: HostMemoryConfig, layout: HostLayout, frameTable: FrameTable, memory: FrameContents,
-         domainHeap: BuddyHeap, xenHeap: BuddyHeap?, domains: [DomainID: Domain],
+         domainHeap: BuddyHeap, xenHeap: BuddyHeap?, domains: [DomainID: HostDomain],
          bootAllocations: [MfnRange], physmapSink: (any GuestPhysmapSink)?,
          hostRanges: HostRangeRegistry, pmemMappings: [GuestPmem: PmemMapping] = [:]) {
         self.hostRanges = hostRanges
@@ -125,7 +125,7 @@ public final class HostMachine {
     /// Builds a guest: static memory checked page by page and assigned whole, or dynamic memory
     /// from the domain heap; mapped at `ramBase`, or 1:1 when direct-mapped.
     @discardableResult
-    public func createDomain(_ dc: DomainConfig) throws(HostMemoryError) -> Domain {
+    public func createDomain(_ dc: HostDomainConfig) throws(HostMemoryError) -> HostDomain {
         guard dc.id.isGuest else { throw .mapping(.reservedDomainID(dc.id.raw)) }
         guard domains[dc.id] == nil else { throw .domainExists(dc.id) }
         var physmap = PhysmapExtents()
@@ -200,12 +200,12 @@ public final class HostMachine {
         for e in physmap.extents { memory.fill(e.mfnRange, contentId: contents) }
         memory.fill(MfnRange(uncheckedFirst: root.raw, end: root.raw + 1), contentId: contents)
 
-        let d = Domain(config: dc, physmap: physmap, staticRegions: staticRegions, p2mRoot: root)
+        let d = HostDomain(config: dc, physmap: physmap, staticRegions: staticRegions, p2mRoot: root)
         domains[dc.id] = d
         return d
     }
 
-    private func checkGuestRange(_ dc: DomainConfig, frames: UInt64) throws(HostMemoryError) {
+    private func checkGuestRange(_ dc: HostDomainConfig, frames: UInt64) throws(HostMemoryError) {
         do { _ = try dc.ramBase.advanced(by: frames) } catch { throw .address(error) }
     }
 
@@ -314,7 +314,7 @@ public final class HostMachine {
         return runs
     }
 
-    private func firstFreeStaticPage(of d: Domain) -> Mfn? {
+    private func firstFreeStaticPage(of d: HostDomain) -> Mfn? {
         for r in d.staticRegions {
             for m in r.first.raw..<r.end where frameTable[Mfn(uncheckedRaw: m)] == .staticFree {
                 return Mfn(uncheckedRaw: m)

@@ -152,13 +152,13 @@ public struct LiveUpdateRebuilt: ~Copyable {
                 heap.free(g)
             }
         }
-        var domains: [DomainID: Domain] = [:]
+        var domains: [DomainID: HostDomain] = [:]
         var hostRanges: HostRangeRegistry
         do { hostRanges = try HostMachine.hostRangeRegistry(config) } catch { throw .host(error) }
         for d in state.domains {
             let id = d.config.id
             let regions = d.config.isStatic ? config.staticRegions(of: id) : []
-            domains[id] = Domain(config: d.config, physmap: d.physmap, staticRegions: regions, p2mRoot: d.p2mRoot, pmem: d.pmem)
+            domains[id] = HostDomain(config: d.config, physmap: d.physmap, staticRegions: regions, p2mRoot: d.p2mRoot, pmem: d.pmem)
             do {
                 // The state reader checked every region lies in configured, unattached pmem.
                 for p in d.pmem { _ = try hostRanges.claim(p.frames, allowed: [.pmem], for: id) }

@@ -158,17 +158,17 @@ public enum LiveUpdateSimulation {
         var rng = SplitMix64(seed: p.seed)
 
         // Guests: d1 static and direct-mapped, d2... dynamic, sharing 3/4 of the heap.
-        try old.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
+        try old.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
         let dynamicGuests = (0..<max(0, p.guests - 1)).map { DomainID(uncheckedRaw: UInt16(2 + $0)) }
         if !dynamicGuests.isEmpty {
             let per = old.domainHeap.freeFrames * 3 / 4 / UInt64(dynamicGuests.count)
             let fragmented = UInt64(Double(per) * p.fragmentation)
             for id in dynamicGuests {
-                try old.createDomain(DomainConfig(id: id, memory: .dynamic(frames: max(1, per - fragmented))))
+                try old.createDomain(HostDomainConfig(id: id, memory: .dynamic(frames: max(1, per - fragmented))))
             }
             var left = fragmented == 0 ? [:] : Dictionary(uniqueKeysWithValues: dynamicGuests.map { ($0, fragmented) })
             var nextGfn = Dictionary(uniqueKeysWithValues: dynamicGuests.map { id in
-                (id, DomainConfig.defaultRamBase.raw + max(1, per - fragmented))
+                (id, HostDomainConfig.defaultRamBase.raw + max(1, per - fragmented))
             })
             while !left.isEmpty {
                 for id in dynamicGuests {

@@ -9,7 +9,7 @@ import GuestMemory
 
 /// One guest as the state describes it.
 public struct ParsedDomain: Sendable {
-    public let config: DomainConfig
+    public let config: HostDomainConfig
     public let physmap: PhysmapExtents
     public let p2mRoot: Mfn
     /// Host pmem the guest had, with the backing paths to map again.
@@ -298,10 +298,10 @@ enum StateReader {
             for (a, b) in zip(gfnUse, gfnUse.dropFirst()) where a.overlaps(b) {
                 throw corrupt("state", "\(d) maps \(b.first) twice")
             }
-            let memory: DomainConfig.Memory = flags.contains(.staticMemory)
+            let memory: HostDomainConfig.Memory = flags.contains(.staticMemory)
                 ? .staticMemory(directMap: flags.contains(.directMap), allowDynamic: flags.contains(.allowDynamic))
                 : .dynamic(frames: rec.b)
-            domains.append(ParsedDomain(config: DomainConfig(id: d, memory: memory, ramBase: Gfn(uncheckedRaw: rec.a)),
+            domains.append(ParsedDomain(config: HostDomainConfig(id: d, memory: memory, ramBase: Gfn(uncheckedRaw: rec.a)),
                                         physmap: PhysmapExtents(sortedByGfn: extents), p2mRoot: roots[d]!, pmem: pmem))
         }
         let plan = try runs.withUnsafeBufferPointer { buf throws(LiveUpdateError) in

@@ -16,7 +16,7 @@ import HostPmem
 // is unattached pmem in the frame table. Only then the p2m is told; if it refuses, nothing is
 // left behind.
 
-extension Domain {
+extension HostDomain {
     /// True when any of `count` guest frames from `gfn` lies in one of the guest's pmem regions.
     func pmemOverlaps(_ gfn: Gfn, count: UInt64) -> Bool {
         pmem.contains { $0.gfn.raw < gfn.raw &+ count && gfn.raw < $0.gfns.end }

@@ -56,7 +56,7 @@ let smallPmem = frames(0x9000, 0x9400)
 struct HostSnapshot: Equatable {
     let table: [UInt64]
     let heap: [MfnRange]
-    let domains: [DomainID: Domain]
+    let domains: [DomainID: HostDomain]
     let hostRanges: HostRangeRegistry
     let pmemBackings: Set<GuestPmem>
     init(_ h: HostMachine) {

@@ -8,10 +8,10 @@ import Testing
 func builtHost(seed: UInt64, sink: RecordingPhysmap? = nil, xenHeap: Bool = false) throws -> HostMachine {
     var rng = SplitMix64(seed: seed)
     let h = try HostMachine.coldBoot(smallConfig(reservedXenHeap: xenHeap), physmapSink: sink)
-    try h.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
-    try h.createDomain(DomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
-    try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 0x800 + rng.next() % 0x400)))
-    try h.createDomain(DomainConfig(id: d4, memory: .dynamic(frames: 0x300)))
+    try h.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
+    try h.createDomain(HostDomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
+    try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 0x800 + rng.next() % 0x400)))
+    try h.createDomain(HostDomainConfig(id: d4, memory: .dynamic(frames: 0x300)))
     var gfn3: UInt64 = 0x100000, gfn4: UInt64 = 0x100000
     for _ in 0..<(50 + rng.next() % 100) {
         let a = 1 + rng.next() % 9, b = 1 + rng.next() % 5
@@ -85,7 +85,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
             #expect(brokenInvariant(n2, sink: sink2) == nil)
             // And the new host keeps working: destroy and recreate a static guest.
             try n2.destroyDomain(d2)
-            try n2.createDomain(DomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
+            try n2.createDomain(HostDomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
             #expect(brokenInvariant(n2, sink: sink2) == nil)
         }
     }
@@ -119,7 +119,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
     /// Xen's boot allocator holds 512 ranges; the state holds any number.
     @Test func stateCarriesThousandsOfRanges() throws {
         let h = try HostMachine.coldBoot(smallConfig())
-        for (i, id) in [d3, d4].enumerated() { try h.createDomain(DomainConfig(id: id, memory: .dynamic(frames: 1 + UInt64(i)))) }
+        for (i, id) in [d3, d4].enumerated() { try h.createDomain(HostDomainConfig(id: id, memory: .dynamic(frames: 1 + UInt64(i)))) }
         for k in 0..<6000 {
             try h.populate(k % 2 == 0 ? d3 : d4, at: Gfn(uncheckedRaw: 0x100000 + UInt64(k)), frames: 1)
         }
@@ -137,8 +137,8 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         let banks = [frames(0x100, 0x80000)]
         let config = HostMemoryConfig(banks: banks, liveUpdateRegion: frames(0x100, 0x900))
         let h = try HostMachine.coldBoot(config)
-        try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 1)))
-        try h.createDomain(DomainConfig(id: d4, memory: .dynamic(frames: 1)))
+        try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 1)))
+        try h.createDomain(HostDomainConfig(id: d4, memory: .dynamic(frames: 1)))
         for k in 0..<110_000 {
             try h.populate(k % 2 == 0 ? d3 : d4, at: Gfn(uncheckedRaw: 0x100000 + UInt64(k)), frames: 1)
         }

@@ -22,8 +22,8 @@ let pmemGfn = Gfn(uncheckedRaw: 0x300000)
 /// d3 with known bytes written into its backing.
 func pmemHost(_ dir: BackingDirectory, seed: UInt64 = 1, sink: (any GuestPhysmapSink)? = nil) throws -> (HostMachine, GuestPmem) {
     let h = try HostMachine.coldBoot(smallConfig(pmem: true), physmapSink: sink)
-    try h.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
-    try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 0x400)))
+    try h.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
+    try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 0x400)))
     for k in 0..<40 { try h.populate(d3, at: Gfn(uncheckedRaw: 0x100000 + UInt64(k) * 3), frames: 2) }
     let region = try h.attachPmem(d3, frames: pmemPart, at: pmemGfn,
                                   backing: PmemMapping.create(path: dir.file("d3.pmem"), size: pmemPart.count * 4096))

@@ -1,7 +1,7 @@
 import GuestMemory
 
-/// How a guest is built.
-public struct DomainConfig: Sendable, Equatable {
+/// How a guest is built, as the host's memory sees it.
+public struct HostDomainConfig: Sendable, Equatable {
     public enum Memory: Sendable, Equatable {
         /// `frames` frames from the domain heap, mapped from `ramBase`.
         case dynamic(frames: UInt64)
@@ -18,7 +18,7 @@ public struct DomainConfig: Sendable, Equatable {
 
     public static let defaultRamBase = Gfn(uncheckedRaw: 0x40000)
 
-    public init(id: DomainID, memory: Memory, ramBase: Gfn = DomainConfig.defaultRamBase) {
+    public init(id: DomainID, memory: Memory, ramBase: Gfn = HostDomainConfig.defaultRamBase) {
         self.id = id
         self.memory = memory
         self.ramBase = ramBase
@@ -34,9 +34,10 @@ public struct DomainConfig: Sendable, Equatable {
     }
 }
 
-/// A guest as the host sees it: its mappings, its reserved (static) ranges and its p2m root.
-public struct Domain: Sendable, Equatable {
-    public let config: DomainConfig
+/// A guest as the host's memory sees it: its mappings, its reserved (static) ranges and its p2m
+/// root. (The whole modelled guest, devices and all, is DomainModel's `Guest`.)
+public struct HostDomain: Sendable, Equatable {
+    public let config: HostDomainConfig
     /// gfn -> mfn for every mapped page (RAM, static or dynamic).
     public internal(set) var physmap: PhysmapExtents
     /// Static memory assigned to this guest (Xen's reserved_page_list), whole configured regions.
