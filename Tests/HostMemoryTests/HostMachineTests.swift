@@ -132,6 +132,41 @@ import Testing
         c = smallConfig()
         c.badPages = [mfn(0x4000)]
         #expect(throws: HostMemoryError.badPageOutsideRAM(mfn(0x4000))) { try c.validate() }
+        // The limit is on the RAM span; pmem, however high and large, does not count.
+        c = smallConfig()
+        c.banks.append(frames(HostMemoryConfig.maxFrames - 0x100, HostMemoryConfig.maxFrames + 1))
+        #expect(throws: HostMemoryError.hostTooLarge(frames: HostMemoryConfig.maxFrames + 1, limit: HostMemoryConfig.maxFrames)) { try c.validate() }
+        #expect(HostMemoryError.hostTooLarge(frames: HostMemoryConfig.maxFrames + 1, limit: HostMemoryConfig.maxFrames).description.contains("(2 TiB)"))
+        c = smallConfig()
+        c.pmem = [frames(0x1000_0000, 0x1000_0000 + (6 << 28)), frames(maxFrameNumber, maxFrameNumber + 1)]
+        #expect(c.frameCount == 0x8000)
+        #expect(throws: Never.self) { try c.validate() }
+        c.pmem.append(frames(0x7ff0, 0x8010))
+        #expect(throws: HostMemoryError.overlap(what: "pmem range", frames(0x7ff0, 0x8010), other: "RAM bank", frames(0x5000, 0x8000))) { try c.validate() }
+    }
+
+    /// A 1 TiB host with 6 TiB of pmem at high addresses: the frame table covers RAM only, a
+    /// fresh table reads free where nothing was written, the heap holds every free RAM frame,
+    /// pmem is two registry extents. (How long this takes is measured by HostScaleBench.)
+    @Test func aOneTebibyteHostWithSixTebibytesOfPmem() throws {
+        let c = try HostScaleWorkload.config()
+        #expect(c.ramFrames == 1 << 28 && c.pmem.reduce(0) { $0 + $1.count } == 6 << 28)
+        let h = try HostMachine.coldBoot(c)
+        let ramEnd = c.frameCount
+        #expect(ramEnd == (1 << 28) + (1 << 18) + 0x100)
+        #expect(h.frameTable.count == Int(ramEnd) && h.memory.frames == Int(ramEnd))
+        let ft = HostMachine.frameTableFrames(for: ramEnd)
+        #expect(h.frameTable[mfn(0xff)] == .hole && h.frameTable[mfn(0x100)] == .free && h.frameTable[mfn(0xbffff)] == .free)
+        #expect(h.frameTable[mfn(0xc0000)] == .hole && h.frameTable[mfn(0xfffff)] == .hole && h.frameTable[mfn(0x100000)] == .free)
+        #expect(h.frameTable[mfn(ramEnd - ft - 1)] == .free && h.frameTable[mfn(ramEnd - ft)] == .owned(by: .xen, extra: .xenHeap))
+        #expect(h.bootAllocations == [frames(ramEnd - ft, ramEnd)])
+        #expect(h.domainHeap.freeFrames == c.ramFrames - ft)
+        #expect(h.hostRanges.ranges.filter { $0.kind == .pmem }.map(\.frames) == c.pmem)
+        let guest = try h.createDomain(HostDomainConfig(id: d1, memory: .dynamic(frames: 1 << 24)))
+        #expect(guest.physmap.mappedFrames == 1 << 24)
+        for e in guest.physmap.extents { #expect(h.frameTable.allFrames(in: e.mfnRange) { $0 == .owned(by: d1) }) }
+        try h.destroyDomain(d1)
+        #expect(h.domainHeap.freeFrames == c.ramFrames - ft)
     }
 
     /// Guest RAM through the guest memory core's p2m: direct-mapped guests have gfn == mfn in the
@@ -185,7 +220,22 @@ import Testing
                         let memory: HostDomainConfig.Memory = id.raw <= 2
                             ? .staticMemory(directMap: (op / 64) % 2 == 0, allowDynamic: (op / 128) % 2 == 0)
                             : .dynamic(frames: UInt64(1 + (op / 64) % 3000))
-                        try h.createDomain(HostDomainConfig(id: id, memory: memory))
+                        // Half the guests on two RAM regions (sometimes more than static memory
+                        // holds, or off a direct-mapped guest's static memory: refused).
+                        var regions: [GfnRange]?
+                        if (op / 4096) % 2 == 0 {
+                            let n: UInt64
+                            switch memory {
+                            case .dynamic(let f): n = f
+                            case .staticMemory(true, _): n = 0
+                            case .staticMemory(false, _): n = 1 + UInt64(op / 8192) % 0x60
+                            }
+                            let a = UInt64(op / 8192) % 0x30
+                            regions = n == 0 ? [GfnRange(uncheckedFirst: 0x6000 + a, end: 0x6000 + a + 1 + UInt64(op / 65536) % 0x30)]
+                                : n == 1 ? [GfnRange(uncheckedFirst: 0x40000, end: 0x40001)]
+                                : [GfnRange(uncheckedFirst: 0x40000, end: 0x40000 + n / 2), GfnRange(uncheckedFirst: 0x48000, end: 0x48000 + n - n / 2)]
+                        }
+                        try h.createDomain(HostDomainConfig(id: id, memory: memory, ramRegions: regions))
                     case 1, 2:
                         if let d = h.domains[id], !d.physmap.extents.isEmpty {
                             let e = d.physmap.extents[(op / 64) % d.physmap.extents.count]
