@@ -15,6 +15,7 @@ let suites = [
     "RangeSetBench",
     "SteeringBench",
     "LiveUpdateBench",
+    "HostScaleBench",
 ]
 
 let vpmemLibraries: [Target.Dependency] = [

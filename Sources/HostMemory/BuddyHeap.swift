@@ -11,8 +11,13 @@ import GuestMemory
 //    set bit of order o; `freeFrames` is the sum of the free blocks' sizes.
 //  - Allocation returns the lowest-addressed free block of the smallest sufficient order, so runs
 //    are deterministic (no hashing).
+//  - The bitmaps live in `storage` (ZeroedMemory: all clear when fresh), shared copy-on-write:
+//    a mutating call first makes `storage` unique, so BuddyHeap keeps value semantics.
 //
-// Memory: one bit per block per order, about 2 bits a frame: 4 MiB for a 64 GiB host.
+// Memory: one bit per block per order, about 2 bits a frame reserved (64 MiB for a 1 TiB host),
+// paid for only where bits are set or cleared. An empty heap costs no writes, and `free(_:)` of a
+// range sets one bit per maximal aligned block, so building a heap over 1 TiB of free RAM is
+// O(blocks) (about a thousand 1 GiB blocks), not O(frames).
 // The heap knows nothing about owners or flags: HostMachine keeps the frame table in step.
 
 /// The runtime (buddy) allocator for one pool of frames.
@@ -21,7 +26,7 @@ public struct BuddyHeap: Sendable {
     public static let maxOrder = 18
 
     public let frames: UInt64
-    private var bitmaps: [UInt64]
+    private var storage: ZeroedMemory
     private var wordOffset: [Int]
     private var wordCount: [Int]
     private var hint: [Int]
@@ -40,11 +45,18 @@ public struct BuddyHeap: Sendable {
             counts.append(n)
             total += n
         }
-        bitmaps = Array(repeating: 0, count: total)
+        storage = ZeroedMemory(bytes: total * MemoryLayout<UInt64>.stride)
         wordOffset = offsets
         wordCount = counts
         hint = Array(repeating: 0, count: Self.maxOrder + 1)
         blocks = Array(repeating: 0, count: Self.maxOrder + 1)
+    }
+
+    /// The bitmap words (all orders, back to back); writes only after `makeUnique()`.
+    private var bitmaps: UnsafeMutablePointer<UInt64> { storage.base.assumingMemoryBound(to: UInt64.self) }
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
     }
 
     private func bit(_ head: UInt64, _ o: Int) -> Bool {
@@ -72,6 +84,7 @@ public struct BuddyHeap: Sendable {
         precondition(head.raw & ((1 << UInt64(order)) - 1) == 0, "\(head) is not aligned to order \(order)")
         precondition(head.raw + (1 << UInt64(order)) <= frames, "\(head) order \(order) is past the heap")
         precondition(!contains(head), "\(head) is already free")
+        makeUnique()
         freeFrames += 1 << UInt64(order)
         var h = head.raw
         var o = order
@@ -100,6 +113,7 @@ public struct BuddyHeap: Sendable {
     /// The lowest free block of order `order`, taken out of the heap; nil when none is big enough.
     public mutating func allocate(order: Int) -> Mfn? {
         precondition(order >= 0 && order <= Self.maxOrder, "order \(order) out of range")
+        makeUnique()
         for o in order...Self.maxOrder where blocks[o] > 0 {
             var w = hint[o]
             while bitmaps[wordOffset[o] + w] == 0 { w += 1 }
@@ -133,6 +147,7 @@ public struct BuddyHeap: Sendable {
     /// Takes one free frame out of the heap (to offline it); false when it is not free here.
     public mutating func take(_ mfn: Mfn) -> Bool {
         guard let (head, o) = freeBlock(containing: mfn) else { return false }
+        makeUnique()
         clearBit(head, o)
         freeFrames -= 1 << UInt64(o)
         let end = head + (1 << UInt64(o))

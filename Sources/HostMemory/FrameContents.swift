@@ -4,7 +4,9 @@ import GuestMemory
 //
 // A 64 GiB host cannot be allocated for real, so contents are modelled, and the model is what the
 // live-update check ("nothing preserved is ever written") relies on:
-//  - Every frame has a 32-bit content id (4 bytes a frame: 64 MiB for 64 GiB). Id 0 is what the
+//  - Every RAM-space frame (the frame table's frames; pmem contents live on backings) has a
+//    32-bit content id (4 bytes a frame, on ZeroedMemory: reserved for every frame, paid for
+//    where written, so 64 MiB for a 64 GiB guest and nothing for free RAM). Id 0 is what the
 //    frame held at power-on; `fill(_:)` models a bulk write (a guest running, a frame table being
 //    initialised) by giving the frames a fresh id. A frame with id n holds the deterministic
 //    pattern P(mfn, n): 512 little-endian 64-bit words, word i = mix(mfn, n, i).
@@ -16,7 +18,7 @@ import GuestMemory
 //    write: the check is stricter than "bytes unchanged"). Reading never changes anything.
 //
 // Invariants:
-//  - `ids` points to `frames` initialized UInt32s, owned here, freed in deinit.
+//  - `ids` points to `frames` UInt32s in `storage` (owned here); never-written ids read 0.
 //  - `pages[mfn]` exists iff ids[mfn] == materializedId, and then holds exactly 4096 bytes.
 //  - `nextId` is never 0 or materializedId when handed out; ids are not reused.
 
@@ -28,6 +30,7 @@ public final class FrameContents: @unchecked Sendable {
 
     public let frames: Int
     private let ids: UnsafeMutablePointer<UInt32>
+    private let storage: ZeroedMemory
     private var pages: [UInt64: [UInt8]] = [:]
     private var nextId: UInt32 = 1
     /// Frames written so far (bulk fills and byte writes), for reports.
@@ -36,13 +39,11 @@ public final class FrameContents: @unchecked Sendable {
     public init(frames: UInt64) {
         precondition(frames <= HostMemoryConfig.maxFrames, "host too large to model")
         self.frames = Int(frames)
-        ids = .allocate(capacity: Int(frames))
-        ids.initialize(repeating: 0, count: Int(frames))
+        storage = ZeroedMemory(bytes: Int(frames) * MemoryLayout<UInt32>.stride)
+        ids = storage.base.bindMemory(to: UInt32.self, capacity: Int(frames))
     }
 
-    deinit { ids.deallocate() }
-
-    /// Bytes the model itself occupies (content ids plus materialized pages).
+    /// Bytes the model reserves (content ids for every frame, plus materialized pages).
     public var modelBytes: UInt64 { UInt64(frames) * 4 + UInt64(pages.count) * UInt64(Self.pageBytes) }
     /// Pages held as real bytes.
     public var materializedPages: Int { pages.count }
@@ -62,8 +63,10 @@ public final class FrameContents: @unchecked Sendable {
     public func fill(_ range: MfnRange, contentId: UInt32) {
         precondition(range.end <= UInt64(frames), "machine memory: \(range) is past the last frame")
         precondition(contentId != Self.materializedId, "use write(_:at:to:) for real bytes")
-        for m in range.first.raw..<range.end where ids[Int(m)] == Self.materializedId {
-            pages[m] = nil
+        if UInt64(pages.count) < range.count {
+            for m in pages.keys.filter({ range.contains(Mfn(uncheckedRaw: $0)) }) { pages[m] = nil }
+        } else {
+            for m in range.first.raw..<range.end where ids[Int(m)] == Self.materializedId { pages[m] = nil }
         }
         (ids + Int(range.first.raw)).update(repeating: contentId, count: Int(range.count))
         framesWritten += range.count

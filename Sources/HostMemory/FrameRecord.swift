@@ -5,33 +5,40 @@ import GuestMemory
 /// Packed into 8 bytes so a 64 GiB host (16 Mi frames) has a 128 MiB table, and so the live-update
 /// rebuild can write whole records as single 64-bit stores:
 ///
-///     bits  0..15  owner      DomainID (DOMID_INVALID when unowned)
-///     bits 16..31  flags      FrameFlags
+///     bits  0..15  owner      DomainID XOR DOMID_INVALID (0 when unowned)
+///     bits 16..31  flags      FrameFlags XOR `.free`
 ///     bits 32..63  refcount   references held on the frame (Xen's count_info count)
 ///
+/// The XORs make a free, unowned RAM frame all zeros, so a frame table on fresh zeroed memory
+/// (`ZeroedMemory`) already says "free" everywhere and a cold boot writes only what differs
+/// (holes, static memory, the region, bad pages): a 1 TiB host does not write 2 GiB of records.
+///
 /// Xen's `struct page_info` is 32 bytes on x86-64 (list links, count_info, type_info, owner);
-/// vpmem keeps only what the allocators and the live-update rebuild read and write.
+/// vpmem keeps only what the allocators and the live-update rebuild read and write. Host pmem has
+/// no records at all: it is tracked by extents (`HostMachine.hostRanges`, `HostDomain.pmem`).
 @frozen public struct FrameRecord: Hashable, Sendable, CustomStringConvertible {
     public var raw: UInt64
 
     @inlinable public init(raw: UInt64) { self.raw = raw }
 
+    /// What the owner and flags fields are XORed with: the owner and flags of a free frame.
+    @usableFromInline static let ownerBias = DomainID.invalid.raw
+    @usableFromInline static let flagsBias = FrameFlags.free.rawValue
+
     @inlinable public init(owner: DomainID, flags: FrameFlags, refcount: UInt32) {
-        raw = UInt64(owner.raw) | (UInt64(flags.rawValue) << 16) | (UInt64(refcount) << 32)
+        raw = UInt64(owner.raw ^ Self.ownerBias) | (UInt64(flags.rawValue ^ Self.flagsBias) << 16) | (UInt64(refcount) << 32)
     }
 
-    @inlinable public var owner: DomainID { DomainID(uncheckedRaw: UInt16(truncatingIfNeeded: raw)) }
-    @inlinable public var flags: FrameFlags { FrameFlags(rawValue: UInt16(truncatingIfNeeded: raw >> 16)) }
+    @inlinable public var owner: DomainID { DomainID(uncheckedRaw: UInt16(truncatingIfNeeded: raw) ^ Self.ownerBias) }
+    @inlinable public var flags: FrameFlags { FrameFlags(rawValue: UInt16(truncatingIfNeeded: raw >> 16) ^ Self.flagsBias) }
     @inlinable public var refcount: UInt32 { UInt32(truncatingIfNeeded: raw >> 32) }
 
     /// A frame that is not RAM (a hole between banks): no flags, no owner.
     public static let hole = FrameRecord(owner: .invalid, flags: [], refcount: 0)
-    /// A free RAM frame, available to the boot allocator or the heap.
+    /// A free RAM frame, available to the boot allocator or the heap. Its raw value is 0.
     public static let free = FrameRecord(owner: .invalid, flags: .free, refcount: 0)
     /// A bad frame: never handed out.
     public static let bad = FrameRecord(owner: .invalid, flags: .bad, refcount: 0)
-    /// A host pmem frame no guest has (free, withheld from every allocator).
-    public static let pmemFree = FrameRecord(owner: .invalid, flags: [.free, .reserved, .pmem], refcount: 0)
     /// A static-memory frame in its guest's reserved pool (free, withheld from every allocator).
     public static let staticFree = FrameRecord(owner: .invalid, flags: [.free, .reserved, .staticMemory], refcount: 0)
 
@@ -43,8 +50,8 @@ import GuestMemory
     public var description: String { "owner \(owner) flags \(flags) refcount \(refcount)" }
 }
 
-/// The state of a machine frame. Exactly one of `free`, `inUse`, `bad` is set for a RAM or pmem
-/// frame; a hole has no flags. The others qualify it.
+/// The state of a machine frame. Exactly one of `free`, `inUse`, `bad` is set for a RAM frame; a
+/// hole has no flags. The others qualify it.
 @frozen public struct FrameFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
@@ -65,14 +72,12 @@ import GuestMemory
     public static let liveUpdateRegion = FrameFlags(rawValue: 1 << 6)
     /// A guest's p2m table page: owned by the guest but not mapped in its physmap.
     public static let p2mTable = FrameFlags(rawValue: 1 << 7)
-    /// Host persistent memory (a pmem range of the host config). Always `reserved`.
-    public static let pmem = FrameFlags(rawValue: 1 << 8)
 
     public var description: String {
         let names: [(FrameFlags, String)] = [
             (.free, "free"), (.inUse, "in-use"), (.bad, "bad"), (.reserved, "reserved"),
             (.staticMemory, "static"), (.xenHeap, "xen-heap"), (.liveUpdateRegion, "liveupdate"),
-            (.p2mTable, "p2m"), (.pmem, "pmem"),
+            (.p2mTable, "p2m"),
         ]
         let set = names.filter { contains($0.0) }.map(\.1)
         return set.isEmpty ? "hole" : set.joined(separator: "|")

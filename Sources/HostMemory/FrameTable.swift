@@ -1,36 +1,39 @@
 import GuestMemory
 
-// The frame table: one 8-byte `FrameRecord` per machine frame, in one contiguous unsafe buffer.
+// The frame table: one 8-byte `FrameRecord` per RAM-space machine frame, in one contiguous
+// unsafe buffer on zeroed memory.
 //
 // Invariants:
-//  - `records` points to exactly `count` initialized 64-bit words, owned by this object and freed
-//    in deinit; nothing else keeps the pointer past a call that lends it.
-//  - Record i describes machine frame i, for 0 <= i < count; frames >= count do not exist.
-//  - `count <= HostMemoryConfig.maxFrames` (2^30), so every index fits in Int and every byte
+//  - `records` points to exactly `count` 64-bit words in `memory` (ZeroedMemory, owned by this
+//    object); nothing else keeps the pointer past a call that lends it. A word never written is
+//    0, which is `FrameRecord.free`: a fresh table is all free and costs no RAM until written.
+//  - Record i describes machine frame i, for 0 <= i < count (0 to the end of the highest RAM
+//    bank); frames >= count have no record (host pmem, which is tracked by extents, lies there).
+//  - `count <= HostMemoryConfig.maxFrames` (2^29), so every index fits in Int and every byte
 //    offset (index * 8) fits in Int.
 //  - The safe API (subscript, fill, records(in:)) checks bounds with a precondition: an index out
 //    of range is a bug in vpmem, not bad input (input is validated before it reaches the table).
 //    The rebuild loops in FrameTableRebuild.swift write through `records` after checking their
 //    whole plan once against `count`.
 //
-// Memory: 8 bytes a frame: 1 Mi frames (4 GiB of RAM) = 8 MiB, 16 Mi frames (64 GiB) = 128 MiB.
+// Memory: 8 bytes a frame reserved, paid for where written: 16 Mi frames (64 GiB) = 128 MiB,
+// 256 Mi frames (1 TiB) = 2 GiB, of which a cold boot writes a few MiB.
 
 /// The frame table of a modelled host: per machine frame an owner, a reference count and flags.
 public final class FrameTable: @unchecked Sendable {
     /// Number of frames (machine frames 0 ..< count).
     public let count: Int
     @usableFromInline let records: UnsafeMutablePointer<UInt64>
+    private let memory: ZeroedMemory
 
-    /// A table of `frames` records, all `.hole` until the caller describes RAM.
+    /// A table of `frames` records, all `.free` until the caller describes the rest.
     public init(frames: UInt64) throws(HostMemoryError) {
         guard frames > 0 else { throw .noRAM }
         guard frames <= HostMemoryConfig.maxFrames else { throw .hostTooLarge(frames: frames, limit: HostMemoryConfig.maxFrames) }
         count = Int(frames)
-        records = .allocate(capacity: count)
-        records.initialize(repeating: FrameRecord.hole.raw, count: count)
+        memory = ZeroedMemory(bytes: count * MemoryLayout<UInt64>.stride)
+        records = memory.base.bindMemory(to: UInt64.self, capacity: count)
     }
-
-    deinit { records.deallocate() }
 
     /// Bytes the table occupies.
     public var bytes: UInt64 { UInt64(count) * UInt64(MemoryLayout<UInt64>.stride) }

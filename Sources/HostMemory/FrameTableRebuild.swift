@@ -197,7 +197,7 @@ struct Tiling {
             index[p.record] = slot
             palette.append(p.record)
         }
-        // A run longer than 2^40 - 1 frames cannot occur (frames <= 2^30), but stay exact.
+        // A run longer than 2^40 - 1 frames cannot occur (frames <= 2^29), but stay exact.
         var left = p.count
         while left > 0 {
             let n = min(left, RebuildPlan.countMask)

@@ -1,8 +1,8 @@
 import GuestMemory
 
-// The frame table a configuration implies before anything is allocated: holes, free RAM, host
-// pmem (free, registered, withheld), static memory (free, in its guest's reserved pool), the
-// liveupdate region, bad pages.
+// The frame table a configuration implies before anything is allocated: holes, free RAM, static
+// memory (free, in its guest's reserved pool), the liveupdate region, bad pages. Host pmem has no
+// records (it is tracked by extents): a pmem frame below the end of RAM is a hole here.
 //
 // Invariants:
 //  - `segments` covers [0, frameCount) exactly: sorted, contiguous (each starts where the previous
@@ -23,8 +23,7 @@ public struct HostLayout: Sendable {
         let statics = config.staticMemory.map(\.range).sorted()
         let bad = Set(config.badPages.map(\.raw))
         var points: Set<UInt64> = [0, frameCount]
-        let pmem = config.pmem.sorted()
-        for r in banks + pmem + statics { points.insert(r.first.raw); points.insert(r.end) }
+        for r in banks + statics { points.insert(r.first.raw); points.insert(r.end) }
         if let r = config.liveUpdateRegion { points.insert(r.first.raw); points.insert(r.end) }
         for p in bad { points.insert(p); points.insert(p + 1) }
         let sorted = points.sorted()
@@ -41,7 +40,6 @@ public struct HostLayout: Sendable {
         var out: [FrameRun] = []
         for (a, b) in zip(sorted, sorted.dropFirst()) {
             var rec = FrameRecord.hole
-            if inside(pmem, a) { rec = .pmemFree }
             if inside(banks, a) {
                 rec = .free
                 if inside(statics, a) { rec = .staticFree }

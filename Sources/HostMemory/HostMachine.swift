@@ -5,14 +5,16 @@ import HostPmem
 ///
 /// Rules it keeps (the tests check each against a naive model):
 ///  - Static memory (`xen,static-mem`) never reaches the boot allocator or a heap: it is assigned
-///    whole to its guest after a per-page check, ballooned out back to that guest's reserved pool,
-///    and returned to the pool, not the heap, when the guest is destroyed.
+///    to its guest after a per-page check (whole, or as much as its RAM regions hold, the rest
+///    staying in its reserved pool), ballooned out back to that guest's reserved pool, and
+///    returned to the pool, not the heap, when the guest is destroyed.
 ///  - A direct-mapped guest has gfn == mfn for every mapped page.
 ///  - Bad pages are never handed out.
 ///  - With a reserved Xen heap, Xen-heap pages come only from it and domain pages never do.
-///  - Host pmem never reaches an allocator: it is registered as pmem (`hostRanges`), given to
-///    one guest at a time with `attachPmem` and mapped as p2m type `pmem`; the host holds the
-///    backing's libpmem mapping until the guest is destroyed or the instance hands over.
+///  - Host pmem never reaches an allocator and has no frame-table records: it is registered as
+///    pmem (`hostRanges`, extents), given to one guest at a time with `attachPmem` (the guest's
+///    `pmem` extents) and mapped as p2m type `pmem`; the host holds the backing's libpmem
+///    mapping until the guest is destroyed or the instance hands over.
 ///  - Every failed operation leaves the frame table, heaps and guests as they were.
 public final class HostMachine {
     public let config: HostMemoryConfig
@@ -23,20 +25,20 @@ public final class HostMachine {
     public internal(set) var domainHeap: BuddyHeap
     /// The reserved Xen-heap pool (`xen,reserved-heap`), when configured.
     public internal(set) var xenHeap: BuddyHeap?
-    public internal(set) var domains: [DomainID: Domain]
+    public internal(set) var domains: [DomainID: HostDomain]
     /// Receives every guest mapping change (the guest memory core's p2m).
     public let physmapSink: (any GuestPhysmapSink)?
     /// Frames this instance took at boot for itself (the frame table's backing).
     public let bootAllocations: [MfnRange]
-    /// Which host frames are RAM and which pmem, and which guest owns each pmem frame: the
-    /// guest memory core's registry, the check every pmem attach goes through.
+    /// Which host frames are RAM and which pmem, and which guest owns each pmem frame, as
+    /// extents: the guest memory core's registry, the check every pmem attach goes through.
     public internal(set) var hostRanges: HostRangeRegistry
     /// The libpmem mapping of each attached pmem region's backing, held (with its exclusive
     /// lock) while the region is attached.
     public internal(set) var pmemMappings: [GuestPmem: PmemMapping]
 
     init(config: HostMemoryConfig, layout: HostLayout, frameTable: FrameTable, memory: FrameContents,
-         domainHeap: BuddyHeap, xenHeap: BuddyHeap?, domains: [DomainID: Domain],
+         domainHeap: BuddyHeap, xenHeap: BuddyHeap?, domains: [DomainID: HostDomain],
          bootAllocations: [MfnRange], physmapSink: (any GuestPhysmapSink)?,
          hostRanges: HostRangeRegistry, pmemMappings: [GuestPmem: PmemMapping] = [:]) {
         self.hostRanges = hostRanges
@@ -71,10 +73,14 @@ public final class HostMachine {
     /// Boots a host from power-on: lays out the frame table, allocates it with the boot allocator
     /// (which never sees static memory, the liveupdate region, the reserved Xen heap or bad
     /// pages), then hands what is left to the domain heap and the reserved Xen heap to its pool.
+    ///
+    /// Cost: O(layout segments + heap blocks), not O(frames): a fresh table already reads free
+    /// (`FrameRecord.free` is all zeros), so only holes, static memory, the region, bad pages and
+    /// the table's own frames are written; pmem, however large, is a registry entry.
     public static func coldBoot(_ config: HostMemoryConfig, physmapSink: (any GuestPhysmapSink)? = nil) throws(HostMemoryError) -> HostMachine {
         let layout = try HostLayout(config)
         let table = try FrameTable(frames: layout.frameCount)
-        for s in layout.segments { table.fill(s.frames, with: FrameRecord(raw: s.record)) }
+        for s in layout.segments where s.record != FrameRecord.free.raw { table.fill(s.frames, with: FrameRecord(raw: s.record)) }
         let memory = FrameContents(frames: layout.frameCount)
 
         var boot = BootAllocator(ranges: layout.freeRanges)
@@ -122,14 +128,27 @@ public final class HostMachine {
 
     // MARK: Guests
 
-    /// Builds a guest: static memory checked page by page and assigned whole, or dynamic memory
-    /// from the domain heap; mapped at `ramBase`, or 1:1 when direct-mapped.
+    /// Builds a guest. All or nothing.
+    ///
+    /// Where its RAM goes: without `ramRegions`, one run of gfns from `ramBase`; with them, laid
+    /// on the regions in order (each run of machine frames at the next gfns, split where a
+    /// region ends). By memory kind:
+    ///  - dynamic: `frames` frames from the domain heap (exactly the regions' total, if given);
+    ///  - static: the guest's static regions, checked page by page, their frames laid in
+    ///    configuration order; with `ramRegions` only as many as the regions hold (fewer is an
+    ///    error), the rest stay in the guest's reserved pool for balloon-in;
+    ///  - direct-mapped static: gfn == mfn; without `ramRegions` every static frame is mapped,
+    ///    with them each region must be static memory of the guest at identity and only the
+    ///    regions are mapped, the other static frames staying in the pool.
     @discardableResult
-    public func createDomain(_ dc: DomainConfig) throws(HostMemoryError) -> Domain {
+    public func createDomain(_ dc: HostDomainConfig) throws(HostMemoryError) -> HostDomain {
         guard dc.id.isGuest else { throw .mapping(.reservedDomainID(dc.id.raw)) }
         guard domains[dc.id] == nil else { throw .domainExists(dc.id) }
+        try dc.checkRamRegions()
+        let regionFrames = dc.ramRegions?.reduce(0) { $0 + $1.count }
         var physmap = PhysmapExtents()
         var owned: [MfnRange] = []
+        var assigned: [MfnRange] = []
         var staticRegions: [MfnRange] = []
 
         switch dc.memory {
@@ -137,9 +156,31 @@ public final class HostMachine {
             staticRegions = config.staticRegions(of: dc.id)
             guard !staticRegions.isEmpty else { throw .noStaticMemory(dc.id) }
             let total = staticRegions.reduce(0) { $0 + $1.count }
-            if !directMap { try checkGuestRange(dc, frames: total) }
+            // Where each assigned static run goes.
+            var placement: [(gfn: Gfn, frames: MfnRange)] = []
+            if directMap {
+                if let regions = dc.ramRegions {
+                    let merged = MfnRange.merging(staticRegions)
+                    for r in regions {
+                        let m = MfnRange(uncheckedFirst: r.first.raw, end: r.end)
+                        guard merged.contains(where: { $0.contains(m) }) else {
+                            throw .ramRegionOutsideStaticMemory(dc.id, region: r, staticRanges: staticRegions)
+                        }
+                        placement.append((r.first, m))
+                    }
+                } else {
+                    placement = staticRegions.map { (Gfn(uncheckedRaw: $0.first.raw), $0) }
+                }
+            } else {
+                if let need = regionFrames, need > total {
+                    throw .staticMemoryTooSmall(dc.id, staticFrames: total, regionFrames: need)
+                }
+                if dc.ramRegions == nil { try checkGuestRange(dc, frames: total) }
+                var lay = GfnLayout(dc.ramRegions ?? [GfnRange(uncheckedFirst: dc.ramBase.raw, end: dc.ramBase.raw + total)])
+                for r in staticRegions { placement += lay.place(r) }
+            }
             // Verify every page before assigning any (seed 003: free, refcount 0, reserved/static).
-            for r in staticRegions {
+            for (_, r) in placement {
                 for m in r.first.raw..<r.end {
                     let rec = frameTable[Mfn(uncheckedRaw: m)]
                     if let reason = StaticPageProblem(rec) {
@@ -150,29 +191,31 @@ public final class HostMachine {
             guard domainHeap.freeFrames >= 1 else {
                 throw .outOfMemory(what: "p2m root of \(dc.id)", frames: 1, available: 0, pool: "domain heap")
             }
-            var gfn = dc.ramBase.raw
-            for r in staticRegions {
+            for (gfn, r) in placement {
                 frameTable.fill(r, with: .owned(by: dc.id, extra: [.reserved, .staticMemory]))
-                physmap.map(Gfn(uncheckedRaw: directMap ? r.first.raw : gfn), to: r.first, count: r.count)
-                gfn += r.count
+                physmap.map(gfn, to: r.first, count: r.count)
+                assigned.append(r)
             }
         case .dynamic(let frames):
             guard frames > 0 else { throw .emptyRange(what: "memory of \(dc.id)") }
-            try checkGuestRange(dc, frames: frames)
+            if let regionFrames {
+                guard frames == regionFrames else { throw .ramRegionsSize(dc.id, frames: frames, regionFrames: regionFrames) }
+            } else {
+                try checkGuestRange(dc, frames: frames)
+            }
             guard domainHeap.freeFrames >= frames + 1 else {
                 throw .outOfMemory(what: "memory of \(dc.id)", frames: frames + 1, available: domainHeap.freeFrames, pool: "domain heap")
             }
+            var lay = GfnLayout(dc.ramRegions ?? [GfnRange(uncheckedFirst: dc.ramBase.raw, end: dc.ramBase.raw + frames)])
             var remaining = frames
-            var gfn = dc.ramBase.raw
             while remaining > 0 {
                 var o = min(63 - remaining.leadingZeroBitCount, BuddyHeap.maxOrder)
                 var got = domainHeap.allocate(order: o)
                 while got == nil && o > 0 { o -= 1; got = domainHeap.allocate(order: o) }
                 let block = MfnRange(uncheckedFirst: got!.raw, end: got!.raw + (1 << UInt64(o)))
                 frameTable.fill(block, with: .owned(by: dc.id))
-                physmap.map(Gfn(uncheckedRaw: gfn), to: block.first, count: block.count)
+                for (gfn, part) in lay.place(block) { physmap.map(gfn, to: part.first, count: part.count) }
                 owned.append(block)
-                gfn += block.count
                 remaining -= block.count
             }
         }
@@ -188,7 +231,7 @@ public final class HostMachine {
                 }
             } catch {
                 for e in done { try? sink.unmap(dc.id, gfn: e.gfn, frames: e.count) }
-                for r in staticRegions { frameTable.fill(r, with: .staticFree) }
+                for r in assigned { frameTable.fill(r, with: .staticFree) }
                 for r in owned { frameTable.fill(r, with: .free); domainHeap.free(r) }
                 frameTable[root] = .free
                 domainHeap.free(root, order: 0)
@@ -200,12 +243,12 @@ public final class HostMachine {
         for e in physmap.extents { memory.fill(e.mfnRange, contentId: contents) }
         memory.fill(MfnRange(uncheckedFirst: root.raw, end: root.raw + 1), contentId: contents)
 
-        let d = Domain(config: dc, physmap: physmap, staticRegions: staticRegions, p2mRoot: root)
+        let d = HostDomain(config: dc, physmap: physmap, staticRegions: staticRegions, p2mRoot: root)
         domains[dc.id] = d
         return d
     }
 
-    private func checkGuestRange(_ dc: DomainConfig, frames: UInt64) throws(HostMemoryError) {
+    private func checkGuestRange(_ dc: HostDomainConfig, frames: UInt64) throws(HostMemoryError) {
         do { _ = try dc.ramBase.advanced(by: frames) } catch { throw .address(error) }
     }
 
@@ -314,7 +357,7 @@ public final class HostMachine {
         return runs
     }
 
-    private func firstFreeStaticPage(of d: Domain) -> Mfn? {
+    private func firstFreeStaticPage(of d: HostDomain) -> Mfn? {
         for r in d.staticRegions {
             for m in r.first.raw..<r.end where frameTable[Mfn(uncheckedRaw: m)] == .staticFree {
                 return Mfn(uncheckedRaw: m)

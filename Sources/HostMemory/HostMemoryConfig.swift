@@ -12,6 +12,8 @@ public struct HostMemoryConfig: Sendable, Equatable {
     /// Host persistent memory: frames registered as pmem, outside every RAM bank, never given to
     /// any allocator. Guests get parts of it with `HostMachine.attachPmem`; its contents live on
     /// a backing (through libpmem), not in RAM, and survive a live update like static memory.
+    /// Tracked by extents only (no frame-table records), so it may lie anywhere in the 52-bit
+    /// frame space, above RAM as real hosts place it (6 TiB of pmem costs nothing per frame).
     public var pmem: [MfnRange]
     /// Static memory per guest: reserved at boot and never given to any allocator.
     public var staticMemory: [StaticMemoryRegion]
@@ -33,11 +35,12 @@ public struct HostMemoryConfig: Sendable, Equatable {
         self.badPages = badPages
     }
 
-    /// The largest host vpmem models: 2^30 frames (4 TiB), an 8 GiB frame table.
-    public static let maxFrames: UInt64 = 1 << 30
+    /// The largest RAM span vpmem models: 2^29 frames (2 TiB, so 1 TiB of RAM with the holes of
+    /// any usual layout), a 4 GiB frame table reserved. Pmem is not counted: it has no records.
+    public static let maxFrames: UInt64 = 1 << 29
 
-    /// Frames the frame table covers: from 0 to the end of the highest RAM or pmem bank.
-    public var frameCount: UInt64 { (banks + pmem).map(\.end).max() ?? 0 }
+    /// Frames the frame table covers: from 0 to the end of the highest RAM bank.
+    public var frameCount: UInt64 { banks.map(\.end).max() ?? 0 }
 
     /// Frames of RAM in all banks.
     public var ramFrames: UInt64 { banks.reduce(0) { $0 + $1.count } }

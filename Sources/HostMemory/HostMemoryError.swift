@@ -26,11 +26,23 @@ public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible
     case frameNotFree(Mfn, FrameRecord)
     case notAXenHeapPage(Mfn, FrameRecord)
     case physmap(domain: DomainID, String)
-    /// A pmem backing whose size is not the size of the frames it is to back.
-    case pmemBackingSize(path: String, bytes: UInt64, frames: MfnRange?)
+    /// RAM regions of a guest that are not ascending and disjoint: `next` starts before the end
+    /// of the region before it.
+    case ramRegionsUnordered(DomainID, GfnRange, next: GfnRange)
+    /// A dynamic guest whose frame count is not its RAM regions' total.
+    case ramRegionsSize(DomainID, frames: UInt64, regionFrames: UInt64)
+    /// A static guest whose static memory cannot fill its RAM regions.
+    case staticMemoryTooSmall(DomainID, staticFrames: UInt64, regionFrames: UInt64)
+    /// A direct-mapped guest's RAM region that is not static memory of the guest at gfn == mfn.
+    case ramRegionOutsideStaticMemory(DomainID, region: GfnRange, staticRanges: [MfnRange])
+    /// A pmem backing too small for the frames it is to back from `offset` (`frames` nil: a
+    /// backing larger than this host can address).
+    case pmemBackingSize(path: String, bytes: UInt64, offset: UInt64, frames: MfnRange?)
+    /// A region's start in its backing that is not on a 4 KiB boundary.
+    case pmemBackingOffsetUnaligned(path: String, offset: UInt64)
     case pmemBackingReadOnly(path: String)
-    /// A pmem frame that is not free, unattached host pmem.
-    case pmemNotFree(Mfn, FrameRecord)
+    /// Pmem frames already attached (to `region` of `owner`).
+    case pmemAlreadyAttached(requested: MfnRange, region: GuestPmem, owner: DomainID)
     case pmemNotMapped(GuestPmem)
     /// The pmem backing itself failed (libpmem, the file system).
     case pmem(HostPmemError)
@@ -46,7 +58,8 @@ public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible
         case .noRAM:
             return "the host has no RAM: give at least one RAM bank"
         case let .hostTooLarge(frames, limit):
-            return "the host spans \(frames) frames; vpmem models at most \(limit) (4 TiB): use fewer or smaller banks"
+            return "the host's RAM spans \(frames) frames (to the end of its highest bank); vpmem models at most \(limit) "
+                + "(\(ByteCount(limit))): use fewer or lower RAM banks (pmem does not count, it may lie anywhere)"
         case let .overlap(what, a, other, b):
             return "\(what) \(a) overlaps \(other) \(b): move one of them"
         case let .outsideRAM(what, range):
@@ -79,14 +92,28 @@ public enum HostMemoryError: Error, Equatable, Sendable, CustomStringConvertible
             return "\(m) is not an allocated Xen-heap page (\(rec))"
         case let .physmap(d, message):
             return "the p2m of \(d) refused the mapping: \(message); nothing was changed"
-        case let .pmemBackingSize(path, bytes, frames):
+        case let .ramRegionsUnordered(d, a, next):
+            return "the RAM regions of \(d) must be ascending and disjoint, but \(next) starts before \(a) ends: sort them and merge overlaps"
+        case let .ramRegionsSize(d, frames, regionFrames):
+            return "\(d) asks for \(frames) dynamic frame(s) but its RAM regions hold \(regionFrames): make the two equal"
+        case let .staticMemoryTooSmall(d, staticFrames, regionFrames):
+            return "\(d) has \(staticFrames) frame(s) of static memory but its RAM regions need \(regionFrames): "
+                + "shrink the RAM regions or give it more xen,static-mem; nothing was assigned"
+        case let .ramRegionOutsideStaticMemory(d, region, statics):
+            return "\(d) is direct-mapped (gfn == mfn) but its RAM region \(region) is not inside its static memory "
+                + "[\(statics.map(\.description).joined(separator: ", "))]: move the region onto its static memory or add static memory there"
+        case let .pmemBackingSize(path, bytes, offset, frames):
             guard let frames else { return "the pmem backing \(path) has \(bytes) bytes, more than this host can map" }
-            return "the pmem backing \(path) has \(bytes) bytes but \(frames) needs \(frames.count * PageOrder.frameBytes): "
-                + "give a backing of exactly that size (vpmem pmem create \(path) --size \(frames.count * PageOrder.frameBytes))"
+            let need = frames.count.multipliedReportingOverflow(by: PageOrder.frameBytes)
+            guard !need.overflow else { return "\(frames) is more pmem than one backing can hold: attach it in parts" }
+            return "the pmem backing \(path) has \(bytes) bytes but \(frames) needs \(need.partialValue) from offset \(offset): "
+                + "give a backing of at least \(offset &+ need.partialValue) bytes (vpmem pmem create \(path) --size \(offset &+ need.partialValue)) or a lower offset"
+        case let .pmemBackingOffsetUnaligned(path, offset):
+            return "the region's offset \(offset) in the pmem backing \(path) is not a multiple of 4096: a frame maps a whole page of the backing"
         case .pmemBackingReadOnly(let path):
             return "the pmem backing \(path) is mapped read-only: a guest's pmem needs a read-write mapping"
-        case let .pmemNotFree(m, rec):
-            return "\(m) is not unattached host pmem (\(rec)): detach it from its guest first, or pick frames of a configured pmem range"
+        case let .pmemAlreadyAttached(requested, region, owner):
+            return "\(requested) overlaps \(region), already attached to \(owner): destroy that guest first, or pick other frames of a configured pmem range"
         case .pmemNotMapped(let region):
             return "\(region) has no mapping in this instance: its backing was released"
         case .pmem(let e):

@@ -86,7 +86,7 @@ public struct LiveUpdateBoot: ~Copyable {
     }
 
     /// Reads and checks the whole state, then maps every pmem backing it names again, each at
-    /// exactly its region's size. Consumes the boot phase: on refusal there is nothing to
+    /// exactly the size it had when its region was attached. Consumes the boot phase: on refusal there is nothing to
     /// continue with (a real host would fall back to a cold boot), and nothing preserved (RAM or
     /// pmem) has been written.
     public consuming func parseState() throws(LiveUpdateError) -> LiveUpdateParsed {
@@ -96,7 +96,7 @@ public struct LiveUpdateBoot: ~Copyable {
         for d in state.domains {
             for region in d.pmem {
                 do {
-                    mappings[region] = try PmemMapping.open(path: region.backingPath, expectedSize: region.bytes)
+                    mappings[region] = try PmemMapping.open(path: region.backingPath, expectedSize: region.backingBytes)
                 } catch {
                     throw .pmemBacking(domain: d.config.id, region: region, error)
                 }
@@ -152,15 +152,16 @@ public struct LiveUpdateRebuilt: ~Copyable {
                 heap.free(g)
             }
         }
-        var domains: [DomainID: Domain] = [:]
+        var domains: [DomainID: HostDomain] = [:]
         var hostRanges: HostRangeRegistry
         do { hostRanges = try HostMachine.hostRangeRegistry(config) } catch { throw .host(error) }
         for d in state.domains {
             let id = d.config.id
             let regions = d.config.isStatic ? config.staticRegions(of: id) : []
-            domains[id] = Domain(config: d.config, physmap: d.physmap, staticRegions: regions, p2mRoot: d.p2mRoot, pmem: d.pmem)
+            domains[id] = HostDomain(config: d.config, physmap: d.physmap, staticRegions: regions, p2mRoot: d.p2mRoot, pmem: d.pmem)
             do {
-                // The state reader checked every region lies in configured, unattached pmem.
+                // The state reader checked every region lies in configured pmem and that no two
+                // regions overlap: the extents are claimed again, no frame record is involved.
                 for p in d.pmem { _ = try hostRanges.claim(p.frames, allowed: [.pmem], for: id) }
             } catch { throw .host(.mapping(error)) }
             if let sink = physmapSink {

@@ -34,7 +34,7 @@ public enum LiveUpdateError: Error, Equatable, Sendable, CustomStringConvertible
                 + "is longer than 4096 bytes or holds a NUL; move the backing to a shorter path"
         case let .pmemBacking(d, region, error):
             return "live-update refused before the frame table was rebuilt: \(region) of \(d) cannot be mapped again: \(error). "
-                + "Nothing preserved was written; restore the backing (same path, \(region.bytes) bytes) and boot again"
+                + "Nothing preserved was written; restore the backing (same path, \(region.backingBytes) bytes) and boot again"
         }
     }
 }
@@ -45,6 +45,7 @@ struct ByteCount: CustomStringConvertible {
     init(_ frames: UInt64) { self.frames = frames }
     var description: String {
         let b = frames * PageOrder.frameBytes
+        if b >= 1 << 40 && b % (1 << 40) == 0 { return "\(b >> 40) TiB" }
         if b >= 1 << 30 { return "\(b >> 30) GiB" }
         if b >= 1 << 20 { return "\(b >> 20) MiB" }
         return "\(b >> 10) KiB"

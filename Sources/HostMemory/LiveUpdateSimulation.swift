@@ -24,8 +24,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 /// of it, 1:1 like its RAM, backed by an emulated pmem file at `pmemBackingPath`. Before the
 /// handover known data is written into the backing through libpmem and the whole backing is
 /// checksummed; the outgoing instance then lets go of its mapping, the incoming one maps the
-/// backing again from the path in the state, and the check compares checksums, the frame table's
-/// owner and flags, and the p2m type (`pmem`) of the region.
+/// backing again from the path in the state, and the check compares checksums, the region's
+/// owner in the host range registry (pmem is tracked by extents), and its p2m type (`pmem`).
 public enum LiveUpdateSimulation {
     public struct Parameters: Sendable {
         public var hostBytes: UInt64
@@ -133,8 +133,7 @@ public enum LiveUpdateSimulation {
         let highFrames = ramFrames - (3 * gib - 0x100)
         let high = try MfnRange(first: Mfn(uncheckedRaw: 4 * gib), count: highFrames)
         let pmem = pmemBytes == 0 ? [] : [try MfnRange(first: Mfn(uncheckedRaw: (high.end + gib - 1) & ~(gib - 1)), count: pmemBytes >> PageOrder.frameShift)]
-        let frames = pmem.first?.end ?? high.end
-        let ft = HostMachine.frameTableFrames(for: frames)
+        let ft = HostMachine.frameTableFrames(for: high.end)
         let regionFrames = (2 * ft + 2 + 511) & ~511
         let region = try MfnRange(first: high.first, count: regionFrames)
         let staticFrames = min(gib, ramFrames / 16)
@@ -158,17 +157,17 @@ public enum LiveUpdateSimulation {
         var rng = SplitMix64(seed: p.seed)
 
         // Guests: d1 static and direct-mapped, d2... dynamic, sharing 3/4 of the heap.
-        try old.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
+        try old.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
         let dynamicGuests = (0..<max(0, p.guests - 1)).map { DomainID(uncheckedRaw: UInt16(2 + $0)) }
         if !dynamicGuests.isEmpty {
             let per = old.domainHeap.freeFrames * 3 / 4 / UInt64(dynamicGuests.count)
             let fragmented = UInt64(Double(per) * p.fragmentation)
             for id in dynamicGuests {
-                try old.createDomain(DomainConfig(id: id, memory: .dynamic(frames: max(1, per - fragmented))))
+                try old.createDomain(HostDomainConfig(id: id, memory: .dynamic(frames: max(1, per - fragmented))))
             }
             var left = fragmented == 0 ? [:] : Dictionary(uniqueKeysWithValues: dynamicGuests.map { ($0, fragmented) })
             var nextGfn = Dictionary(uniqueKeysWithValues: dynamicGuests.map { id in
-                (id, DomainConfig.defaultRamBase.raw + max(1, per - fragmented))
+                (id, HostDomainConfig.defaultRamBase.raw + max(1, per - fragmented))
             })
             while !left.isEmpty {
                 for id in dynamicGuests {
@@ -247,9 +246,9 @@ public enum LiveUpdateSimulation {
         var pmemCheck: PmemCheck?
         if let region = pmemRegion {
             let after = try newHost.pmemChecksum(region)
-            let owner = newHost.frameTable.allFrames(in: region.frames) {
-                $0 == .owned(by: d1, extra: [.reserved, .pmem])
-            }
+            // Pmem ownership is by extent: the registry's entry over the region, and d1's regions.
+            let entry = newHost.hostRanges.lookup(region.frames.first)
+            let owner = entry?.kind == .pmem && entry?.owner == d1 && entry!.frames.contains(region.frames)
             pmemCheck = PmemCheck(
                 backingPath: region.backingPath, bytes: region.bytes, frames: "\(region.frames)", gfn: "\(region.gfn)",
                 owner: "\(d1)", pagesWritten: pmemPagesWritten,

@@ -9,7 +9,7 @@ import GuestMemory
 
 /// One guest as the state describes it.
 public struct ParsedDomain: Sendable {
-    public let config: DomainConfig
+    public let config: HostDomainConfig
     public let physmap: PhysmapExtents
     public let p2mRoot: Mfn
     /// Host pmem the guest had, with the backing paths to map again.
@@ -116,7 +116,7 @@ enum StateReader {
         var runs = [FrameRun]()
         runs.reserveCapacity(Int(records))
         var mapped: [DomainID: [PhysmapExtent]] = [:]
-        var lastKind: UInt16 = 0
+        var lastSection = 0
         var prevEnd: UInt64 = 0
         var li = 0
         let segs = layout.segments
@@ -124,12 +124,19 @@ enum StateReader {
         var staticOf: [DomainID: [MfnRange]] = [:]
         for s in config.staticMemory { staticOf[s.domain, default: []].append(s.range) }
         var declared: [DomainID: F.DomainFlags] = [:]
-        // Pmem regions: their runs (sorted by mfn among themselves, merged with `runs` at the
-        // end), and the region whose path chunks are being read.
-        var pmemRuns = [FrameRun]()
+        var ramRegionsOf: [DomainID: [GfnRange]] = [:]
+        // Pmem regions are extents only: no runs for the rebuild (pmem has no frame records).
         var pmemOf: [DomainID: [GuestPmem]] = [:]
         var prevPmemEnd: UInt64 = 0
-        var pending: (domain: DomainID, record: F.Record, path: [UInt8])?
+        /// What the next record must be: a domain's remaining RAM regions, or a pmem region's
+        /// backing record and then the rest of its path.
+        enum Expect {
+            case any
+            case ramRegions(DomainID, left: UInt64, dynamicFrames: UInt64?)
+            case pmemBacking(DomainID, record: F.Record)
+            case path(DomainID, record: F.Record, offset: UInt64, backingBytes: UInt64, path: [UInt8])
+        }
+        var expect = Expect.any
 
         var index: UInt64 = 0
         for (seq, mfn) in dataMfns.enumerated() {
@@ -137,7 +144,7 @@ enum StateReader {
             let r = PageReader(bytes: memory.readPage(mfn))
             guard r.u64(0) == F.dataMagic else { throw corrupt(place, "bad magic") }
             guard r.checksumValid(at: F.dataChecksumOffset) else { throw corrupt(place, "checksum mismatch") }
-            guard r.u32(8) == F.version else { throw corrupt(place, "format version \(r.u32(8)!)") }
+            guard r.u32(8) == F.version else { throw corrupt(place, "format version \(r.u32(8)!) (this instance reads \(F.version))") }
             guard r.u64(16) == UInt64(seq) else { throw corrupt(place, "sequence \(r.u64(16)!), expected \(seq)") }
             let expected = min(UInt64(F.recordsPerPage), records - UInt64(seq) * UInt64(F.recordsPerPage))
             guard UInt64(r.u32(12)!) == expected else { throw corrupt(place, "\(r.u32(12)!) records, expected \(expected)") }
@@ -148,12 +155,20 @@ enum StateReader {
                 guard r.u64(o + 32) == rec.check(index: index) else { throw corrupt(rplace, "record check mismatch") }
                 index += 1
                 guard let kind = F.Kind(rawValue: rec.kind) else { throw corrupt(rplace, "unknown kind \(rec.kind)") }
-                // Path chunks belong to the pmem section; they come right after their region.
-                let section = kind == .pathBytes ? F.Kind.pmemRegion.rawValue : rec.kind
-                guard section >= lastKind else { throw corrupt(rplace, "records out of order (domains, roots, ranges, then pmem regions)") }
-                lastKind = section
-                guard (kind == .pathBytes) == (pending != nil) else {
-                    throw corrupt(rplace, kind == .pathBytes ? "path bytes without a pmem region before them" : "the previous pmem region's path is cut short")
+                guard kind.section >= lastSection else {
+                    throw corrupt(rplace, "records out of order (domains with their RAM regions, roots, ranges, then pmem regions)")
+                }
+                lastSection = kind.section
+                switch (expect, kind) {
+                case (.ramRegions, .ramRegion), (.pmemBacking, .pmemBacking), (.path, .pathBytes), (.any, .domain),
+                     (.any, .p2mRoot), (.any, .ownedRange), (.any, .pmemRegion):
+                    break
+                case (.ramRegions, _): throw corrupt(rplace, "the previous domain's RAM regions are cut short")
+                case (.pmemBacking, _): throw corrupt(rplace, "the previous pmem region has no backing record")
+                case (.path, _): throw corrupt(rplace, "the previous pmem region's path is cut short")
+                case (.any, .ramRegion): throw corrupt(rplace, "a RAM region without its domain record before it")
+                case (.any, .pmemBacking): throw corrupt(rplace, "a backing record without a pmem region before it")
+                case (.any, .pathBytes): throw corrupt(rplace, "path bytes without a pmem region before them")
                 }
                 guard rec.domid < DomainID.firstReserved else { throw corrupt(rplace, "domain id \(rec.domid) is reserved") }
                 let d = DomainID(uncheckedRaw: rec.domid)
@@ -162,7 +177,8 @@ enum StateReader {
                     let flags = F.DomainFlags(rawValue: rec.flags)
                     guard F.DomainFlags.all.isSuperset(of: flags) else { throw corrupt(rplace, "unknown domain flags 0x\(String(rec.flags, radix: 16))") }
                     guard declared[d] == nil else { throw corrupt(rplace, "\(d) described twice") }
-                    guard rec.a <= maxFrameNumber, rec.c == 0 else { throw corrupt(rplace, "bad ram base or reserved field") }
+                    guard rec.a <= maxFrameNumber else { throw corrupt(rplace, "bad ram base") }
+                    guard rec.c <= records - index else { throw corrupt(rplace, "\(rec.c) RAM regions, more than the records left") }
                     if flags.contains(.staticMemory) {
                         guard staticOf[d] != nil else { throw corrupt(rplace, "\(d) is static but the host config has no static memory for it") }
                     } else {
@@ -170,6 +186,33 @@ enum StateReader {
                     }
                     declared[d] = flags
                     rawDomains.append((d, flags, rec))
+                    if rec.c > 0 {
+                        expect = .ramRegions(d, left: rec.c, dynamicFrames: flags.contains(.staticMemory) ? nil : rec.b)
+                        ramRegionsOf[d] = []
+                    }
+                case .ramRegion:
+                    guard case let .ramRegions(owner, left, dynamicFrames) = expect else { throw corrupt(rplace, "out of sequence") }
+                    let regions = ramRegionsOf[owner] ?? []
+                    guard d == owner, rec.flags == UInt32(truncatingIfNeeded: regions.count), rec.c == 0 else {
+                        throw corrupt(rplace, "RAM region \(rec.flags) of \(d), expected region \(regions.count) of \(owner)")
+                    }
+                    guard rec.b > 0, rec.a <= maxFrameNumber, rec.b <= maxFrameNumber + 1 - rec.a else {
+                        throw corrupt(rplace, "RAM region [0x\(String(rec.a, radix: 16)) + 0x\(String(rec.b, radix: 16))) is empty or leaves the 52-bit frame space")
+                    }
+                    let r = GfnRange(uncheckedFirst: rec.a, end: rec.a + rec.b)
+                    if let last = regions.last, r.first.raw < last.end {
+                        throw corrupt(rplace, "RAM region \(r) of \(d) is not after \(last) (unsorted or overlapping)")
+                    }
+                    ramRegionsOf[owner]!.append(r)
+                    if left > 1 {
+                        expect = .ramRegions(owner, left: left - 1, dynamicFrames: dynamicFrames)
+                    } else {
+                        let total = ramRegionsOf[owner]!.reduce(0) { $0 + $1.count }
+                        if let dynamicFrames, total != dynamicFrames {
+                            throw corrupt(rplace, "the RAM regions of \(d) hold \(total) frames, its dynamic memory \(dynamicFrames)")
+                        }
+                        expect = .any
+                    }
                 case .p2mRoot:
                     guard declared[d] != nil else { throw corrupt(rplace, "root for undeclared \(d)") }
                     guard roots[d] == nil else { throw corrupt(rplace, "second p2m root for \(d)") }
@@ -220,8 +263,8 @@ enum StateReader {
                     runs.append(FrameRun(frames: range, record: FrameRecord.owned(by: d, extra: extra).raw))
                 case .pmemRegion:
                     guard let dflags = declared[d] else { throw corrupt(rplace, "pmem for undeclared \(d)") }
-                    guard rec.b > 0, rec.a < frames, rec.b <= frames - rec.a else {
-                        throw corrupt(rplace, "pmem [0x\(String(rec.a, radix: 16)) + 0x\(String(rec.b, radix: 16))) is empty or past the host's \(frames) frames")
+                    guard rec.b > 0, rec.a <= maxFrameNumber, rec.b <= maxFrameNumber + 1 - rec.a else {
+                        throw corrupt(rplace, "pmem [0x\(String(rec.a, radix: 16)) + 0x\(String(rec.b, radix: 16))) is empty or leaves the 52-bit frame space")
                     }
                     let range = MfnRange(uncheckedFirst: rec.a, end: rec.a + rec.b)
                     guard rec.a >= prevPmemEnd else { throw corrupt(rplace, "\(range) is not after the previous pmem region (unsorted or overlapping)") }
@@ -231,22 +274,25 @@ enum StateReader {
                     if dflags.contains(.directMap), rec.c != rec.a {
                         throw corrupt(rplace, "direct-mapped \(d) maps pmem gfn 0x\(String(rec.c, radix: 16)) to \(range.first)")
                     }
-                    // Every frame must be unattached host pmem in the configuration.
-                    var j = StateReader.lowerRun(segs, range.first.raw)
-                    while j < segs.count && segs[j].start < range.end {
-                        if segs[j].record != FrameRecord.pmemFree.raw {
-                            throw corrupt(rplace, "pmem \(range) covers frames that are \(FrameRecord(raw: segs[j].record).flags), not host pmem")
-                        }
-                        j += 1
+                    // The region must be host pmem in the configuration (by extent: pmem has no records).
+                    guard config.pmem.contains(where: { $0.contains(range) }) else {
+                        throw corrupt(rplace, "pmem \(range) is not inside one configured host pmem range")
                     }
-                    pmemRuns.append(FrameRun(frames: range, record: FrameRecord.owned(by: d, extra: [.reserved, .pmem]).raw))
-                    pending = (d, rec, [])
+                    expect = .pmemBacking(d, record: rec)
+                case .pmemBacking:
+                    guard case let .pmemBacking(owner, p) = expect else { throw corrupt(rplace, "out of sequence") }
+                    guard d == owner, rec.flags == 0, rec.c == 0 else { throw corrupt(rplace, "backing record of \(d) after pmem of \(owner), or reserved fields set") }
+                    let need = p.b.multipliedReportingOverflow(by: PageOrder.frameBytes)
+                    guard rec.a % PageOrder.frameBytes == 0, !need.overflow, rec.a <= rec.b, need.partialValue <= rec.b - rec.a else {
+                        throw corrupt(rplace, "the region's \(p.b) frames from byte \(rec.a) do not fit a backing of \(rec.b) bytes on a page boundary")
+                    }
+                    expect = .path(d, record: p, offset: rec.a, backingBytes: rec.b, path: [])
                 case .pathBytes:
-                    let p = pending!
-                    let length = Int(p.record.flags)
-                    let chunk = p.path.count / F.pathBytesPerRecord
-                    guard d == p.domain, rec.flags == UInt32(chunk) else { throw corrupt(rplace, "path chunk \(rec.flags) of \(d), expected chunk \(chunk) of \(p.domain)") }
-                    var path = p.path
+                    guard case let .path(owner, p, offset, backingBytes, soFar) = expect else { throw corrupt(rplace, "out of sequence") }
+                    let length = Int(p.flags)
+                    let chunk = soFar.count / F.pathBytesPerRecord
+                    guard d == owner, rec.flags == UInt32(chunk) else { throw corrupt(rplace, "path chunk \(rec.flags) of \(d), expected chunk \(chunk) of \(owner)") }
+                    var path = soFar
                     for (w, word) in [rec.a, rec.b, rec.c].enumerated() {
                         for i in 0..<8 {
                             let byte = UInt8(truncatingIfNeeded: word >> (8 * UInt64(i)))
@@ -259,20 +305,24 @@ enum StateReader {
                         }
                     }
                     if path.count < length {
-                        pending = (p.domain, p.record, path)
+                        expect = .path(owner, record: p, offset: offset, backingBytes: backingBytes, path: path)
                     } else {
                         guard let text = String(validating: path, as: UTF8.self) else { throw corrupt(rplace, "the backing path is not UTF-8") }
-                        let region = GuestPmem(frames: MfnRange(uncheckedFirst: p.record.a, end: p.record.a + p.record.b),
-                                               gfn: Gfn(uncheckedRaw: p.record.c), backingPath: text)
-                        pmemOf[p.domain, default: []].append(region)
-                        pending = nil
+                        let region = GuestPmem(frames: MfnRange(uncheckedFirst: p.a, end: p.a + p.b), gfn: Gfn(uncheckedRaw: p.c),
+                                               backingPath: text, backingOffset: offset, backingBytes: backingBytes)
+                        pmemOf[owner, default: []].append(region)
+                        expect = .any
                     }
                 }
             }
         }
 
-        if pending != nil { throw corrupt("state", "the last pmem region's path is cut short") }
-        runs = merge(runs, pmemRuns)
+        switch expect {
+        case .any: break
+        case .ramRegions: throw corrupt("state", "the last domain's RAM regions are cut short")
+        case .pmemBacking: throw corrupt("state", "the last pmem region has no backing record")
+        case .path: throw corrupt("state", "the last pmem region's path is cut short")
+        }
 
         // 3. Cross-checks: roots, state pages vs preserved runs, gfn overlaps.
         for (d, _, _) in rawDomains {
@@ -298,29 +348,16 @@ enum StateReader {
             for (a, b) in zip(gfnUse, gfnUse.dropFirst()) where a.overlaps(b) {
                 throw corrupt("state", "\(d) maps \(b.first) twice")
             }
-            let memory: DomainConfig.Memory = flags.contains(.staticMemory)
+            let memory: HostDomainConfig.Memory = flags.contains(.staticMemory)
                 ? .staticMemory(directMap: flags.contains(.directMap), allowDynamic: flags.contains(.allowDynamic))
                 : .dynamic(frames: rec.b)
-            domains.append(ParsedDomain(config: DomainConfig(id: d, memory: memory, ramBase: Gfn(uncheckedRaw: rec.a)),
+            domains.append(ParsedDomain(config: HostDomainConfig(id: d, memory: memory, ramBase: Gfn(uncheckedRaw: rec.a), ramRegions: ramRegionsOf[d]),
                                         physmap: PhysmapExtents(sortedByGfn: extents), p2mRoot: roots[d]!, pmem: pmem))
         }
         let plan = try runs.withUnsafeBufferPointer { buf throws(LiveUpdateError) in
             try RebuildPlan(frames: frames, layout: layout.segments, preserved: buf)
         }
         return ParsedLiveUpdateState(domains: domains, plan: plan, listPages: listPages, dataPages: dataMfns, records: records)
-    }
-
-    /// Two lists of runs, each sorted by start, as one sorted list. The caller has established
-    /// that no run of one overlaps a run of the other (RAM and pmem frames are disjoint).
-    static func merge(_ a: [FrameRun], _ b: [FrameRun]) -> [FrameRun] {
-        guard !b.isEmpty else { return a }
-        var out = [FrameRun]()
-        out.reserveCapacity(a.count + b.count)
-        var i = 0, j = 0
-        while i < a.count || j < b.count {
-            if j == b.count || (i < a.count && a[i].start < b[j].start) { out.append(a[i]); i += 1 } else { out.append(b[j]); j += 1 }
-        }
-        return out
     }
 
     /// Index of the first run ending above `m`.

@@ -16,8 +16,8 @@ public struct LiveUpdateStateSummary: Sendable, Equatable {
 }
 
 extension HostMachine {
-    /// The records describing every guest, in state order (domains, roots, ranges by mfn, pmem
-    /// regions by mfn with their paths).
+    /// The records describing every guest, in state order (domains with their RAM regions,
+    /// roots, ranges by mfn, pmem regions by mfn with their backings and paths).
     func liveUpdateRecords() -> [LiveUpdateFormat.Record] {
         typealias F = LiveUpdateFormat
         let ids = domains.keys.sorted()
@@ -34,7 +34,7 @@ extension HostMachine {
                 if allow { flags.insert(.allowDynamic) }
             }
             if d.config.allowsDynamicPages { flags.insert(.allowDynamic) }
-            out.append(F.Record(kind: F.Kind.domain.rawValue, domid: id.raw, flags: flags.rawValue, a: d.config.ramBase.raw, b: dynamicFrames, c: 0))
+            out.append(contentsOf: F.domainRecords(d.config, flags: flags, dynamicFrames: dynamicFrames))
         }
         for id in ids {
             out.append(F.Record(kind: F.Kind.p2mRoot.rawValue, domid: id.raw, flags: 0, a: domains[id]!.p2mRoot.raw, b: 1, c: 0))
@@ -65,8 +65,7 @@ extension HostMachine {
         }
         ranges.sort { $0.a < $1.a }
         out.append(contentsOf: ranges)
-        let pmem = ids.flatMap { id in domains[id]!.pmem.map { (id, $0) } }.sorted { $0.1.frames < $1.1.frames }
-        for (id, region) in pmem { out.append(contentsOf: F.pmemRecords(region, domid: id.raw)) }
+        for (id, region) in attachedPmem { out.append(contentsOf: F.pmemRecords(region, domid: id.raw)) }
         return out
     }
 

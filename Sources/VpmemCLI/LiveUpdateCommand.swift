@@ -106,9 +106,9 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                     pmem          \(mib(p.bytes)) of host pmem \(p.frames) for \(p.owner) at \(p.gfn)
                     backing       \(p.backingPath) (libpmem: \(p.backingIsRealPmem ? "real pmem, cache flushes" : "not pmem, msync"))
                     written       \(p.pagesWritten) pages of known data before the handover
-                    checksum      \(p.checksumBefore) before, \(p.checksumAfter) after (every byte of the backing)
+                    checksum      \(p.checksumBefore) before, \(p.checksumAfter) after (every byte of the region)
                       contents unchanged (mapped again)     \(yes(p.contentsUnchanged))
-                      same owner, pmem frames in the table  \(yes(p.ownershipUnchanged))
+                      same owner (registry extent)          \(yes(p.ownershipUnchanged))
                       mapped as p2m type pmem               \(yes(p.p2mTypeIsPmem))
                     """
             }

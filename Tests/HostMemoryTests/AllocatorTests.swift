@@ -106,6 +106,21 @@ import Testing
         }
     }
 
+    /// The bitmaps are shared until written: a copy changed afterwards leaves the original as it
+    /// was, and the other way round.
+    @Test func copiesAreIndependent() {
+        var a = BuddyHeap(frames: 1 << 20)
+        a.free(frames(0x100, 0xC0000))
+        var b = a
+        let got = b.allocate(order: 9)
+        #expect(got == mfn(0x200))
+        #expect(a.freeRanges() == [frames(0x100, 0xC0000)] && a.freeFrames == 0xC0000 - 0x100)
+        #expect(b.freeRanges() == [frames(0x100, 0x200), frames(0x400, 0xC0000)])
+        a.free(frames(0xC0000, 0xC0010))
+        #expect(b.freeRanges() == [frames(0x100, 0x200), frames(0x400, 0xC0000)])
+        #expect(a.allocate(order: 9) == mfn(0x200) && a.contains(mfn(0xC000f)))
+    }
+
     @Test func takeSplitsTheBlockAroundTheFrame() {
         var heap = BuddyHeap(frames: 1024)
         heap.free(frames(0, 1024))

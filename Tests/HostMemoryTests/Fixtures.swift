@@ -56,7 +56,7 @@ let smallPmem = frames(0x9000, 0x9400)
 struct HostSnapshot: Equatable {
     let table: [UInt64]
     let heap: [MfnRange]
-    let domains: [DomainID: Domain]
+    let domains: [DomainID: HostDomain]
     let hostRanges: HostRangeRegistry
     let pmemBackings: Set<GuestPmem>
     init(_ h: HostMachine) {
@@ -83,15 +83,27 @@ func brokenInvariant(_ h: HostMachine, sink: RecordingPhysmap?) -> String? {
     }
     if let r = h.config.liveUpdateRegion, heap.contains(where: { $0.overlaps(r) }) { return "region reached the heap" }
     for p in h.config.pmem where heap.contains(where: { $0.overlaps(p) }) { return "pmem \(p) reached the heap" }
-    let attached = h.domains.values.flatMap { d in d.pmem.map { (d.id, $0) } }
-    for p in h.config.pmem {
-        for m in p.first.raw..<p.end {
-            let owner = attached.first { $0.1.frames.contains(mfn(m)) }?.0
-            let want: FrameRecord = owner.map { .owned(by: $0, extra: [.reserved, .pmem]) } ?? .pmemFree
-            if h.frameTable[mfn(m)] != want { return "pmem frame \(mfn(m)) is \(h.frameTable[mfn(m)]), expected \(want)" }
-            if h.hostRanges.lookup(mfn(m))?.owner != owner { return "registry owner of \(mfn(m)) is not \(String(describing: owner))" }
+    // Pmem is tracked by extents: pmem frames the table covers (below the end of RAM) are holes,
+    // and the registry's owners are exactly the guests' attached regions.
+    for p in h.config.pmem where h.frameTable.contains(p.first) {
+        if !h.frameTable.allFrames(in: frames(p.first.raw, min(p.end, UInt64(h.frameTable.count))), satisfy: { $0 == .hole }) {
+            return "pmem \(p) has frame records that are not holes"
         }
     }
+    let attached = h.domains.values.flatMap { d in d.pmem.map { (d.id, $0) } }
+    var registryOwned: [DomainID: [MfnRange]] = [:]
+    for r in h.hostRanges.ranges where r.kind == .pmem {
+        if let o = r.owner { registryOwned[o, default: []].append(r.frames) }
+        if !h.config.pmem.contains(where: { $0.contains(r.frames) }) { return "registry pmem \(r.frames) is not configured pmem" }
+    }
+    var regionsOwned: [DomainID: [MfnRange]] = [:]
+    for (id, p) in attached { regionsOwned[id, default: []].append(p.frames) }
+    if registryOwned.mapValues({ MfnRange.merging($0) }) != regionsOwned.mapValues({ MfnRange.merging($0) }) {
+        return "registry pmem owners \(registryOwned) differ from the attached regions \(regionsOwned)"
+    }
+    let regions = attached.map(\.1.frames).sorted()
+    for (a, b) in zip(regions, regions.dropFirst()) where a.overlaps(b) { return "pmem regions \(a) and \(b) overlap" }
+    if Set(h.pmemMappings.keys) != Set(attached.map(\.1)) { return "pmem mappings held do not match the attached regions" }
     for b in h.config.badPages where h.frameTable[b].flags != .bad { return "bad page \(b) is \(h.frameTable[b])" }
     if let x = h.config.reservedXenHeap {
         for (id, d) in h.domains where d.physmap.extents.contains(where: { $0.mfnRange.overlaps(x) }) {

@@ -20,14 +20,14 @@ import Testing
     @Test func staticGuestIsMappedAtRamBaseOrOneToOne() throws {
         let sink = RecordingPhysmap()
         let h = try HostMachine.coldBoot(smallConfig(), physmapSink: sink)
-        let a = try h.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
+        let a = try h.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
         #expect(a.physmap.extents == [
             PhysmapExtent(gfn: Gfn(uncheckedRaw: 0x6000), mfn: mfn(0x6000), count: 0x40),
             PhysmapExtent(gfn: Gfn(uncheckedRaw: 0x6100), mfn: mfn(0x6100), count: 0x10),
         ])
         #expect(sink.translate(d1, gfn: Gfn(uncheckedRaw: 0x6105))?.mfn == mfn(0x6105))
-        let b = try h.createDomain(DomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: false)))
-        #expect(b.physmap.extents == [PhysmapExtent(gfn: DomainConfig.defaultRamBase, mfn: mfn(0x6200), count: 0x20)])
+        let b = try h.createDomain(HostDomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: false)))
+        #expect(b.physmap.extents == [PhysmapExtent(gfn: HostDomainConfig.defaultRamBase, mfn: mfn(0x6200), count: 0x20)])
         #expect(h.frameTable[mfn(0x6201)] == .owned(by: d2, extra: [.reserved, .staticMemory]))
         #expect(brokenInvariant(h, sink: sink) == nil)
     }
@@ -37,14 +37,14 @@ import Testing
         try h.markBad(mfn(0x6105))
         let before = HostSnapshot(h)
         #expect(throws: HostMemoryError.staticPageCheckFailed(domain: d1, mfn: mfn(0x6105), .notFree([.bad, .reserved, .staticMemory]))) {
-            try h.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
+            try h.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
         }
         #expect(HostSnapshot(h) == before)
         // A static page somebody holds a reference on fails too, naming the count.
         let h2 = try HostMachine.coldBoot(smallConfig())
         h2.frameTable[mfn(0x6201)] = FrameRecord(owner: .invalid, flags: [.free, .reserved, .staticMemory], refcount: 2)
         #expect(throws: HostMemoryError.staticPageCheckFailed(domain: d2, mfn: mfn(0x6201), .referenced(2))) {
-            try h2.createDomain(DomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: false)))
+            try h2.createDomain(HostDomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: false)))
         }
         #expect(h2.frameTable[mfn(0x6200)] == .staticFree)
     }
@@ -52,9 +52,9 @@ import Testing
     @Test func ballooningStaticMemoryStaysWithItsGuest() throws {
         let h = try HostMachine.coldBoot(smallConfig())
         let heapAtBoot = h.heapFreeRanges()
-        try h.createDomain(DomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: false)))
+        try h.createDomain(HostDomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: false)))
         let heapBefore = h.heapFreeRanges()
-        let gfn = Gfn(uncheckedRaw: DomainConfig.defaultRamBase.raw + 5)
+        let gfn = Gfn(uncheckedRaw: HostDomainConfig.defaultRamBase.raw + 5)
         try h.balloonOut(d2, gfn: gfn)
         #expect(h.frameTable[mfn(0x6205)] == .staticFree)
         #expect(h.heapFreeRanges() == heapBefore)
@@ -74,7 +74,7 @@ import Testing
 
     @Test func staticGuestGetsDynamicPagesOnlyWhenAllowed() throws {
         let h = try HostMachine.coldBoot(smallConfig())
-        try h.createDomain(DomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
+        try h.createDomain(HostDomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
         let got = try h.balloonIn(d2, gfn: Gfn(uncheckedRaw: 0x90000))
         #expect(!h.config.staticMemory.contains { $0.range.contains(got) })
         #expect(h.frameTable[got] == .owned(by: d2))
@@ -84,7 +84,7 @@ import Testing
 
     @Test func directMappedGuestOnlyGetsItsOwnFrameBack() throws {
         let h = try HostMachine.coldBoot(smallConfig())
-        try h.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: true)))
+        try h.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: true)))
         try h.balloonOut(d1, gfn: Gfn(uncheckedRaw: 0x6003))
         #expect(throws: HostMemoryError.gfnAlreadyMapped(d1, Gfn(uncheckedRaw: 0x6004))) {
             try h.balloonIn(d1, gfn: Gfn(uncheckedRaw: 0x6004))
@@ -101,13 +101,13 @@ import Testing
         let x = try h.allocateXenHeapPage()
         #expect(frames(0x7000, 0x7400).contains(x))
         #expect(h.frameTable[x] == .owned(by: .xen, extra: .xenHeap))
-        try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 0x2000)))
+        try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 0x2000)))
         #expect(brokenInvariant(h, sink: nil) == nil)
         try h.freeXenHeapPage(x)
         #expect(h.xenHeap!.contains(x))
         #expect(throws: HostMemoryError.notAXenHeapPage(x, .free)) { try h.freeXenHeapPage(x) }
         // Exhaust the domain heap: the reserved Xen heap still is not used for guests.
-        #expect(throws: HostMemoryError.self) { try h.createDomain(DomainConfig(id: d4, memory: .dynamic(frames: 0x4000))) }
+        #expect(throws: HostMemoryError.self) { try h.createDomain(HostDomainConfig(id: d4, memory: .dynamic(frames: 0x4000))) }
     }
 
     @Test func aRefusingP2MUndoesTheWholeGuest() throws {
@@ -115,7 +115,7 @@ import Testing
         let h = try HostMachine.coldBoot(smallConfig(), physmapSink: sink)
         let before = HostSnapshot(h)
         sink.failNextMap = true
-        #expect(throws: HostMemoryError.self) { try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 100))) }
+        #expect(throws: HostMemoryError.self) { try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 100))) }
         #expect(HostSnapshot(h) == before)
         #expect(sink.tables[d3]?.isEmpty ?? true)
     }
@@ -132,6 +132,41 @@ import Testing
         c = smallConfig()
         c.badPages = [mfn(0x4000)]
         #expect(throws: HostMemoryError.badPageOutsideRAM(mfn(0x4000))) { try c.validate() }
+        // The limit is on the RAM span; pmem, however high and large, does not count.
+        c = smallConfig()
+        c.banks.append(frames(HostMemoryConfig.maxFrames - 0x100, HostMemoryConfig.maxFrames + 1))
+        #expect(throws: HostMemoryError.hostTooLarge(frames: HostMemoryConfig.maxFrames + 1, limit: HostMemoryConfig.maxFrames)) { try c.validate() }
+        #expect(HostMemoryError.hostTooLarge(frames: HostMemoryConfig.maxFrames + 1, limit: HostMemoryConfig.maxFrames).description.contains("(2 TiB)"))
+        c = smallConfig()
+        c.pmem = [frames(0x1000_0000, 0x1000_0000 + (6 << 28)), frames(maxFrameNumber, maxFrameNumber + 1)]
+        #expect(c.frameCount == 0x8000)
+        #expect(throws: Never.self) { try c.validate() }
+        c.pmem.append(frames(0x7ff0, 0x8010))
+        #expect(throws: HostMemoryError.overlap(what: "pmem range", frames(0x7ff0, 0x8010), other: "RAM bank", frames(0x5000, 0x8000))) { try c.validate() }
+    }
+
+    /// A 1 TiB host with 6 TiB of pmem at high addresses: the frame table covers RAM only, a
+    /// fresh table reads free where nothing was written, the heap holds every free RAM frame,
+    /// pmem is two registry extents. (How long this takes is measured by HostScaleBench.)
+    @Test func aOneTebibyteHostWithSixTebibytesOfPmem() throws {
+        let c = try HostScaleWorkload.config()
+        #expect(c.ramFrames == 1 << 28 && c.pmem.reduce(0) { $0 + $1.count } == 6 << 28)
+        let h = try HostMachine.coldBoot(c)
+        let ramEnd = c.frameCount
+        #expect(ramEnd == (1 << 28) + (1 << 18) + 0x100)
+        #expect(h.frameTable.count == Int(ramEnd) && h.memory.frames == Int(ramEnd))
+        let ft = HostMachine.frameTableFrames(for: ramEnd)
+        #expect(h.frameTable[mfn(0xff)] == .hole && h.frameTable[mfn(0x100)] == .free && h.frameTable[mfn(0xbffff)] == .free)
+        #expect(h.frameTable[mfn(0xc0000)] == .hole && h.frameTable[mfn(0xfffff)] == .hole && h.frameTable[mfn(0x100000)] == .free)
+        #expect(h.frameTable[mfn(ramEnd - ft - 1)] == .free && h.frameTable[mfn(ramEnd - ft)] == .owned(by: .xen, extra: .xenHeap))
+        #expect(h.bootAllocations == [frames(ramEnd - ft, ramEnd)])
+        #expect(h.domainHeap.freeFrames == c.ramFrames - ft)
+        #expect(h.hostRanges.ranges.filter { $0.kind == .pmem }.map(\.frames) == c.pmem)
+        let guest = try h.createDomain(HostDomainConfig(id: d1, memory: .dynamic(frames: 1 << 24)))
+        #expect(guest.physmap.mappedFrames == 1 << 24)
+        for e in guest.physmap.extents { #expect(h.frameTable.allFrames(in: e.mfnRange) { $0 == .owned(by: d1) }) }
+        try h.destroyDomain(d1)
+        #expect(h.domainHeap.freeFrames == c.ramFrames - ft)
     }
 
     /// Guest RAM through the guest memory core's p2m: direct-mapped guests have gfn == mfn in the
@@ -143,10 +178,10 @@ import Testing
             c.banks.append(frames(0x40000, 0x80000))
             c.staticMemory.append(StaticMemoryRegion(domain: d4, range: frames(0x40000, 0x80000)))
             let h = try HostMachine.coldBoot(c, physmapSink: sink)
-            try h.createDomain(DomainConfig(id: d4, memory: .staticMemory(directMap: true, allowDynamic: false)))
+            try h.createDomain(HostDomainConfig(id: d4, memory: .staticMemory(directMap: true, allowDynamic: false)))
             #expect(sink.p2m(d4).translate(Gfn(uncheckedRaw: 0x40123))?.order == .size1G)
-            try h.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: true)))
-            try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 700)))
+            try h.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: true)))
+            try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 700)))
             for op in ops {
                 let id = [d1, d3, d4][op % 3]
                 let d = h.domains[id]!
@@ -182,10 +217,25 @@ import Testing
                 do {
                     switch op % 9 {
                     case 0:
-                        let memory: DomainConfig.Memory = id.raw <= 2
+                        let memory: HostDomainConfig.Memory = id.raw <= 2
                             ? .staticMemory(directMap: (op / 64) % 2 == 0, allowDynamic: (op / 128) % 2 == 0)
                             : .dynamic(frames: UInt64(1 + (op / 64) % 3000))
-                        try h.createDomain(DomainConfig(id: id, memory: memory))
+                        // Half the guests on two RAM regions (sometimes more than static memory
+                        // holds, or off a direct-mapped guest's static memory: refused).
+                        var regions: [GfnRange]?
+                        if (op / 4096) % 2 == 0 {
+                            let n: UInt64
+                            switch memory {
+                            case .dynamic(let f): n = f
+                            case .staticMemory(true, _): n = 0
+                            case .staticMemory(false, _): n = 1 + UInt64(op / 8192) % 0x60
+                            }
+                            let a = UInt64(op / 8192) % 0x30
+                            regions = n == 0 ? [GfnRange(uncheckedFirst: 0x6000 + a, end: 0x6000 + a + 1 + UInt64(op / 65536) % 0x30)]
+                                : n == 1 ? [GfnRange(uncheckedFirst: 0x40000, end: 0x40001)]
+                                : [GfnRange(uncheckedFirst: 0x40000, end: 0x40000 + n / 2), GfnRange(uncheckedFirst: 0x48000, end: 0x48000 + n - n / 2)]
+                        }
+                        try h.createDomain(HostDomainConfig(id: id, memory: memory, ramRegions: regions))
                     case 1, 2:
                         if let d = h.domains[id], !d.physmap.extents.isEmpty {
                             let e = d.physmap.extents[(op / 64) % d.physmap.extents.count]

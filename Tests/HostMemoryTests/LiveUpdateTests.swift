@@ -4,14 +4,14 @@ import Testing
 @testable import HostMemory
 
 /// Builds a host with d1 direct-mapped static, d2 static at ram base, d3/d4 dynamic and
-/// fragmented, with real bytes written into some guest pages.
+/// fragmented (d4 laid on x86-style RAM regions), with real bytes written into some guest pages.
 func builtHost(seed: UInt64, sink: RecordingPhysmap? = nil, xenHeap: Bool = false) throws -> HostMachine {
     var rng = SplitMix64(seed: seed)
     let h = try HostMachine.coldBoot(smallConfig(reservedXenHeap: xenHeap), physmapSink: sink)
-    try h.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
-    try h.createDomain(DomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
-    try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 0x800 + rng.next() % 0x400)))
-    try h.createDomain(DomainConfig(id: d4, memory: .dynamic(frames: 0x300)))
+    try h.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
+    try h.createDomain(HostDomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
+    try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 0x800 + rng.next() % 0x400)))
+    try h.createDomain(HostDomainConfig(id: d4, memory: .dynamic(frames: 0x300), ramRegions: d4RamRegions))
     var gfn3: UInt64 = 0x100000, gfn4: UInt64 = 0x100000
     for _ in 0..<(50 + rng.next() % 100) {
         let a = 1 + rng.next() % 9, b = 1 + rng.next() % 5
@@ -32,6 +32,9 @@ func builtHost(seed: UInt64, sink: RecordingPhysmap? = nil, xenHeap: Bool = fals
     }
     return h
 }
+
+/// d4's RAM: below 640 KiB, then up to 0x300 frames in all from 1 MiB.
+let d4RamRegions = [GfnRange(uncheckedFirst: 0, end: 0x9f), GfnRange(uncheckedFirst: 0x100, end: 0x100 + 0x300 - 0x9f)]
 
 struct Preserved {
     let ranges: [DomainID: [MfnRange]]
@@ -85,7 +88,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
             #expect(brokenInvariant(n2, sink: sink2) == nil)
             // And the new host keeps working: destroy and recreate a static guest.
             try n2.destroyDomain(d2)
-            try n2.createDomain(DomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
+            try n2.createDomain(HostDomainConfig(id: d2, memory: .staticMemory(directMap: false, allowDynamic: true)))
             #expect(brokenInvariant(n2, sink: sink2) == nil)
         }
     }
@@ -119,7 +122,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
     /// Xen's boot allocator holds 512 ranges; the state holds any number.
     @Test func stateCarriesThousandsOfRanges() throws {
         let h = try HostMachine.coldBoot(smallConfig())
-        for (i, id) in [d3, d4].enumerated() { try h.createDomain(DomainConfig(id: id, memory: .dynamic(frames: 1 + UInt64(i)))) }
+        for (i, id) in [d3, d4].enumerated() { try h.createDomain(HostDomainConfig(id: id, memory: .dynamic(frames: 1 + UInt64(i)))) }
         for k in 0..<6000 {
             try h.populate(k % 2 == 0 ? d3 : d4, at: Gfn(uncheckedRaw: 0x100000 + UInt64(k)), frames: 1)
         }
@@ -137,8 +140,8 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         let banks = [frames(0x100, 0x80000)]
         let config = HostMemoryConfig(banks: banks, liveUpdateRegion: frames(0x100, 0x900))
         let h = try HostMachine.coldBoot(config)
-        try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 1)))
-        try h.createDomain(DomainConfig(id: d4, memory: .dynamic(frames: 1)))
+        try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 1)))
+        try h.createDomain(HostDomainConfig(id: d4, memory: .dynamic(frames: 1)))
         for k in 0..<110_000 {
             try h.populate(k % 2 == 0 ? d3 : d4, at: Gfn(uncheckedRaw: 0x100000 + UInt64(k)), frames: 1)
         }
@@ -208,7 +211,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         let overlap = try attempt { rs in
             rs[firstRange].a = region.first.raw + 4
             rs[firstRange].b = 1
-            rs.sort { ($0.kind, $0.a) < ($1.kind, $1.a) }
+            sortOwnedRanges(&rs)
         }
         if case .inUseRangeOverlapsRegion = overlap {} else { Issue.record("overlap gave \(String(describing: overlap))") }
         // Unsorted ranges.
@@ -219,7 +222,7 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
             let e = try attempt { rs in
                 let i = rs.lastIndex { $0.kind == LiveUpdateFormat.Kind.ownedRange.rawValue }!
                 rs[i] = LiveUpdateFormat.Record(kind: 3, domid: d3.raw, flags: 0, a: a, b: b, c: 0x900000)
-                rs.sort { ($0.kind, $0.a) < ($1.kind, $1.a) }
+                sortOwnedRanges(&rs)
             }
             if case .corruptState = e {} else { Issue.record("range at 0x\(String(a, radix: 16)) gave \(String(describing: e))") }
         }
@@ -232,6 +235,41 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
         // A guest without its p2m root.
         let rootless = try attempt { rs in rs.removeAll { $0.kind == 2 && $0.domid == d4.raw } }
         if case .corruptState = rootless {} else { Issue.record("rootless gave \(String(describing: rootless))") }
+
+        // d4's RAM regions: carried right after its domain record, checked against it.
+        typealias F = LiveUpdateFormat
+        let d4At = records.firstIndex { $0.kind == F.Kind.domain.rawValue && $0.domid == d4.raw }!
+        #expect(records[d4At].c == 2)
+        #expect(records[(d4At + 1)...(d4At + 2)].map { GfnRange(uncheckedFirst: $0.a, end: $0.a + $0.b) } == d4RamRegions)
+        #expect(records[(d4At + 1)...(d4At + 2)].allSatisfy { $0.kind == F.Kind.ramRegion.rawValue })
+        var ramProblems: [String: LiveUpdateError?] = [:]
+        ramProblems["a region missing"] = try attempt { rs in rs.remove(at: d4At + 2) }
+        ramProblems["a region too many"] = try attempt { rs in rs[d4At].c = 1 }
+        ramProblems["regions swapped"] = try attempt { rs in rs.swapAt(d4At + 1, d4At + 2); rs[d4At + 1].flags = 0; rs[d4At + 2].flags = 1 }
+        ramProblems["regions overlapping"] = try attempt { rs in rs[d4At + 2].a = 0x9e }
+        ramProblems["regions short of the dynamic frames"] = try attempt { rs in rs[d4At + 2].b -= 1 }
+        ramProblems["an empty region"] = try attempt { rs in rs[d4At + 1].b = 0 }
+        ramProblems["a region leaving the frame space"] = try attempt { rs in rs[d4At + 2].a = maxFrameNumber }
+        ramProblems["a region of another guest"] = try attempt { rs in rs[d4At + 2].domid = d3.raw }
+        ramProblems["a region alone"] = try attempt { rs in rs[d4At].c = 0; rs.swapAt(d4At, d4At + 2); rs.swapAt(d4At, d4At + 1) }
+        ramProblems["a region after the roots"] = try attempt { rs in
+            let r = rs.remove(at: d4At + 2)
+            rs.insert(r, at: rs.firstIndex { $0.kind == F.Kind.ownedRange.rawValue }!)
+        }
+        for (what, e) in ramProblems {
+            if case .corruptState = e {} else { Issue.record("\(what) gave \(String(describing: e))") }
+        }
+        // Version 1 (no RAM regions, no pmem backing records) is not read as version 2, on the
+        // list page or on a data page.
+        for (list, data) in [(UInt32(1), UInt32(1)), (2, 1)] {
+            let old = try forgedStateRefusal(h, records, version: data, listVersion: list) { _ in }
+            guard case let .corruptState(place, problem) = old else {
+                Issue.record("version \(list)/\(data) gave \(String(describing: old))")
+                continue
+            }
+            #expect(place.hasPrefix(list == 1 ? "MFN-list page 0" : "data page 0"))
+            #expect(problem == "format version 1 (this instance reads 2)")
+        }
     }
 
     @Test func aLoopInTheMFNListChainIsRefused() throws {
@@ -254,6 +292,14 @@ func handover(_ h: HostMachine, sink: RecordingPhysmap? = nil) throws -> HostMac
     }
 }
 
+/// Sorts the owned-range records by first frame, in their own places (the other sections and
+/// their order stay as they are).
+func sortOwnedRanges(_ rs: inout [LiveUpdateFormat.Record]) {
+    let places = rs.indices.filter { rs[$0].kind == LiveUpdateFormat.Kind.ownedRange.rawValue }
+    let sorted = places.map { rs[$0] }.sorted { $0.a < $1.a }
+    for (i, r) in zip(places, sorted) { rs[i] = r }
+}
+
 func subtract(_ a: MfnRange, _ b: MfnRange) -> [MfnRange] {
     guard a.overlaps(b) else { return [a] }
     var out: [MfnRange] = []
@@ -263,19 +309,21 @@ func subtract(_ a: MfnRange, _ b: MfnRange) -> [MfnRange] {
 }
 
 /// Forges a state from `records` after `edit` and boots on it: the refusal, or nil when accepted.
-func forgedStateRefusal(_ h: HostMachine, _ records: [LiveUpdateFormat.Record],
-                        _ edit: (inout [LiveUpdateFormat.Record]) -> Void) throws -> LiveUpdateError? {
+func forgedStateRefusal(_ h: HostMachine, _ records: [LiveUpdateFormat.Record], version: UInt32 = LiveUpdateFormat.version,
+                        listVersion: UInt32? = nil, _ edit: (inout [LiveUpdateFormat.Record]) -> Void) throws -> LiveUpdateError? {
     var rs = records
     edit(&rs)
-    try forge(h, rs)
+    try forge(h, rs, version: version, listVersion: listVersion ?? version)
     do {
         _ = try LiveUpdateBoot(config: h.config, memory: h.memory).parseState()
         return nil
     } catch { return error }
 }
 
-/// Rewrites the host's state pages with `records`, checksums and record checks valid.
-func forge(_ h: HostMachine, _ records: [LiveUpdateFormat.Record]) throws {
+/// Rewrites the host's state pages with `records`, checksums and record checks valid, in format
+/// `version` (`listVersion` on the MFN-list page).
+func forge(_ h: HostMachine, _ records: [LiveUpdateFormat.Record], version: UInt32 = LiveUpdateFormat.version,
+           listVersion: UInt32 = LiveUpdateFormat.version) throws {
     typealias F = LiveUpdateFormat
     let region = h.config.liveUpdateRegion!
     let dataCount = (records.count + F.recordsPerPage - 1) / F.recordsPerPage
@@ -286,7 +334,7 @@ func forge(_ h: HostMachine, _ records: [LiveUpdateFormat.Record]) throws {
         var w = PageWriter()
         let first = seq * F.recordsPerPage
         let n = min(F.recordsPerPage, records.count - first)
-        w.put(F.dataMagic, at: 0); w.put(F.version, at: 8); w.put(UInt32(n), at: 12); w.put(UInt64(seq), at: 16)
+        w.put(F.dataMagic, at: 0); w.put(version, at: 8); w.put(UInt32(n), at: 12); w.put(UInt64(seq), at: 16)
         for i in 0..<n {
             let r = records[first + i], o = F.dataHeaderBytes + i * F.recordBytes
             w.put(r.kind, at: o); w.put(r.domid, at: o + 2); w.put(r.flags, at: o + 4)
@@ -297,7 +345,7 @@ func forge(_ h: HostMachine, _ records: [LiveUpdateFormat.Record]) throws {
         h.memory.writePage(w.bytes, to: m)
     }
     var w = PageWriter()
-    w.put(F.listMagic, at: 0); w.put(F.version, at: 8); w.put(UInt32(pages.count), at: 12)
+    w.put(F.listMagic, at: 0); w.put(listVersion, at: 8); w.put(UInt32(pages.count), at: 12)
     w.put(UInt64(pages.count), at: 16); w.put(UInt64(records.count), at: 24); w.put(F.none, at: 32)
     for (i, m) in pages.enumerated() { w.put(m.raw, at: F.listHeaderBytes + i * 8) }
     w.seal(checksumAt: F.listChecksumOffset)

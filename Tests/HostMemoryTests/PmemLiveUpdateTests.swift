@@ -22,8 +22,8 @@ let pmemGfn = Gfn(uncheckedRaw: 0x300000)
 /// d3 with known bytes written into its backing.
 func pmemHost(_ dir: BackingDirectory, seed: UInt64 = 1, sink: (any GuestPhysmapSink)? = nil) throws -> (HostMachine, GuestPmem) {
     let h = try HostMachine.coldBoot(smallConfig(pmem: true), physmapSink: sink)
-    try h.createDomain(DomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
-    try h.createDomain(DomainConfig(id: d3, memory: .dynamic(frames: 0x400)))
+    try h.createDomain(HostDomainConfig(id: d1, memory: .staticMemory(directMap: true, allowDynamic: false)))
+    try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 0x400)))
     for k in 0..<40 { try h.populate(d3, at: Gfn(uncheckedRaw: 0x100000 + UInt64(k) * 3), frames: 2) }
     let region = try h.attachPmem(d3, frames: pmemPart, at: pmemGfn,
                                   backing: PmemMapping.create(path: dir.file("d3.pmem"), size: pmemPart.count * 4096))
@@ -33,6 +33,18 @@ func pmemHost(_ dir: BackingDirectory, seed: UInt64 = 1, sink: (any GuestPhysmap
         try mapping.write((0..<4096).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: page * 4096)
     }
     return (h, region)
+}
+
+/// One entry of the host's pmem ownership, by extent (pmem has no frame records).
+struct PmemExtent: Equatable, CustomStringConvertible {
+    let frames: MfnRange
+    let owner: DomainID?
+    var description: String { "\(frames) \(owner.map { "\($0)" } ?? "unowned")" }
+}
+
+/// The registry's pmem entries, in frame order.
+func pmemExtents(_ h: HostMachine) -> [PmemExtent] {
+    h.hostRanges.ranges.filter { $0.kind == .pmem }.map { PmemExtent(frames: $0.frames, owner: $0.owner) }
 }
 
 /// The outgoing half of a handover: state written, backings let go.
@@ -57,14 +69,16 @@ func handOver(_ h: HostMachine) throws {
         let n = try LiveUpdateBoot(config: h.config, memory: h.memory).parseState().rebuildFrameTable().handBackToHeap(physmapSink: sink)
         #expect(try n.pmemChecksum(region) == before)
         #expect(n.domains[d3]?.pmem == [region])
-        #expect(n.frameTable.allFrames(in: pmemPart) { $0 == .owned(by: d3, extra: [.reserved, .pmem]) })
-        #expect(n.hostRanges.lookup(pmemPart.first)?.owner == d3)
+        // Ownership comes back by extent: d3 owns exactly its region, the rest is unattached.
+        #expect(pmemExtents(n) == [PmemExtent(frames: frames(0x9000, 0x9100), owner: nil), PmemExtent(frames: pmemPart, owner: d3),
+                                   PmemExtent(frames: frames(0x9200, 0x9400), owner: nil)])
+        #expect(n.attachedPmem.map(\.owner) == [d3] && n.attachedPmem.map(\.region) == [region])
         #expect(sink.translate(d3, gfn: pmemGfn)! == (pmemPart.first, .pmem))
         #expect(sink.translate(d3, gfn: Gfn(uncheckedRaw: pmemGfn.raw + 0xff))! == (pmemPart.last, .pmem))
         #expect(p2mDisagreement(n, sink) == nil)
         for (id, rs) in ram.ranges { #expect(n.memory.digest(of: rs) == ram.digests[id]) }
-        // The rest of the pmem range is still unattached, and never reached the heap.
-        #expect(n.frameTable.allFrames(in: frames(0x9000, 0x9100)) { $0 == .pmemFree })
+        // Pmem is not in the frame table (it lies above RAM) and never reached the heap.
+        #expect(!n.frameTable.contains(smallPmem.first) && n.frameTable.count == 0x8000)
         #expect(!n.heapFreeRanges().contains { $0.overlaps(smallPmem) })
 
         // The new instance writes through its own mapping; a second handover keeps that too.
@@ -78,7 +92,7 @@ func handOver(_ h: HostMachine) throws {
         #expect(brokenInvariant(n2, sink: recording) == nil)
         // Destroying the guest gives the frames back to unattached pmem and lets go of the file.
         try n2.destroyDomain(d3)
-        #expect(n2.frameTable.allFrames(in: pmemPart) { $0 == .pmemFree })
+        #expect(pmemExtents(n2) == [PmemExtent(frames: smallPmem, owner: nil)])
         #expect(n2.pmemMappings.isEmpty)
         _ = try PmemMapping.open(path: region.backingPath, expectedSize: region.bytes)
     }
@@ -164,9 +178,22 @@ func handOver(_ h: HostMachine) throws {
         let tables = sink.tables
         func backing(_ name: String, _ size: UInt64) throws -> PmemMapping { try PmemMapping.create(path: dir.file(name), size: size) }
 
-        #expect(throws: HostMemoryError.pmemBackingSize(path: dir.file("small"), bytes: 4096, frames: frames(0x9300, 0x9310))) {
+        #expect(throws: HostMemoryError.pmemBackingSize(path: dir.file("small"), bytes: 4096, offset: 0, frames: frames(0x9300, 0x9310))) {
             try h.attachPmem(d1, frames: frames(0x9300, 0x9310), at: Gfn(uncheckedRaw: 0x9300), backing: backing("small", 4096))
         }
+        // The region from its offset must fit the backing, and start on a page of it.
+        let long = try backing("long", 0x11000)
+        #expect(throws: HostMemoryError.pmemBackingSize(path: dir.file("long"), bytes: 0x11000, offset: 0x2000, frames: frames(0x9300, 0x9310))) {
+            try h.attachPmem(d1, frames: frames(0x9300, 0x9310), at: Gfn(uncheckedRaw: 0x9300), backing: long, offset: 0x2000)
+        }
+        #expect(throws: HostMemoryError.pmemBackingSize(path: dir.file("long"), bytes: 0x11000, offset: 0x12000, frames: frames(0x9300, 0x9310))) {
+            try h.attachPmem(d1, frames: frames(0x9300, 0x9310), at: Gfn(uncheckedRaw: 0x9300), backing: long, offset: 0x12000)
+        }
+        #expect(throws: HostMemoryError.pmemBackingOffsetUnaligned(path: dir.file("long"), offset: 0x800)) {
+            try h.attachPmem(d1, frames: frames(0x9300, 0x9310), at: Gfn(uncheckedRaw: 0x9300), backing: long, offset: 0x800)
+        }
+        #expect(HostMemoryError.pmemBackingSize(path: "/b", bytes: 0x11000, offset: 0x2000, frames: frames(0x9300, 0x9310)).description
+            .contains("at least \(0x12000) bytes"))
         // RAM frames are not pmem.
         #expect(throws: HostMemoryError.mapping(.hostRam(requested: frames(0x5100, 0x5110), ram: frames(0x5100, 0x5110)))) {
             try h.attachPmem(d3, frames: frames(0x5100, 0x5110), at: Gfn(uncheckedRaw: 0x400000), backing: backing("ram", 0x10000))
@@ -176,7 +203,7 @@ func handOver(_ h: HostMachine) throws {
             try h.attachPmem(d1, frames: frames(0x91f0, 0x9210), at: Gfn(uncheckedRaw: 0x91f0), backing: backing("other", 0x20000))
         }
         // The same guest's pmem twice.
-        #expect(throws: HostMemoryError.pmemNotFree(pmemPart.first, .owned(by: d3, extra: [.reserved, .pmem]))) {
+        #expect(throws: HostMemoryError.pmemAlreadyAttached(requested: pmemPart, region: region, owner: d3)) {
             try h.attachPmem(d3, frames: pmemPart, at: Gfn(uncheckedRaw: 0x500000), backing: backing("twice", region.bytes))
         }
         // Guest frames already holding RAM, or the guest's other pmem.
@@ -216,7 +243,9 @@ func handOver(_ h: HostMachine) throws {
         let records = h.liveUpdateRecords()
         h.releasePmemBackings()
         let pmemAt = records.firstIndex { $0.kind == LiveUpdateFormat.Kind.pmemRegion.rawValue }!
-        #expect(records[(pmemAt + 1)...].allSatisfy { $0.kind == LiveUpdateFormat.Kind.pathBytes.rawValue })
+        #expect(records[pmemAt + 1] == LiveUpdateFormat.Record(kind: LiveUpdateFormat.Kind.pmemBacking.rawValue, domid: d3.raw, flags: 0,
+                                                                 a: 0, b: pmemPart.count * 4096, c: 0))
+        #expect(records[(pmemAt + 2)...].allSatisfy { $0.kind == LiveUpdateFormat.Kind.pathBytes.rawValue })
 
         func attempt(_ edit: (inout [LiveUpdateFormat.Record]) -> Void) throws -> LiveUpdateError? {
             try forgedStateRefusal(h, records, edit)
@@ -224,17 +253,113 @@ func handOver(_ h: HostMachine) throws {
         #expect(try attempt { _ in } == nil)
         var problems: [String: LiveUpdateError?] = [:]
         problems["pmem on RAM frames"] = try attempt { rs in rs[pmemAt].a = 0x5100 }
-        problems["pmem past the host"] = try attempt { rs in rs[pmemAt].a = 0x93f0; rs[pmemAt].b = 0x100 }
+        problems["pmem past the configured range"] = try attempt { rs in rs[pmemAt].a = 0x93f0; rs[pmemAt].b = 0x100 }
+        problems["pmem past the frame space"] = try attempt { rs in rs[pmemAt].a = maxFrameNumber; rs[pmemAt].b = 2 }
         problems["path cut short"] = try attempt { rs in rs.removeLast() }
-        problems["path chunk alone"] = try attempt { rs in rs.remove(at: pmemAt) }
+        problems["path chunk alone"] = try attempt { rs in rs.removeSubrange(pmemAt...(pmemAt + 1)) }
         problems["path longer than its bytes"] = try attempt { rs in rs[pmemAt].flags -= 1 }
-        problems["NUL in the path"] = try attempt { rs in rs[pmemAt + 1].a &= ~0xFF00 }
-        problems["chunks swapped"] = try attempt { rs in rs.swapAt(pmemAt + 1, pmemAt + 2) }
+        problems["NUL in the path"] = try attempt { rs in rs[pmemAt + 2].a &= ~0xFF00 }
+        problems["chunks swapped"] = try attempt { rs in rs.swapAt(pmemAt + 2, pmemAt + 3) }
         problems["pmem before ranges"] = try attempt { rs in let r = rs.remove(at: pmemAt); rs.insert(r, at: pmemAt - 1) }
         problems["pmem over RAM gfns"] = try attempt { rs in rs[pmemAt].c = 0x100000 }
+        problems["no backing record"] = try attempt { rs in rs.remove(at: pmemAt + 1) }
+        problems["backing record after the path"] = try attempt { rs in let b = rs.remove(at: pmemAt + 1); rs.append(b) }
+        problems["offset off a page"] = try attempt { rs in rs[pmemAt + 1].a = 100; rs[pmemAt + 1].b += 100 }
+        problems["region past the backing's end"] = try attempt { rs in rs[pmemAt + 1].a = 4096 }
+        problems["backing record of another guest"] = try attempt { rs in rs[pmemAt + 1].domid = d1.raw }
         for (what, e) in problems {
             if case .corruptState = e {} else { Issue.record("\(what) gave \(String(describing: e))") }
         }
+        // A backing longer than the region with the offset moved inside it is a valid state: it
+        // reaches the backing, which is refused for its size (the state names a bigger one).
+        let moved = try attempt { rs in rs[pmemAt + 1].a = 4096; rs[pmemAt + 1].b += 8192 }
+        guard case .pmemBacking(d3, _, .sizeMismatch) = moved else {
+            Issue.record("a valid offset gave \(String(describing: moved))")
+            return
+        }
+    }
+
+    /// A vNVDIMM-style backing: the region is the data part from an offset, a label area follows.
+    /// The offset and the backing's size travel in the state; the region's checksum covers its
+    /// bytes only (the label area can change without touching it); a resized backing is refused.
+    @Test func aRegionIsThePartOfItsBackingFromItsOffset() throws {
+        let dir = try BackingDirectory()
+        defer { dir.remove() }
+        let h = try HostMachine.coldBoot(smallConfig(pmem: true))
+        try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 0x40)))
+        let labelBytes: UInt64 = 128 << 10
+        let regionFrames = frames(0x9000, 0x9040)  // 256 KiB
+        let path = dir.file("nvdimm0")
+        let region = try h.attachPmem(d3, frames: regionFrames, at: pmemGfn,
+                                      backing: PmemMapping.create(path: path, size: 0x3000 + regionFrames.count * 4096 + labelBytes), offset: 0x3000)
+        #expect(region.backingOffset == 0x3000 && region.backingBytes == 0x3000 + 0x40000 + labelBytes)
+        // Only the host may hold the mapping at the handover: this test's reference ends here.
+        let changed: UInt64 = try {
+            let mapping = h.pmemMappings[region]!
+            try mapping.write([UInt8](repeating: 0xA5, count: 4096), at: 0x3000 + 5 * 4096)
+            let before = try h.pmemChecksum(region)
+            try mapping.write([1, 2, 3], at: 0x3000 + 0x40000 + 17)  // the label area
+            try mapping.write([9], at: 0x10)                       // before the region
+            #expect(try h.pmemChecksum(region) == before)
+            try mapping.write([7], at: 0x3000 + 0x3ffff)           // the region's last byte
+            let changed = try h.pmemChecksum(region)
+            #expect(changed != before)
+            #expect(try PmemChecksum.of(mapping, offset: 0x3000, bytes: 0x40000) == changed)
+            return changed
+        }()
+
+        try handOver(h)
+        let n = try LiveUpdateBoot(config: h.config, memory: h.memory).parseState().rebuildFrameTable().handBackToHeap()
+        #expect(n.domains[d3]?.pmem == [region])
+        #expect(try n.pmemChecksum(region) == changed)
+        #expect(try #require(n.pmemMappings[region]).read(at: 0x3000 + 5 * 4096, count: 4096) == [UInt8](repeating: 0xA5, count: 4096))
+
+        // Grown by one page behind the host's back: refused, naming the size the state carries.
+        try handOver(n)
+        try FileManager.default.removeItem(atPath: path)
+        _ = try PmemMapping.create(path: path, size: region.backingBytes + 4096)
+        do {
+            _ = try LiveUpdateBoot(config: n.config, memory: n.memory).parseState()
+            Issue.record("a resized backing was accepted")
+        } catch {
+            #expect(error == .pmemBacking(domain: d3, region: region, .sizeMismatch(path: path, existing: region.backingBytes + 4096, requested: region.backingBytes)))
+            #expect(error.description.contains("\(region.backingBytes) bytes"))
+        }
+    }
+
+    /// Host pmem far above RAM (at the top of the 52-bit frame space, and at 1 TiB as real hosts
+    /// place it) costs no frame records: the table ends with RAM, attach and a live update work
+    /// by extent.
+    @Test func pmemAboveRAMNeedsNoFrameRecords() throws {
+        let dir = try BackingDirectory()
+        defer { dir.remove() }
+        var c = smallConfig()
+        let top = frames(maxFrameNumber + 1 - 0x400, maxFrameNumber + 1)
+        let tib = frames(1 << 28, (1 << 28) + (6 << 28))  // 6 TiB from 1 TiB
+        c.pmem = [top, tib]
+        let sink = RecordingPhysmap()
+        let h = try HostMachine.coldBoot(c, physmapSink: sink)
+        #expect(h.frameTable.count == 0x8000 && h.memory.frames == 0x8000)
+        try h.createDomain(HostDomainConfig(id: d3, memory: .dynamic(frames: 0x40)))
+        let a = try h.attachPmem(d3, frames: frames(top.first.raw + 0x100, top.first.raw + 0x110), at: pmemGfn,
+                                 backing: PmemMapping.create(path: dir.file("top"), size: 0x10000))
+        let b = try h.attachPmem(d3, frames: frames(tib.last.raw - 0xf, tib.end), at: Gfn(uncheckedRaw: pmemGfn.raw + 0x1000),
+                                 backing: PmemMapping.create(path: dir.file("tib"), size: 0x10000))
+        #expect(brokenInvariant(h, sink: sink) == nil)
+        #expect(pmemExtents(h) == [PmemExtent(frames: frames(tib.first.raw, tib.last.raw - 0xf), owner: nil), PmemExtent(frames: b.frames, owner: d3),
+                                   PmemExtent(frames: frames(top.first.raw, top.first.raw + 0x100), owner: nil), PmemExtent(frames: a.frames, owner: d3),
+                                   PmemExtent(frames: frames(top.first.raw + 0x110, top.end), owner: nil)])
+        try h.pmemMappings[a]!.write([42], at: 4096 * 3)
+        let sums = (try h.pmemChecksum(a), try h.pmemChecksum(b))
+        try handOver(h)
+        let sink2 = RecordingPhysmap()
+        let n = try LiveUpdateBoot(config: h.config, memory: h.memory).parseState().rebuildFrameTable().handBackToHeap(physmapSink: sink2)
+        #expect(try (n.pmemChecksum(a), n.pmemChecksum(b)) == sums)
+        #expect(pmemExtents(n) == pmemExtents(h))
+        #expect(sink2.translate(d3, gfn: Gfn(uncheckedRaw: pmemGfn.raw + 0xf))! == (Mfn(uncheckedRaw: a.frames.last.raw), .pmem))
+        #expect(brokenInvariant(n, sink: sink2) == nil)
+        try n.destroyDomain(d3)
+        #expect(pmemExtents(n) == [PmemExtent(frames: tib, owner: nil), PmemExtent(frames: top, owner: nil)])
     }
 
     /// The simulation with pmem: contents, ownership and p2m type verified end to end.
