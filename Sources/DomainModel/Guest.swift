@@ -23,8 +23,8 @@ import VpmemCore
 //     are in guest memory at `tables.address`, the key store's dm-acpi keys give that address
 //     and length, and the DSM handler's FIT is the NFIT's structures. With none, `tables` is
 //     nil and the keys are absent.
-//  4. Guest RAM (every ram, acpi_tables and acpi_nvs region, in address order) is mapped
-//     ram_rw onto the host RAM runs the host gave, in order.
+//  4. Guest RAM (inside the ram, acpi_tables and acpi_nvs regions) is mapped ram_rw exactly
+//     where the host mapped it; PCI apertures and MMIO regions are mmio_dm (GuestMemoryBuilder).
 //  5. A backing that attach created is removed again if the attach fails; an existing backing
 //     is never changed by a failed attach or by detach.
 
@@ -73,24 +73,27 @@ public final class Guest {
         let host = StandaloneGuestHost()
         let physmap = try Self.bareLayout(config)
         let frames = Self.ramRegions(of: physmap).reduce(UInt64(0)) { $0 + $1.range.size / PageOrder.frameBytes }
-        let ram = try host.registerRAM(frames: frames)
+        let run = try host.registerRAM(frames: frames)
+        let layout: GuestRAMLayout
+        do { layout = try GuestRAMLayout(physmap: physmap, ramRuns: [run]) } catch { throw .guestMemory("\(error)") }
         let steering: SteeringHost
         do { steering = try SteeringHost() } catch { throw .deviceModel("\(error)") }
         let id: DomainID
         do { id = try DomainID(domid) } catch { throw .mapping(error) }
-        try self.init(config: config, baseDirectory: baseDirectory, id: id, host: host, ramRuns: [ram],
-                      steering: steering, steeringSettings: nil,
+        try self.init(config: config, baseDirectory: baseDirectory, id: id, host: host,
+                      ram: layout.extents.map { ($0.gfns, $0.firstMfn) }, steering: steering, steeringSettings: nil,
                       backings: createMissingBackings ? .create : .readWrite, standalone: host)
     }
 
-    /// Builds guest `id` on `host`: RAM-like regions laid in address order on `ramRuns` (host
-    /// RAM the host allocated for it, exactly as many frames as those regions), its steering
-    /// engine from `steering` with `steeringSettings` (nil: the host's defaults for this much
-    /// RAM), then its vNVDIMMs in slot order, their backings opened as `backings` says.
+    /// Builds guest `id` on `host`: its RAM exactly where the host mapped it (`ram`: guest frames
+    /// and the first machine frame of each extent, inside the physmap's RAM-like regions; a
+    /// ballooned-out page is simply absent), its emulated MMIO regions, its steering engine from
+    /// `steering` with `steeringSettings` (nil: the host's defaults for this much RAM), then its
+    /// vNVDIMMs in slot order, their backings opened as `backings` says.
     public convenience init(config: GuestConfig, baseDirectory: String, id: DomainID, host: any GuestHost,
-                            ramRuns: [MfnRange], steering: SteeringHost, steeringSettings: GuestSteeringSettings?,
+                            ram: [(gfns: GfnRange, firstMfn: Mfn)], steering: SteeringHost, steeringSettings: GuestSteeringSettings?,
                             backings: BackingAccess) throws(GuestError) {
-        try self.init(config: config, baseDirectory: baseDirectory, id: id, host: host, ramRuns: ramRuns,
+        try self.init(config: config, baseDirectory: baseDirectory, id: id, host: host, ram: ram,
                       steering: steering, steeringSettings: steeringSettings, backings: backings, standalone: nil)
     }
 
@@ -102,7 +105,7 @@ public final class Guest {
     }
 
     private init(config: GuestConfig, baseDirectory: String, id: DomainID, host: any GuestHost,
-                 ramRuns: [MfnRange], steering: SteeringHost, steeringSettings: GuestSteeringSettings?,
+                 ram: [(gfns: GfnRange, firstMfn: Mfn)], steering: SteeringHost, steeringSettings: GuestSteeringSettings?,
                  backings: BackingAccess, standalone: StandaloneGuestHost?) throws(GuestError) {
         self.id = id
         let physmap = try Self.bareLayout(config)
@@ -118,30 +121,12 @@ public final class Guest {
         p2m = P2M()
         machine = MachineMemory()
         keys = KeyStore(domid: id.raw)
-        // Guest RAM: the RAM-like regions, in address order, on the host's runs in order.
-        let ramRegions = Self.ramRegions(of: physmap)
-        let ramFrames = ramRegions.reduce(UInt64(0)) { $0 + $1.range.size / PageOrder.frameBytes }
-        let given = ramRuns.reduce(UInt64(0)) { $0 + $1.count }
-        guard given == ramFrames else {
-            throw .guestMemory("the host gave \(given) frames of RAM for \(ramFrames) frames of RAM regions: give exactly as many")
-        }
-        do {
-            var runs = ramRuns[...]
-            var used: UInt64 = 0
-            for r in ramRegions {
-                var gfn = r.range.first.frame.raw
-                var left = r.range.size / PageOrder.frameBytes
-                while left > 0, let run = runs.first {
-                    let take = min(left, run.count - used)
-                    try p2m.set(gfn: Gfn(uncheckedRaw: gfn), count: take, to: Mfn(uncheckedRaw: run.first.raw + used), type: .ramRW)
-                    gfn += take; left -= take; used += take
-                    if used == run.count { runs = runs.dropFirst(); used = 0 }
-                }
-            }
-            for run in ramRuns { try machine.addRAM(firstMfn: run.first, frames: run.count) }
-        } catch let e as P2MError { throw .p2m(e) } catch let e as MachineMemoryError { throw .machineMemory("\(e)") } catch {
+        // Guest RAM where the host put it, and the emulated MMIO regions: the one builder.
+        let layout: GuestRAMLayout
+        do { layout = try GuestMemoryBuilder.build(physmap, ramExtents: ram, p2m: p2m, machine: machine) } catch {
             throw .guestMemory("\(error)")
         }
+        let ramFrames = layout.ramFrames
         do { try host.mapping.addGuest(id, physmap: physmap, p2m: p2m) } catch { throw .mapping(error) }
         device = NVDIMMDeviceModel(port: Self.dsmPort)
         do {

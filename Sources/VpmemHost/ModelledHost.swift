@@ -164,15 +164,18 @@ public final class ModelledHost: GuestHost {
     private func allocateRAM(for a: Admitted, config c: GuestConfig) throws(HostError) {
         let physmap: GuestPhysmap
         do { physmap = try GuestPhysmap(config: Self.bare(c)) } catch { throw .guest(name: a.name, .physmap(error)) }
-        let frames = Guest.ramRegions(of: physmap).reduce(UInt64(0)) { $0 + $1.range.size / PageOrder.frameBytes }
+        let regions = Guest.ramRegions(of: physmap).map {
+            GfnRange(uncheckedFirst: $0.range.first.frame.raw, end: $0.range.first.frame.raw + $0.range.size / PageOrder.frameBytes)
+        }
+        let frames = regions.reduce(UInt64(0)) { $0 + $1.count }
         let hasStatic = config.staticMemory.contains { $0.guest == a.name }
         if c.directMap && !hasStatic {
             throw .staticMemory(guest: a.name, problem: "direct_map = true needs static memory: add a [[static_memory]] table for guest \"\(a.name)\" to host.toml")
         }
-        let memory: DomainConfig.Memory = hasStatic
+        let memory: HostDomainConfig.Memory = hasStatic
             ? .staticMemory(directMap: c.directMap, allowDynamic: c.balloonFromHeap)
             : .dynamic(frames: frames)
-        do { try machine.createDomain(DomainConfig(id: a.domid, memory: memory)) } catch {
+        do { try machine.createDomain(HostDomainConfig(id: a.domid, memory: memory, ramRegions: regions)) } catch {
             throw .guest(name: a.name, .guestMemory("\(error)"))
         }
     }
@@ -228,10 +231,10 @@ public final class ModelledHost: GuestHost {
         case .failure(let e): throw e
         }
         guard let hd = machine.domains[a.domid] else { throw .noSuchGuest(name: name, host: location, known: admitted.map(\.name)) }
-        let runs = hd.physmap.extents.sorted { $0.gfn.raw < $1.gfn.raw }.map(\.mfnRange)
-        let settings = GuestSteeringSettings(ramFrames: runs.reduce(0) { $0 + $1.count }, allowanceBytes: allowance(of: name))
+        let ram = hd.physmap.extents.map { (gfns: GfnRange(uncheckedFirst: $0.gfn.raw, end: $0.gfn.raw + $0.count), firstMfn: $0.mfn) }
+        let settings = GuestSteeringSettings(ramFrames: hd.physmap.mappedFrames, allowanceBytes: allowance(of: name))
         do {
-            let g = try Guest(config: c, baseDirectory: a.baseDirectory, id: a.domid, host: self, ramRuns: runs,
+            let g = try Guest(config: c, baseDirectory: a.baseDirectory, id: a.domid, host: self, ram: ram,
                               steering: steering, steeringSettings: settings, backings: access)
             built[name] = g
             return g

@@ -7,6 +7,8 @@ public enum GuestMemoryBuildError: Error, CustomStringConvertible, Sendable {
     case ramRunsMismatch(guest: String, ramFrames: UInt64, runFrames: UInt64)
     /// Two machine runs share frames.
     case overlappingRuns(guest: String, MfnRange, MfnRange)
+    /// A RAM extent the host gave lies outside the guest's RAM-like regions, or overlaps another.
+    case extentOutsideRAM(guest: String, gfns: GfnRange)
     /// The single run from a base frame does not fit in the machine frame space.
     case ramRunBeyondFrameSpace(guest: String, base: Mfn, frames: UInt64)
     /// Guest frames the layout maps are already mapped in the p2m.
@@ -20,6 +22,8 @@ public enum GuestMemoryBuildError: Error, CustomStringConvertible, Sendable {
         switch self {
         case let .ramRunsMismatch(guest, ram, runs):
             return "guest '\(guest)': its RAM-like regions (ram, acpi_tables, acpi_nvs) hold \(ram) frames but the machine runs given hold \(runs): give runs totalling exactly \(ram) frames"
+        case let .extentOutsideRAM(guest, gfns):
+            return "guest '\(guest)': RAM at \(gfns) lies outside its RAM regions or overlaps other RAM: give extents inside the physmap's RAM regions, each once"
         case let .overlappingRuns(guest, a, b):
             return "guest '\(guest)': machine runs \(a) and \(b) overlap: give each frame of RAM once"
         case let .ramRunBeyondFrameSpace(guest, base, frames):

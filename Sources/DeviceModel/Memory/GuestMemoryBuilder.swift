@@ -20,6 +20,16 @@ public enum GuestMemoryBuilder {
         return layout
     }
 
+    /// As `build(_:ramRuns:p2m:machine:)`, the RAM exactly at the extents the host has mapped
+    /// (after ballooning, some RAM frames may be unmapped).
+    @discardableResult
+    public static func build(_ physmap: GuestPhysmap, ramExtents: [(gfns: GfnRange, firstMfn: Mfn)], p2m: P2M,
+                             machine: MachineMemory) throws(GuestMemoryBuildError) -> GuestRAMLayout {
+        let layout = try GuestRAMLayout(physmap: physmap, ramExtents: ramExtents)
+        try lay(layout, guest: physmap.config.name, p2m: p2m, machine: machine)
+        return layout
+    }
+
     /// As `build(_:ramRuns:p2m:machine:)`, the RAM on one run of machine frames from `ramBase`
     /// (a standalone guest: tests, benchmarks, a guest given one run of host RAM).
     @discardableResult

@@ -80,6 +80,41 @@ public struct GuestRAMLayout: Equatable, Sendable {
         mmioRegions = physmap.regions.filter { Self.mmioKinds.contains($0.kind) }
     }
 
+    /// RAM exactly where the host has it: every frame of `ramExtents` (guest frames and the
+    /// machine frame of the first) must lie in a RAM-like region; frames of those regions no extent
+    /// covers stay unmapped (a page the guest ballooned out). Extents are pairwise disjoint in
+    /// guest and in machine frames.
+    public init(physmap: GuestPhysmap, ramExtents: [(gfns: GfnRange, firstMfn: Mfn)]) throws(GuestMemoryBuildError) {
+        let guest = physmap.config.name
+        let ram = physmap.regions.filter { Self.ramKinds.contains($0.kind) }
+        var extents: [Extent] = []
+        for e in ramExtents.sorted(by: { $0.gfns.first < $1.gfns.first }) {
+            if let last = extents.last, last.gfns.last >= e.gfns.first { throw .extentOutsideRAM(guest: guest, gfns: e.gfns) }
+            // An extent may span adjacent RAM-like regions (low RAM, the tables, the NVS page):
+            // it is split at their boundaries, and every frame must be in one of them.
+            var next = e.gfns.first.raw
+            while next < e.gfns.end {
+                guard let region = ram.first(where: { Self.frames(of: $0).contains(Gfn(uncheckedRaw: next)) }) else {
+                    throw .extentOutsideRAM(guest: guest, gfns: e.gfns)
+                }
+                let end = min(e.gfns.end, Self.frames(of: region).end)
+                extents.append(Extent(region: region.name, gfns: GfnRange(uncheckedFirst: next, end: end),
+                                      firstMfn: Mfn(uncheckedRaw: e.firstMfn.raw + (next - e.gfns.first.raw))))
+                next = end
+            }
+        }
+        let runs = ramExtents.map { MfnRange(uncheckedFirst: $0.firstMfn.raw, end: $0.firstMfn.raw + $0.gfns.count) }
+        let sorted = runs.sorted()
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.overlaps(b) {
+            throw .overlappingRuns(guest: guest, a, b)
+        }
+        self.ramRuns = runs
+        self.extents = extents
+        self.ramFrames = runs.reduce(0) { $0 + $1.count }
+        ramRegions = physmap.regions.filter { $0.kind == .ram }.map(Self.frames(of:))
+        mmioRegions = physmap.regions.filter { Self.mmioKinds.contains($0.kind) }
+    }
+
     /// The guest frames of a region. Physmap regions are whole, non-empty pages below 2^48
     /// (GuestPhysmap's invariants), so the range is valid.
     static func frames(of region: PhysmapRegion) -> GfnRange {
