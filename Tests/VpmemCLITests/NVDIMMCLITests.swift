@@ -2,72 +2,100 @@ import Foundation
 import Testing
 import HostPmem
 
-/// The vNVDIMM commands as a user runs them: separate processes over a config on disk.
+/// The vNVDIMM commands as a user runs them: separate processes over a host and its guests'
+/// configs on disk.
 @Suite struct NVDIMMCLITests {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples")
 
-    func config(_ dir: TempDir, _ text: String = "name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n") throws -> String {
-        let path = dir.file("g.toml")
+    /// A guest config admitted to `host`.
+    func guest(_ host: TempHostDir, _ text: String = "name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n", create: Bool = false) throws -> String {
+        let path = host.file("g.toml")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try host.run(["guest", "create", path] + (create ? ["--create-backings"] : []))
+        #expect(r.status == 0, "\(r.stderr)")
         return path
     }
 
     @Test func attachListDetachRewriteTheConfigAtomically() throws {
-        let dir = TempDir()
-        let cfg = try config(dir)
-        let backing = dir.file("a.pmem")
-        let attach = try VpmemProcess.run(["nvdimm", "attach", cfg, "--backing", backing, "--size", "64M", "--node", "1", "--create"])
+        let host = try TempHostDir()
+        let cfg = try guest(host)
+        let backing = host.file("a.pmem")
+        let attach = try host.run(["nvdimm", "attach", "g", "--backing", backing, "--size", "64M", "--node", "1", "--create"])
         #expect(attach.status == 0, "\(attach.stderr)")
         #expect(attach.stdout.contains("attached slot 0 (NV00, NFIT handle 1)"))
         #expect(try String(contentsOfFile: cfg, encoding: .utf8).contains("[[nvdimm]]\nslot = 0\nbacking = \"\(backing)\"\nsize = \"64M\""))
         #expect(try PmemInfo.inspect(path: backing).size == 64 << 20 | 128 << 10)
-        // Without --size, an existing backing gives its own size minus the label area.
-        let second = try VpmemProcess.run(["nvdimm", "attach", cfg, "--backing", backing, "--slot", "3"])
-        #expect(second.status != 0 && second.stderr.contains("already attached in slot 0"))
-        let list = try json(VpmemProcess.run(["nvdimm", "list", cfg, "--json"]).stdout)
+        // The backing became host pmem, owned by g.
+        let shown = try json(host.run(["host", "show", "--json"]).stdout)
+        let pmem = shown["pmem"] as? [[String: Any]] ?? []
+        #expect(pmem.count == 1 && (pmem.first?["owner"] as? [String: Any])?["guest"] as? String == "g")
+        let second = try host.run(["nvdimm", "attach", cfg, "--backing", backing, "--slot", "3"])
+        #expect(second.status != 0 && second.stderr.contains("already attached in slot 0"), "\(second.stderr)")
+        let list = try json(host.run(["nvdimm", "list", "g", "--json"]).stdout)
         let entries = list["nvdimms"] as? [[String: Any]] ?? []
         #expect(entries.count == 1 && entries.first?["node"] as? Int == 1 && entries.first?["size"] as? Int == 64 << 20)
         #expect((entries.first?["pages"] as? [String: Int]) == ["2M": 32])
-        let text = try VpmemProcess.run(["nvdimm", "list", cfg]).stdout
+        let text = try host.run(["nvdimm", "list", cfg]).stdout
         #expect(text.contains("NV00") && text.contains("32x2M"))
-        let detach = try VpmemProcess.run(["nvdimm", "detach", cfg, "--slot", "0"])
-        #expect(detach.status == 0 && detach.stdout.contains("backing \(backing) kept"))
+        let detach = try host.run(["nvdimm", "detach", "g", "--slot", "0"])
+        #expect(detach.status == 0 && detach.stdout.contains("backing \(backing) kept"), "\(detach.stderr)")
         #expect(try !String(contentsOfFile: cfg, encoding: .utf8).contains("[[nvdimm]]"))
         #expect(FileManager.default.fileExists(atPath: backing))
     }
 
     @Test func aRefusedAttachLeavesConfigAndFilesAsTheyWere() throws {
-        let dir = TempDir()
-        let cfg = try config(dir)
+        let host = try TempHostDir()
+        let cfg = try guest(host)
         let before = try Data(contentsOf: URL(fileURLWithPath: cfg))
+        let hostToml = try Data(contentsOf: URL(fileURLWithPath: host.path + "/host.toml"))
         for args in [["--size", "3M"], ["--size", "9G"], ["--size", "2M", "--label-size", "64K"], ["--size", "2M"]] {
-            let r = try VpmemProcess.run(["nvdimm", "attach", cfg, "--backing", dir.file("b.pmem")] + args + (args.count == 2 && args[1] == "2M" ? [] : ["--create"]))
+            let r = try host.run(["nvdimm", "attach", "g", "--backing", host.file("b.pmem")] + args + (args.count == 2 && args[1] == "2M" ? [] : ["--create"]))
             #expect(r.status != 0 && !r.stderr.isEmpty, "\(args)")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: cfg)) == before)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["g.toml"], "no backing or temporary file left")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: host.path + "/host.toml")) == hostToml)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: host.dir.path).sorted() == ["g.toml", "host"], "no backing or temporary file left")
+    }
+
+    @Test func aConfigOutsideTheHostIsInspectedButNotChanged() throws {
+        let host = try TempHostDir()
+        let cfg = host.file("outside.toml")
+        try "name = \"o\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n".write(toFile: cfg, atomically: true, encoding: .utf8)
+        let before = try Data(contentsOf: URL(fileURLWithPath: cfg))
+        let show = try host.run(["guest", "show", cfg])
+        #expect(show.status == 0 && show.stdout.contains("guest 'o'"), "\(show.stderr)")
+        let attach = try host.run(["nvdimm", "attach", cfg, "--backing", host.file("o.pmem"), "--size", "2M", "--create"])
+        #expect(attach.status != 0 && attach.stderr.contains("vpmem guest create"), "\(attach.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: cfg)) == before)
+        #expect(!FileManager.default.fileExists(atPath: host.file("o.pmem")))
     }
 
     @Test func labelsSurviveTheProcessAndDecodeInAnother() throws {
-        let dir = TempDir()
-        let cfg = try config(dir, "name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n[[nvdimm]]\nslot = 0\nbacking = \"g0.pmem\"\nsize = \"32M\"\n")
-        let before = try VpmemProcess.run(["nvdimm", "labels", cfg, "--slot", "0", "--json"])
+        let host = try TempHostDir()
+        let cfg = try guest(host, "name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n[[nvdimm]]\nslot = 0\nbacking = \"g0.pmem\"\nsize = \"32M\"\n", create: true)
+        let before = try host.run(["nvdimm", "labels", cfg, "--slot", "0", "--json"])
         let raw = try json(before.stdout)
         #expect(raw["clean"] as? Bool == false, "a fresh backing has no index blocks")
-        let initRun = try VpmemProcess.run(["nvdimm", "init-labels", cfg, "--slot", "0"])
+        let initRun = try host.run(["nvdimm", "init-labels", "g", "--slot", "0"])
         #expect(initRun.status == 0 && initRun.stdout.contains("510 slots of 256 bytes"), "\(initRun.stderr)")
-        let after = try json(VpmemProcess.run(["nvdimm", "labels", cfg, "--slot", "0", "--json"]).stdout)
+        let after = try json(host.run(["nvdimm", "labels", "g", "--slot", "0", "--json"]).stdout)
         #expect(after["clean"] as? Bool == true && after["current_block"] as? Int == 0)
-        let text = try VpmemProcess.run(["nvdimm", "labels", cfg, "--slot", "0"]).stdout
+        let text = try host.run(["nvdimm", "labels", cfg, "--slot", "0"]).stdout
         #expect(text.contains("index block 0: valid, seq 3") && text.contains("(current)"))
     }
 
     @Test func acpiDumpWritesTablesIaslAccepts() throws {
-        let dir = TempDir()
-        try FileManager.default.copyItem(atPath: Self.examples.appendingPathComponent("nvdimm-many.toml").path, toPath: dir.file("nvdimm-many.toml"))
-        let out = dir.file("tables")
-        let r = try VpmemProcess.run(["acpi", "dump", dir.file("nvdimm-many.toml"), "--out", out])
+        let host = try TempHostDir()
+        let cfg = host.file("nvdimm-many.toml")
+        try FileManager.default.copyItem(atPath: Self.examples.appendingPathComponent("nvdimm-many.toml").path, toPath: cfg)
+        // Inspection opens backings read-only and creates none: a missing one is named.
+        let missing = try host.run(["acpi", "dump", cfg, "--out", host.file("t0")])
+        #expect(missing.status != 0 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: host.file("t0")))
+        #expect(try host.run(["guest", "create", cfg, "--create-backings"]).status == 0)
+        let out = host.file("tables")
+        let r = try host.run(["acpi", "dump", cfg, "--out", out])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("/local/domain/1/hvmloader/dm-acpi/address = "))
         let iasl = ["/usr/bin/iasl", "/usr/local/bin/iasl"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -92,17 +120,17 @@ import HostPmem
     }
 
     @Test func dsmRunsOneCallThroughTheFullPath() throws {
-        let dir = TempDir()
-        let cfg = try config(dir, "name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n[[nvdimm]]\nslot = 0\nbacking = \"g0.pmem\"\nsize = \"2M\"\n")
-        let q = try json(VpmemProcess.run(["dsm", cfg, "--nvdimm", "0", "query", "--json"]).stdout)
+        let host = try TempHostDir()
+        let cfg = try guest(host, "name = \"g\"\nmemory = \"2G\"\npmem_aperture = \"8G\"\n[[nvdimm]]\nslot = 0\nbacking = \"g0.pmem\"\nsize = \"2M\"\n", create: true)
+        let q = try json(host.run(["dsm", cfg, "--nvdimm", "0", "query", "--json"]).stdout)
         #expect((q["fields"] as? [String: Int])?["supported_functions"] == 0x71)
-        let set = try json(VpmemProcess.run(["dsm", cfg, "--nvdimm", "0", "set-label", "--offset", "16", "--data", "cafe", "--json"]).stdout)
+        let set = try json(host.run(["dsm", "g", "--nvdimm", "0", "set-label", "--offset", "16", "--data", "cafe", "--json"]).stdout)
         #expect(set["status"] as? Int == 0)
-        let get = try json(VpmemProcess.run(["dsm", cfg, "--nvdimm", "0", "get-label", "--offset", "16", "--length", "2", "--json"]).stdout)
+        let get = try json(host.run(["dsm", cfg, "--nvdimm", "0", "get-label", "--offset", "16", "--length", "2", "--json"]).stdout)
         #expect(get["returned"] as? String == "00000000cafe", "the write of the previous process persisted")
-        let bad = try json(VpmemProcess.run(["dsm", cfg, "--nvdimm", "0", "get-label", "--offset", "4294967295", "--length", "2", "--json"]).stdout)
+        let bad = try json(host.run(["dsm", cfg, "--nvdimm", "0", "get-label", "--offset", "4294967295", "--length", "2", "--json"]).stdout)
         #expect(bad["status"] as? Int == 3)
-        let keys = try VpmemProcess.run(["guest", "keys", cfg]).stdout
+        let keys = try host.run(["guest", "keys", "g"]).stdout
         #expect(keys.contains("/local/domain/1/hvmloader/dm-acpi/length = "))
     }
 }

@@ -14,11 +14,15 @@ struct VpmemProcess {
         return exe.deletingLastPathComponent().appendingPathComponent("vpmem")
     }
 
+    /// A host directory that does not exist: a test that does not name a host never reads or
+    /// changes the user's default one.
+    static let noHost = NSTemporaryDirectory() + "vpmem-cli-test-no-host-" + UUID().uuidString
+
     static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        p.environment = ProcessInfo.processInfo.environment.merging(["VPMEM_HOST": noHost]) { $1 }.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -31,10 +35,11 @@ struct VpmemProcess {
     }
 
     /// Starts `vpmem` in the background and waits for its first line of output.
-    static func start(_ args: [String]) throws -> (Process, firstLine: String) {
+    static func start(_ args: [String], environment: [String: String] = [:]) throws -> (Process, firstLine: String) {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(["VPMEM_HOST": noHost]) { $1 }.merging(environment) { $1 }
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -47,6 +52,25 @@ struct VpmemProcess {
         }
         return (p, String(decoding: line, as: UTF8.self))
     }
+}
+
+/// A host made with `vpmem host init` in a temporary directory; `env` points commands at it.
+final class TempHostDir {
+    let dir = TempDir()
+    var path: String { dir.file("host") }
+    var env: [String: String] { ["VPMEM_HOST": path] }
+
+    init(ram: String = "8G", extra: [String] = []) throws {
+        let r = try VpmemProcess.run(["host", "init", "--ram", ram] + extra, environment: ["VPMEM_HOST": dir.file("host")])
+        guard r.status == 0 else { throw HostInitFailed(stderr: r.stderr) }
+    }
+
+    func file(_ name: String) -> String { dir.file(name) }
+
+    /// Runs vpmem on this host.
+    func run(_ args: [String]) throws -> VpmemProcess.Result { try VpmemProcess.run(args, environment: env) }
+
+    struct HostInitFailed: Error { let stderr: String }
 }
 
 final class TempDir {
