@@ -6,6 +6,7 @@ import GuestMemory
 import HostPmem
 import NVDIMM
 import VpmemCore
+import VpmemHost
 
 /// The README's first command: what vpmem does, on this host, in under a minute.
 struct DemoCommand: AsyncParsableCommand {
@@ -75,28 +76,55 @@ struct DemoCommand: AsyncParsableCommand {
         print("\nFiles: \(workDir)\(dir == nil && !keep ? " (removed on exit; --keep keeps them)" : "")")
     }
 
-    /// A modelled guest with a vNVDIMM: its memory map, its NFIT disassembled, labels written
-    /// through _DSM and read back by a second process.
+    /// A host with two guests, each on its own pmem: the host's memory map, the refusal when the
+    /// second guest asks for the first one's backing, the first guest's NFIT disassembled, labels
+    /// written through _DSM and read back by a second process.
     func nvdimmSteps(workDir: String, heading: (String) -> Void) throws {
-        heading("A modelled guest with a vNVDIMM on an emulated pmem file")
-        let configPath = workDir + "/demo-guest.toml"
-        let config = GuestConfig(
-            name: "demo-guest", memory: ByteSize(bytes: 2 << 30), vcpus: 2, pmemAperture: ByteSize(bytes: 16 << 30),
-            nvdimms: [NVDIMMConfig(slot: 0, backing: "demo-nvdimm0.pmem", size: ByteSize(bytes: 64 << 20), node: 0)],
-            nvdimmPersistence: .cpu)
-        try config.save(to: configPath)
-        print("config \(configPath):")
-        print(GuestConfigFile.render(config).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        heading("A host that owns its RAM, its pmem and its guests")
+        let hostDir = workDir + "/host"
+        var hostConfig = try HostSetup.config(ram: 8 << 30)
+        for i in 0..<2 {
+            let path = workDir + "/host-pmem\(i).pmem"
+            let m = try PmemMapping.create(path: path, size: (64 << 20) + (128 << 10))
+            guard let spa = hostConfig.nextPmemSPA(size: m.length) else { throw HostError.pmemFull(bytes: m.length) }
+            hostConfig.pmem.append(.init(path: path, size: m.length, spa: spa))
+        }
+        _ = try HostStore.create(directory: hostDir, config: hostConfig)
+        print("host \(hostDir): 8G of RAM and two emulated pmem backings, each 64M of data and a 128K label area")
+        var configs: [String] = []
+        for (i, name) in ["guest-a", "guest-b"].enumerated() {
+            let config = GuestConfig(
+                name: name, memory: ByteSize(bytes: (1 + UInt64(i)) << 30), vcpus: 2, pmemAperture: ByteSize(bytes: 16 << 30),
+                nvdimms: [NVDIMMConfig(slot: 0, backing: "host-pmem\(i).pmem", size: ByteSize(bytes: 64 << 20), node: 0)],
+                nvdimmPersistence: .cpu)
+            let path = workDir + "/\(name).toml"
+            try config.save(to: path)
+            configs.append(path)
+        }
         do {
-            let domain = try Guest(config: config, baseDirectory: workDir)
-            let d = domain.nvdimm(slot: 0)!
-            print("\nbacking \(d.path): \(ByteSize(bytes: d.backing.length)) = 64M of data + 128K label area at its end")
-            print("mapped through the checked path: gpa \(d.guestRange) -> host pmem \(d.hostFrames) (registered, owned by \(domain.id))")
+            // The host is locked for changes while `host` lives: drop it before another process runs.
+            let host = try ModelledHost.open(HostStore(directory: hostDir, access: .change))
+            for path in configs {
+                let g = try host.createGuest(configPath: path, createBackings: false)
+                let d = g.nvdimm(slot: 0)!
+                print("vpmem guest create \(path): \(g.id), \(g.config.memory.humanReadable) RAM from the host's heap, "
+                    + "vNVDIMM on \((d.path as NSString).lastPathComponent) at gpa \(d.guestRange) -> host pmem \(d.hostFrames)")
+            }
             print("")
-            print(PhysmapText.render(domain.physmap, source: configPath).split(separator: "\n").prefix { !$0.hasPrefix("E820") }.joined(separator: "\n"))
-            print("  ... (vpmem guest show \(configPath) prints all of it)")
+            print(HostCommand.Show.render(HostReport(host)))
 
-            heading("The guest's NFIT and SSDT, in its ACPI-tables area")
+            heading("Pmem given to one guest is safe from every other")
+            let stolen = NVDIMMConfig(slot: 1, backing: workDir + "/host-pmem0.pmem", size: ByteSize(bytes: 64 << 20))
+            do {
+                try host.attach(stolen, to: "guest-b", createBacking: false)
+                throw ValidationError("unexpected: guest-b was given guest-a's backing")
+            } catch let e as HostError {
+                print("$ vpmem nvdimm attach guest-b --backing host-pmem0.pmem --size 64M")
+                print("refused: \(e)")
+            }
+
+            heading("guest-a's NFIT and SSDT, in its ACPI-tables area")
+            let domain = try host.guest("guest-a", access: .readWrite)
             let t = domain.tables!
             print("NFIT \(t.nfit.count) bytes + SSDT \(t.ssdt.count) bytes at gpa \(hex(t.address.raw)); published as")
             for k in [AcpiTablesArea.addressKey, AcpiTablesArea.lengthKey] {
@@ -125,20 +153,20 @@ struct DemoCommand: AsyncParsableCommand {
             print("init-labels: \(domain.device.calls - before) _DSM calls (Set Namespace Label Data in pieces of at most \(maxTransfer) bytes), 2 index blocks of \(layout.indexSize) bytes, "
                 + "\(layout.nslot) free slots (v1.\(layout.minor)); each call persisted before it returned")
         }
-        print("guest torn down: backing unmapped and unlocked")
+        print("host closed: guests' backings unmapped and unlocked, the host's lock released")
 
         heading("The labels survive the process: a second vpmem reads them through _DSM")
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["nvdimm", "labels", configPath, "--slot", "0"]
+        p.arguments = ["nvdimm", "labels", "guest-a", "--slot", "0", "--host", hostDir]
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
         try p.run()
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        print("$ vpmem nvdimm labels \(configPath) --slot 0   (pid \(p.processIdentifier), exit \(p.terminationStatus))")
+        print("$ vpmem nvdimm labels guest-a --slot 0 --host \(hostDir)   (pid \(p.processIdentifier), exit \(p.terminationStatus))")
         print(out, terminator: "")
         guard p.terminationStatus == 0, out.contains("clean") else {
             throw ValidationError("the second process did not find a clean label area")
