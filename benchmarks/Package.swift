@@ -26,6 +26,7 @@ let vpmemLibraries: [Target.Dependency] = [
     .product(name: "DeviceModel", package: "vpmem"),
     .product(name: "DomainModel", package: "vpmem"),
     .product(name: "HostMemory", package: "vpmem"),
+    .product(name: "VpmemHost", package: "vpmem"),
 ]
 
 let package = Package(
