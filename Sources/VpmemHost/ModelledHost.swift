@@ -241,6 +241,13 @@ public final class ModelledHost: GuestHost {
         } catch { throw .guest(name: name, error) }
     }
 
+    /// Takes every guest model built in this process off the host and forgets it; its backings
+    /// close (and unlock) once nobody else holds the models. `guest(_:access:)` builds anew.
+    public func releaseGuestModels() {
+        for g in built.values { g.release() }
+        built = [:]
+    }
+
     /// The range-memory allowance of guest `name`.
     public func allowance(of name: String) -> UInt64 {
         config.allowances[name] ?? config.steering.guestAllowanceBytes
