@@ -42,6 +42,13 @@ public final class HostStore {
         FileManager.default.fileExists(atPath: directory + "/host.toml")
     }
 
+    /// Hosts this process has open, by the lock file's device and inode: flock locks of two
+    /// open file descriptions conflict even within one process, so a second open here would
+    /// wait for the first forever. It is refused instead.
+    nonisolated(unsafe) private static var held: Set<[UInt64]> = []
+    private static let heldLock = NSLock()
+    private let heldKey: [UInt64]
+
     /// Opens the host in `directory` and takes its lock (blocking until other commands are done:
     /// shared for `.inspect`, exclusive for `.change`). Creates nothing.
     public init(directory: String, access: Access) throws(HostError) {
@@ -50,10 +57,22 @@ public final class HostStore {
         guard fd >= 0 else {
             throw .cannotUse(path: Self.lockPath(directory), step: "open the host lock", reason: String(cString: strerror(errno)) + " (re-run `vpmem host init` in a new directory if it was removed)")
         }
+        var st = stat()
+        fstat(fd, &st)
+        let key = [UInt64(st.st_dev), UInt64(st.st_ino)]
+        Self.heldLock.lock()
+        let fresh = Self.held.insert(key).inserted
+        Self.heldLock.unlock()
+        guard fresh else {
+            close(fd)
+            throw .cannotUse(path: directory, step: "open the host", reason: "this process has it open already; drop that ModelledHost (and its HostStore) first")
+        }
+        heldKey = key
         while flock(fd, access == .change ? LOCK_EX : LOCK_SH) != 0 {
             if errno == EINTR { continue }
             let reason = String(cString: strerror(errno))
             close(fd)
+            Self.heldLock.lock(); Self.held.remove(key); Self.heldLock.unlock()
             throw .cannotUse(path: Self.lockPath(directory), step: "lock the host", reason: reason)
         }
         self.directory = directory
@@ -61,7 +80,12 @@ public final class HostStore {
         lockFD = fd
     }
 
-    deinit { close(lockFD) }
+    deinit {
+        close(lockFD)
+        Self.heldLock.lock()
+        Self.held.remove(heldKey)
+        Self.heldLock.unlock()
+    }
 
     /// Makes a new host directory with `config` and an empty state, refusing one that holds a
     /// host already. The lock file is made first and host.toml last, so a host exists only

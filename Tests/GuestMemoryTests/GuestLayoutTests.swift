@@ -109,9 +109,9 @@ import VpmemCore
             guard case PhysmapError.beyondPhysicalAddressWidth(what: "safe range", _) = error else { return false }
             return true
         }
-        // 255 TiB of RAM fits x86's 52-bit MAXPHYADDR but not the 48 bits the p2m maps: refused
+        // 256 TiB of RAM fits x86's 52-bit MAXPHYADDR but not the 48 bits the p2m maps: refused
         // by the physmap, naming the width, rather than accepted and then unmappable.
-        let beyondP2M = GuestConfig(name: "wide", memory: bytes(255 * TiB))
+        let beyondP2M = GuestConfig(name: "wide", memory: bytes(256 * TiB))
         #expect {
             try GuestPhysmap(config: beyondP2M)
         } throws: { error in
