@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "VpmemHostTests",
             dependencies: [
-                "VpmemHost", "DomainModel", "HostMemory", "GuestMemory", "GuestConfigFile", "HostPmem", "VpmemCore",
+                "VpmemHost", "DomainModel", "DeviceModel", "HostMemory", "GuestMemory", "GuestConfigFile", "HostPmem", "VpmemCore",
                 "VpmemTestSupport",
             ]),
         .testTarget(

@@ -37,6 +37,9 @@ public final class Guest {
     public private(set) var physmap: GuestPhysmap
     public let p2m: P2M
     public let machine: MachineMemory
+    /// Where the guest's memory lies: its RAM extents on host frames (a ballooned-out page is in
+    /// no extent), its `ram` regions, its emulated MMIO regions.
+    public let ramLayout: GuestRAMLayout
     public let steeringHost: SteeringHost
     public let engine: SteeringEngine
     public let dsmServer: IoreqServerID
@@ -126,6 +129,7 @@ public final class Guest {
         do { layout = try GuestMemoryBuilder.build(physmap, ramExtents: ram, p2m: p2m, machine: machine) } catch {
             throw .guestMemory("\(error)")
         }
+        ramLayout = layout
         let ramFrames = layout.ramFrames
         do { try host.mapping.addGuest(id, physmap: physmap, p2m: p2m) } catch { throw .mapping(error) }
         device = NVDIMMDeviceModel(port: Self.dsmPort)

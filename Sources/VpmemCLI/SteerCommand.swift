@@ -1,13 +1,16 @@
 import ArgumentParser
 import DeviceModel
+import DomainModel
 import Foundation
 import GuestConfigFile
 import GuestMemory
 import Logging
 import VpmemCore
+import VpmemHost
 
-/// `vpmem steer`: run a workload against a modelled guest's ioreq servers and report where
-/// every access went and how fast.
+/// `vpmem steer`: run a workload against the ioreq servers of a guest of the host (on its own
+/// steering engine, with its allowance from host.toml) and report where every access went and
+/// how fast.
 struct SteerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "steer",
@@ -18,19 +21,24 @@ struct SteerCommand: AsyncParsableCommand {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "run",
-            abstract: "Run a workload against a modelled guest: decisions per server, and the rate.",
+            abstract: "Run a workload against a guest of the host: decisions per server, and the rate.",
             discussion: """
-                The guest (CONFIG, a TOML guest config) gets QEMU as its default ioreq server and a \
-                XenGT-like vGPU as a second server holding a 16M BAR, the VGA ports and PCI 00:02.0. \
-                The vGPU's page-table pages are write-protected by p2m type (--mode type: the vGPU \
-                claims ioreq_server writes) or by wp_mem rangeset (--mode range: one range per run \
-                of pages, up to the wp_mem limit the host admin sets with --wp-mem-limit; runs \
-                beyond it are left unprotected, as XenGT re-shadows them). \
-                Example: vpmem steer examples/hole-3g.toml --workload xengt --pages 8192 --fragmentation 0.5 --accesses 10M
+                The guest (a guest of the host by name, or a config file) runs on its own steering \
+                engine, with the range-memory allowance host.toml gives it (guest_allowance, or its \
+                [allowance] entry) and its vNVDIMMs' "nvdimm" ioreq server. It gets QEMU as its default \
+                ioreq server and a XenGT-like vGPU as another server holding a 16M BAR, the VGA ports \
+                and PCI 00:02.0. The vGPU's page-table pages are write-protected by p2m type (--mode \
+                type: the vGPU claims ioreq_server writes) or by wp_mem rangeset (--mode range: one \
+                range per run of pages, up to the wp_mem limit the host admin sets with --wp-mem-limit \
+                and within the guest's allowance; runs beyond either are left unprotected, as XenGT \
+                re-shadows them). The run changes nothing on disk. A config that is no guest of the \
+                host runs on a private, throw-away host with the default allowance. \
+                Example: vpmem steer hole-3g --host DIR --workload xengt --pages 8192 --fragmentation 0.5 --accesses 10M
                 """)
 
-        @Argument(help: "The guest config file (TOML; see examples/*.toml).")
-        var config: String
+        @OptionGroup var hostOption: HostOption
+        @Argument(help: "The guest's name, or a config file (TOML; see examples/*.toml).")
+        var guest: String
         @Option(help: "Workload: xengt (page tables, RAM, BAR, ports), mmio (BAR traffic), port (port IO) or ptwrite (page-table writes only).")
         var workload: String = "xengt"
         @Option(help: "GPU page-table pages in guest RAM.")
@@ -41,7 +49,7 @@ struct SteerCommand: AsyncParsableCommand {
         var accesses: String = "1M"
         @Option(help: "How page tables are write-protected: type or range.")
         var mode: String = "type"
-        @Option(name: .customLong("wp-mem-limit"), help: "The host admin's wp_mem range limit for the guest (default 256; at most min(RAM frames / 2, 2^32 - 1)).")
+        @Option(name: .customLong("wp-mem-limit"), help: "The host admin raises (or lowers) the guest's wp_mem range limit for this run (default 256; at most min(RAM frames / 2, 2^32 - 1)).")
         var wpMemLimit: String?
         @Option(help: "Seed of the workload (the same seed gives the same accesses).")
         var seed: UInt64 = 1
@@ -63,16 +71,32 @@ struct SteerCommand: AsyncParsableCommand {
                 }
                 limit = v
             }
-            let guestConfig = try GuestConfigFile.load(from: config)
-            let physmap = try GuestPhysmap(config: guestConfig)
-            var logger = Logger(label: "vpmem.steering")
-            logger.logLevel = json ? .error : .warning
+            // Refusals (a wp_mem range beyond the limit or the allowance) are logged; JSON keeps
+            // stderr for errors.
+            let level: Logger.Level = json ? .error : .warning
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            // Inspection: the run changes nothing on disk, so no lock and no admitted guest needed.
+            let target = try GuestTarget.resolve(guest, host: hostOption, change: false)
+            let host = target.host
+            let g = try target.guest(.inspect)
+            // The admin's consent: only the host's SteeringHost raises a guest's wp_mem limit.
+            if let limit { try host.steering.setWpMemRangeLimit(g.id, limit) }
             let options = ScenarioOptions(workload: kind, pageTablePages: pages, fragmentation: fragmentation, seed: seed,
                                           mode: steeringMode)
-            let scenario = try SteeringScenario(physmap: physmap, options: options, domain: DomainID(1),
-                                                wpMemRangeLimit: limit, logger: logger)
+            let scenario = try SteeringScenario(physmap: g.physmap, ramRegions: g.ramLayout.mappedRAMRegions,
+                                                engine: g.engine, options: options)
             var stream = try scenario.stream()
             let engine = scenario.engine
+            let admitted = try host.admittedGuest(target.name)
+            let context = SteerReport.Context(
+                host: host.store?.directory, domid: g.id.raw, config: admitted.record.config,
+                allowance: host.allowance(of: target.name),
+                allowanceFrom: host.store == nil ? "default (private host)"
+                    : host.config.allowances[target.name] != nil ? "[allowance] \(target.name)" : "guest_allowance")
 
             let progress = ProgressBar(total: total, enabled: !json && isatty(STDOUT_FILENO) != 0 && total >= 2_000_000)
             let batch = 4096
@@ -105,7 +129,7 @@ struct SteerCommand: AsyncParsableCommand {
                 decideElapsed += clock.now - start
                 decided += UInt64(n)
             }
-            let report = SteerReport(scenario: scenario, source: config, accesses: total, elapsed: elapsed,
+            let report = SteerReport(scenario: scenario, context: context, accesses: total, elapsed: elapsed,
                                      decideAccesses: decideCount, decideElapsed: decideElapsed, checksum: sink)
             if json {
                 print(try JSONOutput.encode(report))
@@ -167,6 +191,19 @@ final class ProgressBar {
 
 /// What `vpmem steer` reports, in JSON with snake_case keys, or as text.
 struct SteerReport: Encodable {
+    /// Where the guest runs: its host and what host.toml gives it.
+    struct Context {
+        /// The host directory; nil for a private host (a config outside any host).
+        var host: String?
+        var domid: UInt16
+        var config: String
+        /// The guest's range-memory allowance from host.toml, in bytes.
+        var allowance: UInt64
+        /// Where the allowance comes from: "[allowance] NAME", "guest_allowance", or the private
+        /// host's default.
+        var allowanceFrom: String
+    }
+
     struct Server: Encodable {
         var id: UInt16
         var name: String
@@ -181,7 +218,11 @@ struct SteerReport: Encodable {
     }
 
     var guest: String
+    var host: String?
+    var domid: UInt16
     var config: String
+    var guestAllowance: UInt64
+    var allowanceFrom: String
     var workload: String
     var mode: String
     var pages: Int
@@ -206,8 +247,10 @@ struct SteerReport: Encodable {
     var checksum: UInt64
 
     enum CodingKeys: String, CodingKey {
-        case guest, config, workload, mode, pages, fragmentation, seed, degradation, claimant, accesses, seconds
+        case guest, host, domid, config, workload, mode, pages, fragmentation, seed, degradation, claimant, accesses, seconds
         case decisions, servers, checksum
+        case guestAllowance = "guest_allowance"
+        case allowanceFrom = "allowance_from"
         case pageTableRuns = "page_table_runs"
         case protectedRuns = "protected_runs"
         case unprotectedPages = "unprotected_pages"
@@ -220,12 +263,16 @@ struct SteerReport: Encodable {
         case shadowUpdates = "shadow_updates"
     }
 
-    init(scenario s: SteeringScenario, source: String, accesses: UInt64, elapsed: Duration,
+    init(scenario s: SteeringScenario, context: Context, accesses: UInt64, elapsed: Duration,
          decideAccesses: UInt64, decideElapsed: Duration, checksum: UInt64) {
         let engine = s.engine
         let counters = engine.counters
         guest = s.physmap.config.name
-        config = source
+        host = context.host
+        domid = context.domid
+        config = context.config
+        guestAllowance = context.allowance
+        allowanceFrom = context.allowanceFrom
         workload = s.options.workload.rawValue
         mode = s.options.mode.rawValue
         pages = s.options.pageTablePages
@@ -263,7 +310,11 @@ struct SteerReport: Encodable {
     }
 
     var text: String {
-        var out = "guest '\(guest)' (\(config)): workload \(workload), \(pages) page-table pages in \(pageTableRuns) runs "
+        var out = "guest '\(guest)' (domid \(domid), \(config)) "
+        out += host.map { "of host \($0)" } ?? "on a private host (its config is no guest of the host)"
+        out += ": range-memory allowance \(ByteSize(bytes: guestAllowance)) (\(allowanceFrom)"
+        out += host == nil ? ")\n" : " in host.toml)\n"
+        out += "workload \(workload), \(pages) page-table pages in \(pageTableRuns) runs "
         out += "(fragmentation \(fragmentation)), seed \(seed)\n"
         if mode == "type" {
             out += "mode type: the vGPU claims the ioreq_server p2m type for writes; all \(protectedRuns) runs are ioreq_server pages\n"
@@ -271,7 +322,7 @@ struct SteerReport: Encodable {
             out += "mode range: wp_mem limit \(wpMemLimit); \(protectedRuns) of \(pageTableRuns) runs write-protected by range"
             if unprotectedPages > 0 {
                 out += "\n  \(unprotectedPages) pages left unprotected: the vGPU must re-shadow them before each submission"
-                if let degradation { out += "\n  (\(degradation))" }
+                if let degradation { out += "\n  protection stopped short: \(degradation)" }
             }
             out += "\n"
         }

@@ -89,6 +89,25 @@ import Testing
         }
     }
 
+    @Test func mappedRAMRegionsLeaveOutBalloonedPagesAndTheACPIRegions() throws {
+        let physmap = try Self.physmap()
+        // Low RAM with gfn 0x10 ballooned out, then the ACPI regions and high RAM in one extent
+        // each, on frames of their own.
+        let extents: [(gfns: GfnRange, firstMfn: Mfn)] = [
+            (try GfnRange(first: Gfn(uncheckedRaw: 0), count: 0x10), Mfn(uncheckedRaw: 0x100000)),
+            (try GfnRange(first: Gfn(uncheckedRaw: 0x11), count: 0xC0000 - 0x11), Mfn(uncheckedRaw: 0x200000)),
+            (try GfnRange(first: Gfn(uncheckedRaw: 0x100000), count: 0xA0000), Mfn(uncheckedRaw: 0x400000)),
+        ]
+        let layout = try GuestMemoryBuilder.build(physmap, ramExtents: extents, p2m: P2M(), machine: MachineMemory())
+        #expect(layout.ramRegions.count == 2)
+        #expect(layout.mappedRAMRegions == [try GfnRange(first: Gfn(uncheckedRaw: 0), count: 0x10),
+                                            try GfnRange(first: Gfn(uncheckedRaw: 0x11), count: 0xBFF00 - 0x11),
+                                            try GfnRange(first: Gfn(uncheckedRaw: 0x100000), count: 0xA0000)])
+        // Without a ballooned page, the ram regions themselves.
+        let whole = try GuestRAMLayout(physmap: physmap, ramRuns: Self.runs)
+        #expect(whole.mappedRAMRegions == whole.ramRegions)
+    }
+
     @Test func runsThatDoNotHoldTheRAMAreRefusedAndNothingIsLaid() throws {
         let physmap = try Self.physmap()
         let short = Array(Self.runs.dropLast()) + [Self.run(0x300000, 0x5FFFF)]

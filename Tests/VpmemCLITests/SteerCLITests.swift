@@ -6,17 +6,28 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("examples/small.toml").path
 
+    /// `vpmem` with `--host` inside `dir` (no host there unless made), so no test reads or
+    /// changes a user's default host.
+    static func vpmem(_ args: [String], host: String) throws -> VpmemProcess.Result {
+        try VpmemProcess.run(args + ["--host", host], environment: ["VPMEM_HOST": host])
+    }
+
     @Test func jsonCountsEveryAccessOncePerDecisionAndPerServer() throws {
-        let r = try VpmemProcess.run(["steer", Self.example, "--pages", "512", "--fragmentation", "1",
-                                      "--accesses", "20K", "--mode", "range", "--wp-mem-limit", "512", "--json"])
+        let dir = TempDir()
+        let r = try Self.vpmem(["steer", Self.example, "--pages", "512", "--fragmentation", "1",
+                                "--accesses", "20K", "--mode", "range", "--wp-mem-limit", "512", "--json"], host: dir.file("no-host"))
         #expect(r.status == 0, "\(r.stderr)")
         let o = try json(r.stdout)
         let decisions = o["decisions"] as? [String: Int] ?? [:]
         #expect(decisions.values.reduce(0, +) == 20_000)
         #expect(o["protected_runs"] as? Int == 512 && o["unprotected_pages"] as? Int == 0)
         #expect((decisions["emulate_wp_mem"] ?? 0) > 5_000 && decisions["emulate_type_claim"] == 0)
+        // A config outside any host runs on a private host, with the default allowance.
+        #expect(o["host"] == nil && o["config"] as? String == Self.example)
+        #expect(o["guest_allowance"] as? Int == 4 << 20 && o["range_memory_allowance"] as? Int == 4 << 20)
+        // The guest's own engine: its vNVDIMMs' "nvdimm" server, then QEMU and the vGPU.
         let servers = o["servers"] as? [[String: Any]] ?? []
-        #expect(servers.count == 2)
+        #expect(servers.compactMap { $0["name"] as? String }.sorted() == ["nvdimm", "qemu", "xengt"])
         let emulated = servers.map { ($0["counters"] as? [String: Int])?["reads"] ?? 0 }.reduce(0, +)
             + servers.map { ($0["counters"] as? [String: Int])?["writes"] ?? 0 }.reduce(0, +)
         #expect(emulated == decisions.filter { $0.key.hasPrefix("emulate") }.values.reduce(0, +))
@@ -24,18 +35,130 @@ import Testing
     }
 
     @Test func aWpMemLimitAbove32BitsIsRefusedNotTruncated() throws {
-        let r = try VpmemProcess.run(["steer", Self.example, "--mode", "range", "--accesses", "1K",
-                                      "--wp-mem-limit", "4294967301"])
+        let dir = TempDir()
+        let r = try Self.vpmem(["steer", Self.example, "--mode", "range", "--accesses", "1K",
+                                "--wp-mem-limit", "4294967301"], host: dir.file("no-host"))
         #expect(r.status != 0)
         #expect(r.stderr.contains("4294967301") && r.stderr.contains("above the maximum"))
-        let bad = try VpmemProcess.run(["steer", Self.example, "--accesses", "ten"])
+        let bad = try Self.vpmem(["steer", Self.example, "--accesses", "ten"], host: dir.file("no-host"))
         #expect(bad.status != 0 && bad.stderr.contains("--accesses ten"))
     }
 
     @Test func textNamesTheServersAndTheRate() throws {
-        let r = try VpmemProcess.run(["steer", Self.example, "--accesses", "5K"])
+        let dir = TempDir()
+        let r = try Self.vpmem(["steer", Self.example, "--accesses", "5K"], host: dir.file("no-host"))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("accesses/s") && r.stdout.contains("qemu (default)") && r.stdout.contains("xengt"))
         #expect(r.stdout.contains("emulate: type claim"))
+        #expect(r.stdout.contains("on a private host"))
+    }
+
+    // MARK: Seed 001 on one host
+
+    /// A host with 8G of RAM and a 64K range-memory allowance per guest, and guests `a` and
+    /// `b` like examples/hole-3g.toml (2G each) admitted to it.
+    static func hostWithTwoGuests(_ dir: TempDir) throws -> String {
+        let host = dir.file("host")
+        let initRun = try vpmem(["host", "init", "--ram", "8G", "--guest-allowance", "64K"], host: host)
+        #expect(initRun.status == 0, "\(initRun.stderr)")
+        for name in ["a", "b"] {
+            let cfg = dir.file(name + ".toml")
+            try """
+                # Like examples/hole-3g.toml, smaller: low RAM ends at 1 GiB, the rest above 4 GiB.
+                name = "\(name)"
+                memory = "2G"
+                vcpus = 2
+                mmio_hole = "3G"
+                pci_mmio64 = "64G"
+                pmem_aperture = "64G"
+
+                """.write(toFile: cfg, atomically: true, encoding: .utf8)
+            let create = try vpmem(["guest", "create", cfg], host: host)
+            #expect(create.status == 0, "\(create.stderr)")
+        }
+        return host
+    }
+
+    static let exhausting = ["--mode", "range", "--pages", "8192", "--fragmentation", "1", "--wp-mem-limit", "8192", "--accesses", "20K"]
+    static let small = ["--mode", "range", "--pages", "64", "--accesses", "20K"]
+
+    /// What B's run decided, without its timings.
+    static func outcome(_ o: [String: Any]) -> String {
+        let keys = ["protected_runs", "unprotected_pages", "page_table_runs", "range_memory_charged", "range_memory_allowance",
+                    "wp_mem_limit", "decisions", "checksum", "shadow_updates"]
+        return keys.map { key in
+            let value = (o[key] as? [String: Int]).map { d in d.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",") }
+                ?? String(describing: o[key] ?? "missing")
+            return "\(key)=\(value)"
+        }.joined(separator: " ")
+    }
+
+    func files(_ host: String) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for f in try FileManager.default.contentsOfDirectory(atPath: host) {
+            out[f] = try Data(contentsOf: URL(fileURLWithPath: host + "/" + f))
+        }
+        return out
+    }
+
+    @Test func aGuestExhaustingItsAllowanceDegradesAloneAndAnotherGuestProtectsEveryPage() throws {
+        let dir = TempDir()
+        let host = try Self.hostWithTwoGuests(dir)
+        let before = try files(host)
+
+        let a = try Self.vpmem(["steer", "a"] + Self.exhausting + ["--json"], host: host)
+        #expect(a.status == 0, "\(a.stderr)")
+        let ao = try json(a.stdout)
+        #expect(ao["guest"] as? String == "a" && ao["host"] as? String == host && ao["config"] as? String == dir.file("a.toml"))
+        #expect(ao["guest_allowance"] as? Int == 64 << 10 && ao["range_memory_allowance"] as? Int == 64 << 10)
+        #expect(ao["allowance_from"] as? String == "guest_allowance")
+        #expect(ao["wp_mem_limit"] as? Int == 8192, "the admin's limit, not the allowance, is the guest's limit")
+        let protected = ao["protected_runs"] as? Int ?? -1
+        #expect(protected > 0 && protected < 8192)
+        #expect(ao["unprotected_pages"] as? Int == 8192 - protected)
+        #expect((ao["range_memory_charged"] as? Int ?? .max) <= 64 << 10)
+        let why = ao["degradation"] as? String ?? ""
+        #expect(why.contains("allowance ran out"), "\(why)")
+
+        let text = try Self.vpmem(["steer", "a"] + Self.exhausting, host: host)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("guest 'a' (domid 1, \(dir.file("a.toml"))) of host \(host)"))
+        #expect(text.stdout.contains("range-memory allowance 64K (guest_allowance in host.toml)"))
+        #expect(text.stdout.contains("\(8192 - protected) pages left unprotected"))
+        #expect(text.stdout.contains("protection stopped short: steering: guest") && text.stdout.contains("allowance ran out"))
+
+        let b = try Self.vpmem(["steer", "b"] + Self.small + ["--json"], host: host)
+        #expect(b.status == 0, "\(b.stderr)")
+        let bo = try json(b.stdout)
+        #expect(bo["guest"] as? String == "b" && bo["domid"] as? Int == 2 && bo["guest_allowance"] as? Int == 64 << 10)
+        #expect(bo["protected_runs"] as? Int == bo["page_table_runs"] as? Int && bo["unprotected_pages"] as? Int == 0)
+        #expect(bo["degradation"] == nil)
+
+        // The runs change nothing on disk: the host and the guests' configs are as they were.
+        #expect(try files(host) == before)
+    }
+
+    @Test func anotherGuestsResultDoesNotDependOnTheExhaustingGuest() throws {
+        let dir = TempDir()
+        let host = try Self.hostWithTwoGuests(dir)
+        // B first, then A exhausts its allowance, then B again: B's result is the same.
+        let first = try Self.vpmem(["steer", "b"] + Self.small + ["--json"], host: host)
+        #expect(first.status == 0, "\(first.stderr)")
+        let a = try Self.vpmem(["steer", "a"] + Self.exhausting + ["--json"], host: host)
+        let ao = try json(a.stdout)
+        #expect(a.status == 0 && (ao["unprotected_pages"] as? Int ?? 0) > 0, "\(a.stderr)")
+        let again = try Self.vpmem(["steer", "b"] + Self.small + ["--json"], host: host)
+        #expect(again.status == 0, "\(again.stderr)")
+        let b1 = try json(first.stdout), b2 = try json(again.stdout)
+        #expect(b1["unprotected_pages"] as? Int == 0 && b1["degradation"] == nil)
+        #expect(Self.outcome(b1) == Self.outcome(b2))
+        // And B by its config file is the same guest of the host.
+        let byPath = try Self.vpmem(["steer", dir.file("b.toml")] + Self.small + ["--json"], host: host)
+        #expect(byPath.status == 0, "\(byPath.stderr)")
+        let b3 = try json(byPath.stdout)
+        #expect(b3["host"] as? String == host && Self.outcome(b3) == Self.outcome(b1))
+        // A limit above B's maximum is refused before anything runs.
+        let refused = try Self.vpmem(["steer", "b", "--mode", "range", "--wp-mem-limit", "4294967301"], host: host)
+        #expect(refused.status != 0 && refused.stderr.contains("above the maximum"))
     }
 }

@@ -8,10 +8,10 @@ final class TempHost {
     let root: String
     var directory: String { root + "/host" }
 
-    init(ram: UInt64 = 4 << 30) throws {
+    init(ram: UInt64 = 4 << 30, guestAllowance: UInt64? = nil) throws {
         root = NSTemporaryDirectory() + "vpmem-host-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        _ = try HostStore.create(directory: directory, config: HostSetup.config(ram: ram))
+        _ = try HostStore.create(directory: directory, config: HostSetup.config(ram: ram, guestAllowance: guestAllowance))
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }

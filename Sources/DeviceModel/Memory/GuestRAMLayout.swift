@@ -115,6 +115,13 @@ public struct GuestRAMLayout: Equatable, Sendable {
         mmioRegions = physmap.regions.filter { Self.mmioKinds.contains($0.kind) }
     }
 
+    /// The frames of the `ram` regions that are mapped: `ramRegions` without the pages no extent
+    /// covers (ballooned out), ascending, adjacent frames merged. Where a workload may place
+    /// pages that are `ram_rw` in the guest's p2m.
+    public var mappedRAMRegions: [GfnRange] {
+        GfnRange.merging(extents.flatMap { e in ramRegions.compactMap { e.gfns.intersection($0) } })
+    }
+
     /// The guest frames of a region. Physmap regions are whole, non-empty pages below 2^48
     /// (GuestPhysmap's invariants), so the range is valid.
     static func frames(of region: PhysmapRegion) -> GfnRange {
