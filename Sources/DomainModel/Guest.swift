@@ -145,7 +145,9 @@ public final class Guest {
         }
         for d in config.nvdimms {
             do { try attach(d, createBacking: backings == .create) } catch {
-                // Nothing of this guest may stay on the host: its extents and its allowance go.
+                // Nothing of this guest may stay on the host: its extents and its allowance go,
+                // and the backings this build created.
+                for made in nvdimms where made.createdBacking { _ = unlink(made.path) }
                 release()
                 throw error
             }

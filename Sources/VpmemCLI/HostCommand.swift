@@ -125,7 +125,9 @@ struct HostCommand: AsyncParsableCommand {
                     m = try PmemMapping.create(path: abs, size: size.bytes)
                 }
                 if let id = BackingIdentity.of(path: abs),
-                   let i = config.pmem.firstIndex(where: { $0.path.flatMap { BackingIdentity.of(path: $0) } == id }) {
+                   let i = config.pmem.firstIndex(where: {
+                       $0.path.flatMap { BackingIdentity.of(path: $0.hasPrefix("/") ? $0 : store.directory + "/" + $0) } == id
+                   }) {
                     throw ValidationError("\(abs) is host pmem already (pmem[\(i)] in \(store.configPath))")
                 }
                 guard let spa = config.nextPmemSPA(size: m.length) else { throw HostError.pmemFull(bytes: m.length) }

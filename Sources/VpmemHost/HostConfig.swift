@@ -106,11 +106,11 @@ public struct HostConfig: Equatable, Sendable {
             guard p.size >= 4096, p.size % 4096 == 0 else {
                 throw .config(path: path, key: "\(what).size", problem: "\(p.size) bytes is not a whole number of 4K pages", fix: "give a multiple of 4K")
             }
-            guard p.spa % Self.pmemAlignment == 0 else {
-                throw .config(path: path, key: "\(what).spa", problem: "\(hex(p.spa)) is not on a 1G boundary", fix: "place it on a 1G boundary (or remove the key for an emulated file: vpmem places it)")
-            }
-            guard p.spa >= ramEnd else {
-                throw .config(path: path, key: "\(what).spa", problem: "\(hex(p.spa)) lies in RAM (RAM ends at \(hex(ramEnd)))", fix: "place pmem above RAM")
+            // A namespace's SPA is the firmware's: 4K-aligned, wherever it is. An emulated file's
+            // is vpmem's choice: 1G-aligned, so guests map it with 1 GiB pages. Overlap with RAM
+            // is the memory layout's check below, for both.
+            guard p.spa % (p.namespace != nil ? 4096 : Self.pmemAlignment) == 0 else {
+                throw .config(path: path, key: "\(what).spa", problem: "\(hex(p.spa)) is not on a \(p.namespace != nil ? "4K" : "1G") boundary", fix: p.namespace != nil ? "give the namespace's SPA as libndctl reports it" : "place it on a 1G boundary (vpmem host add-pmem places it)")
             }
             if let ns = p.namespace, ns.isEmpty || ns.contains(where: { !$0.isHexDigit && $0 != "-" }) {
                 throw .config(path: path, key: "\(what).namespace", problem: "\"\(ns)\" is not a uuid", fix: "give the namespace's uuid as `vpmem host list` shows it")

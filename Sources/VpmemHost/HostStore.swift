@@ -48,12 +48,17 @@ public final class HostStore {
     nonisolated(unsafe) private static var held: Set<[UInt64]> = []
     private static let heldLock = NSLock()
     private let heldKey: [UInt64]
+    /// Whether this store holds the host's lock exclusively now: always for `.change`; for
+    /// `.inspect` until `share()`, when no other command held the host at open.
+    public private(set) var holdsExclusively = false
 
     /// Opens the host in `directory` and takes its lock (blocking until other commands are done:
     /// shared for `.inspect`, exclusive for `.change`). Creates nothing.
     public init(directory: String, access: Access) throws(HostError) {
         guard Self.exists(directory) else { throw .noHost(directory: directory) }
-        let fd = open(Self.lockPath(directory), O_RDONLY | O_CLOEXEC)
+        // Read-write for a change: where flock is emulated with POSIX locks (NFS), an exclusive
+        // lock needs a descriptor open for writing.
+        let fd = open(Self.lockPath(directory), (access == .change ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         guard fd >= 0 else {
             throw .cannotUse(path: Self.lockPath(directory), step: "open the host lock", reason: String(cString: strerror(errno)) + " (re-run `vpmem host init` in a new directory if it was removed)")
         }
@@ -68,16 +73,31 @@ public final class HostStore {
             throw .cannotUse(path: directory, step: "open the host", reason: "this process has it open already; drop that ModelledHost (and its HostStore) first")
         }
         heldKey = key
-        while flock(fd, access == .change ? LOCK_EX : LOCK_SH) != 0 {
+        // Inspection first tries the exclusive lock without waiting: when nobody else uses the
+        // host, it may remove what a killed command left (`holdsExclusively`), then shares.
+        if access == .inspect && flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            holdsExclusively = true
+        } else {
+            while flock(fd, access == .change ? LOCK_EX : LOCK_SH) != 0 {
             if errno == EINTR { continue }
             let reason = String(cString: strerror(errno))
             close(fd)
             Self.heldLock.lock(); Self.held.remove(key); Self.heldLock.unlock()
             throw .cannotUse(path: Self.lockPath(directory), step: "lock the host", reason: reason)
+            }
+            holdsExclusively = access == .change
         }
         self.directory = directory
         self.access = access
         lockFD = fd
+    }
+
+    /// An inspection that got the lock exclusively lets other readers in (flock converts the
+    /// lock in place).
+    public func share() {
+        guard access == .inspect, holdsExclusively else { return }
+        while flock(lockFD, LOCK_SH) != 0 && errno == EINTR {}
+        holdsExclusively = false
     }
 
     deinit {

@@ -51,6 +51,12 @@ public final class ModelledHost: GuestHost {
     public private(set) var pmemIdentities: [BackingIdentity?] = []
     /// Which guest and slot each backing belongs to (invariant 2).
     public private(set) var owners: [BackingIdentity: (guest: String, slot: Int)] = [:]
+    /// Backings two guests' configs name (a config edited by hand): refused to every guest until
+    /// one config lets go, so neither can write the other's labels.
+    public private(set) var contested: [BackingIdentity: [String]] = [:]
+    /// Backings a guest's config names that do not exist now, by absolute path: no other guest
+    /// may create one there.
+    public private(set) var missingOwners: [String: (guest: String, slot: Int)] = [:]
     /// Guests whose model was built in this process.
     private var built: [String: Guest] = [:]
     /// pmem entries registered since the host was opened, appended to host.toml on commit.
@@ -60,18 +66,20 @@ public final class ModelledHost: GuestHost {
 
     // MARK: Opening
 
-    /// Opens the host in `store`. Opened to change it (under the exclusive lock), it first
-    /// removes the temporary files a killed command may have left beside host.toml, state.json
-    /// and every guest's config: no writer can be running, so any such file is stale.
+    /// Opens the host in `store`. Whenever it holds the host exclusively (every change, and an
+    /// inspection that found nobody else using the host), it first removes the temporary files a
+    /// killed command may have left beside host.toml, state.json and every guest's config: no
+    /// writer can be running, so any such file is stale. An inspection then shares the lock.
     public static func open(_ store: HostStore) throws(HostError) -> ModelledHost {
-        if store.access == .change {
+        if store.holdsExclusively {
             AtomicFileWriter.removeStaleTemporaries(for: store.configPath)
             AtomicFileWriter.removeStaleTemporaries(for: store.statePath)
         }
         let state = try store.loadState()
-        if store.access == .change {
+        if store.holdsExclusively {
             for g in state.guests { AtomicFileWriter.removeStaleTemporaries(for: g.config) }
         }
+        store.share()
         return try ModelledHost(store: store, location: store.directory, config: store.loadConfig(), state: state)
     }
 
@@ -143,8 +151,15 @@ public final class ModelledHost: GuestHost {
                     name: r.name, config: r.config, reason: "its name is now '\(c.name)'"))))
                 continue
             }
-            let a = Admitted(record: r, config: loaded)
-            if case .success(let c) = loaded { try allocateRAM(for: a, config: c) }
+            var a = Admitted(record: r, config: loaded)
+            if case .success(let c) = loaded {
+                // A guest whose RAM cannot be allocated (its config or host.toml edited since) is
+                // shown with the reason and refused for any action but destroy; the rest of the
+                // host still opens.
+                do { try allocateRAM(for: a, config: c) } catch {
+                    a = Admitted(record: r, config: .failure(.guestConfigInvalid(name: r.name, config: r.config, reason: error.description)))
+                }
+            }
             admitted.append(a)
         }
         for b in state.balloons {
@@ -154,7 +169,13 @@ public final class ModelledHost: GuestHost {
                 case .out: try machine.balloonOut(a.domid, gfn: Gfn(uncheckedRaw: b.gfn))
                 case .in: try machine.balloonIn(a.domid, gfn: Gfn(uncheckedRaw: b.gfn))
                 }
-            } catch { throw .guest(name: b.guest, .guestMemory("replaying balloon \(b.direction.rawValue) of gfn \(hex(b.gfn)): \(error)")) }
+            } catch {
+                if let i = admitted.firstIndex(where: { $0.name == b.guest }) {
+                    admitted[i] = Admitted(record: a.record, config: .failure(.guestConfigInvalid(
+                        name: b.guest, config: a.record.config,
+                        reason: "replaying balloon \(b.direction.rawValue) of gfn \(hex(b.gfn)) failed: \(error)")))
+                }
+            }
         }
         computeOwners()
     }
@@ -192,14 +213,26 @@ public final class ModelledHost: GuestHost {
 
     private func computeOwners() {
         owners = [:]
+        contested = [:]
+        missingOwners = [:]
         for a in admitted {
             guard case .success(let c) = a.config else { continue }
             for d in c.nvdimms {
-                let path = d.backing.hasPrefix("/") ? d.backing : a.baseDirectory + "/" + d.backing
-                if let id = BackingIdentity.of(path: path), owners[id] == nil { owners[id] = (a.name, d.slot) }
+                let path = Self.standardized(d.backing.hasPrefix("/") ? d.backing : a.baseDirectory + "/" + d.backing)
+                guard let id = BackingIdentity.of(path: path) else {
+                    if missingOwners[path] == nil { missingOwners[path] = (a.name, d.slot) }
+                    continue
+                }
+                if let first = owners[id], first.guest != a.name {
+                    contested[id, default: [first.guest]].append(a.name)
+                } else if owners[id] == nil {
+                    owners[id] = (a.name, d.slot)
+                }
             }
         }
     }
+
+    static func standardized(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
     // MARK: Guests
 
@@ -223,7 +256,10 @@ public final class ModelledHost: GuestHost {
     /// The guest's full model, built on this host (once per process). `access` says how its
     /// backings are opened: `.inspect` creates nothing and takes no lock.
     public func guest(_ name: String, access: BackingAccess) throws(HostError) -> Guest {
-        if let g = built[name] { return g }
+        if let g = built[name] {
+            // A model built for inspection (read-only, unlocked backings) is rebuilt for a change.
+            if g.backingAccess == .inspect && access != .inspect { g.release(); built[name] = nil } else { return g }
+        }
         let a = try admittedGuest(name)
         let c: GuestConfig
         switch a.config {
@@ -313,16 +349,28 @@ public final class ModelledHost: GuestHost {
         let g = try guest(name, access: .readWrite)
         let a = try admittedGuest(name)
         let old = g.config
+        // What pmemFrames may register before the attach commits, restored if it does not.
+        let saved = (config.pmem, pmemIdentities, pendingPmem, owners)
         let attached: AttachedNVDIMM
-        do { attached = try g.attach(d, createBacking: createBacking) } catch { throw .guest(name: name, error) }
-        do {
-            try commitPmem()
-            try ConfigRewrite.rewrite(path: a.record.config, from: old, to: g.config)
-        } catch {
+        do { attached = try g.attach(d, createBacking: createBacking) } catch {
+            let registered = Array(config.pmem.dropFirst(saved.0.count))
+            (config.pmem, pmemIdentities, pendingPmem, owners) = saved
+            for entry in registered { try? mapping.unregister(.pmem, entry.frames) }
+            throw .guest(name: name, error)
+        }
+        // The config first: it is the source of truth. A backing it names that host.toml does
+        // not list yet is registered again on the next open, so a failure (or a kill) between
+        // the two writes never leaves host.toml naming a file that is gone.
+        do { try ConfigRewrite.rewrite(path: a.record.config, from: old, to: g.config) } catch {
             _ = try? g.detach(slot: d.slot)
             if attached.createdBacking { _ = unlink(attached.path) }
+            let registered = Array(config.pmem.dropFirst(saved.0.count))
+            (config.pmem, pmemIdentities, pendingPmem, owners) = saved
+            for entry in registered { try? mapping.unregister(.pmem, entry.frames) }
             throw error
         }
+        try? commitPmem()
+        pendingPmem = []
         try reloadAdmitted()
         return attached
     }
@@ -408,6 +456,12 @@ public final class ModelledHost: GuestHost {
                            guest: String, slot: Int) throws(GuestError) -> MfnRange {
         guard let id = BackingIdentity.of(path: path) else {
             throw .hostRefused("backing \(path) disappeared while it was being attached: try again")
+        }
+        if let o = missingOwners[Self.standardized(path)], o.guest != guest {
+            throw .hostRefused("backing \(path) is named by guest '\(o.guest)' (vNVDIMM slot \(o.slot)), whose file is missing; '\(guest)' may not make a new one there: restore the file, or detach it from '\(o.guest)' first")
+        }
+        if let guests = contested[id], owners[id]?.guest == guest {
+            throw .hostRefused("backing \(path) is named by the configs of guests \(guests.map { "'\($0)'" }.joined(separator: " and ")); none may have it until all but one let go: remove it from the other configs (vpmem nvdimm detach)")
         }
         if let owner = owners[id], owner.guest != guest || owner.slot != slot {
             throw .hostRefused(HostError.backingOwned(path: path, owner: owner.guest, slot: owner.slot, requester: guest).description)
