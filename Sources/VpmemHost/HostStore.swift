@@ -150,6 +150,11 @@ public final class HostStore {
     }
 
     static func write(_ text: String, to path: String) throws(HostError) {
-        do { try AtomicFileWriter.write(text, to: path) } catch { throw .guestConfig(error) }
+        do { try AtomicFileWriter.write(text, to: path) } catch {
+            // Renamed into place, only the directory fsync failed: the file holds the change, so
+            // reporting a failure would make the caller undo what is already on disk.
+            if case .notDurable = error { return }
+            throw .guestConfig(error)
+        }
     }
 }
