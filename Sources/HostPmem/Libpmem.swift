@@ -10,6 +10,9 @@ enum Libpmem {
         var base: UnsafeMutableRawPointer
         var length: Int
         var isPmem: Bool
+        /// Made by pmem_map_file (and so unmapped by pmem_unmap); false for a read-only mapping
+        /// of a regular file, which libpmem cannot make (it always opens for writing).
+        var byLibpmem = true
     }
 
     /// Maps the whole of an existing file or device-dax character device.
@@ -30,7 +33,17 @@ enum Libpmem {
     }
 
     static func unmap(_ m: Mapped) {
-        _ = pmem_unmap(m.base, m.length)
+        if m.byLibpmem { _ = pmem_unmap(m.base, m.length) } else { _ = munmap(m.base, m.length) }
+    }
+
+    /// A read-only shared mapping of `length` bytes of the regular file open as `fd` (opened
+    /// read-only): inspection needs no write permission and can write nothing. libpmem has no
+    /// read-only map call, so this one mmap is made here; such a mapping is never persisted.
+    static func mapReadOnly(_ fd: Int32, length: Int, path: String) throws(HostPmemError) -> Mapped {
+        guard let base = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0), base != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw SystemCalls.error(Errno(rawValue: Glibc.errno), path: path, operation: "map read-only (mmap)")
+        }
+        return Mapped(base: base, length: length, isPmem: false, byLibpmem: false)
     }
 
     /// Whether `[base, base+length)` is real persistent memory (flushable from user space).

@@ -104,7 +104,11 @@ public final class PmemMapping: @unchecked Sendable {
             if let expectedSize, st.type == .regular, UInt64(st.size) != expectedSize {
                 throw HostPmemError.sizeMismatch(path: path, existing: UInt64(st.size), requested: expectedSize)
             }
-            let m = try Libpmem.mapFile(path)
+            // Read-only: a regular file is mapped from the read-only descriptor, never opened for
+            // writing; a device-dax device still goes through libpmem, which knows its size.
+            let m = access == .readOnly && st.type == .regular
+                ? try Libpmem.mapReadOnly(fd.rawValue, length: Int(st.size), path: path)
+                : try Libpmem.mapFile(path)
             if let expectedSize, UInt64(m.length) != expectedSize {
                 Libpmem.unmap(m)
                 throw HostPmemError.sizeMismatch(path: path, existing: UInt64(m.length), requested: expectedSize)

@@ -121,6 +121,10 @@ import Testing
         let reader = try PmemMapping.open(path: path, access: .readOnly)
         #expect(try reader.read(at: 0, count: 1) == [5])
         #expect(throws: HostPmemError.readOnly(path: path)) { try reader.write([1], at: 0) }
+        // The file is mapped without write permission (r--s), not writable and merely unused.
+        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8).split(separator: "\n").filter { $0.hasSuffix(path) }
+        #expect(maps.count == 2, "the writer's mapping and the reader's")
+        #expect(maps.contains { $0.split(separator: " ")[1] == "r--s" })
     }
 
     @Test func unpersistedWritesBecomeDurableWithPersist() throws {
