@@ -492,7 +492,7 @@ public final class ModelledHost: GuestHost {
     }
 
     public func pmemFramesReleased(_ frames: MfnRange) {
-        // ModelledHost pmem stays registered: the frames are unowned again (the checked mapping gave them
+        // Host pmem stays registered: the frames are unowned again (the checked mapping gave them
         // back); `owners` follows the configs on the next reload.
     }
 }
