@@ -61,8 +61,6 @@ public final class ModelledHost: GuestHost {
     private var built: [String: Guest] = [:]
     /// pmem entries registered since the host was opened, appended to host.toml on commit.
     private var pendingPmem: [HostConfig.Pmem] = []
-    /// Whether pmem a guest attaches is registered as host pmem when it is not yet.
-    private let registersNewBackings: Bool
 
     // MARK: Opening
 
@@ -107,7 +105,6 @@ public final class ModelledHost: GuestHost {
         self.location = location
         self.config = config
         self.state = state
-        registersNewBackings = true
         // Placeholders until boot() builds the real ones.
         machine = try Self.coldBoot(config, state: state)
         mapping = CheckedMemoryMapping(registry: machine.hostRanges)
@@ -470,7 +467,7 @@ public final class ModelledHost: GuestHost {
         if let i = pmemIdentities.firstIndex(where: { $0 == id }) {
             index = i
         } else {
-            guard registersNewBackings, case .file = id else {
+            guard case .file = id else {
                 throw .hostRefused(HostError.backingNotHostPmem(path: path, host: location).description)
             }
             guard let spa = config.nextPmemSPA(size: backing.length) else {
