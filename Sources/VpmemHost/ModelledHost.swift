@@ -348,11 +348,14 @@ public final class ModelledHost: GuestHost {
         let old = g.config
         // What pmemFrames may register before the attach commits, restored if it does not.
         let saved = (config.pmem, pmemIdentities, pendingPmem, owners)
-        let attached: AttachedNVDIMM
-        do { attached = try g.attach(d, createBacking: createBacking) } catch {
+        func undoRegistrations() {
             let registered = Array(config.pmem.dropFirst(saved.0.count))
             (config.pmem, pmemIdentities, pendingPmem, owners) = saved
             for entry in registered { try? mapping.unregister(.pmem, entry.frames) }
+        }
+        let attached: AttachedNVDIMM
+        do { attached = try g.attach(d, createBacking: createBacking) } catch {
+            undoRegistrations()
             throw .guest(name: name, error)
         }
         // The config first: it is the source of truth. A backing it names that host.toml does
@@ -361,9 +364,7 @@ public final class ModelledHost: GuestHost {
         do { try ConfigRewrite.rewrite(path: a.record.config, from: old, to: g.config) } catch {
             _ = try? g.detach(slot: d.slot)
             if attached.createdBacking { _ = unlink(attached.path) }
-            let registered = Array(config.pmem.dropFirst(saved.0.count))
-            (config.pmem, pmemIdentities, pendingPmem, owners) = saved
-            for entry in registered { try? mapping.unregister(.pmem, entry.frames) }
+            undoRegistrations()
             throw error
         }
         try? commitPmem()
