@@ -92,7 +92,8 @@ public final class Guest {
     /// and the first machine frame of each extent, inside the physmap's RAM-like regions; a
     /// ballooned-out page is simply absent), its emulated MMIO regions, its steering engine from
     /// `steering` with `steeringSettings` (nil: the host's defaults for this much RAM), then its
-    /// vNVDIMMs in slot order, their backings opened as `backings` says.
+    /// vNVDIMMs (pinned ones first, then the rest in slot order), their backings opened as
+    /// `backings` says.
     public convenience init(config: GuestConfig, baseDirectory: String, id: DomainID, host: any GuestHost,
                             ram: [(gfns: GfnRange, firstMfn: Mfn)], steering: SteeringHost, steeringSettings: GuestSteeringSettings?,
                             backings: BackingAccess) throws(GuestError) {
@@ -143,7 +144,8 @@ public final class Guest {
             try? host.mapping.removeGuest(id)
             throw .deviceModel("\(error)")
         }
-        for d in config.nvdimms {
+        // Pinned vNVDIMMs first, so the placed ones go around them.
+        for d in GuestPhysmap.placementOrder(config.nvdimms) {
             do { try attach(d, createBacking: backings == .create) } catch {
                 // Nothing of this guest may stay on the host: its extents and its allowance go,
                 // and the backings this build created.
@@ -194,7 +196,7 @@ public final class Guest {
         // 2. Guest side, on copies: a region in the pmem aperture.
         var nextPhysmap = physmap
         let range: GpaRange
-        do { range = try nextPhysmap.placePmem(name: d.regionName, size: d.size.bytes) } catch { throw .physmap(error) }
+        do { range = try nextPhysmap.place(d) } catch { throw .physmap(error) }
         let frames = d.size.bytes / PageOrder.frameBytes
         // 3. The backing: opened (or created) last among the checks, removed again on failure
         // only if this call created it. Then the host's frames behind its data part.
@@ -415,7 +417,7 @@ public final class Guest {
 }
 
 extension Guest {
-    /// The physmap `config` gives once its vNVDIMMs are attached in slot order, without opening
+    /// The physmap `config` gives once its vNVDIMMs are attached, without opening
     /// any backing (what `guest show` prints).
     public static func plannedPhysmap(_ config: GuestConfig) throws(GuestError) -> GuestPhysmap {
         var bare = config
@@ -424,7 +426,7 @@ extension Guest {
         var physmap: GuestPhysmap
         do {
             physmap = try GuestPhysmap(config: bare)
-            for d in config.nvdimms { try physmap.placePmem(name: d.regionName, size: d.size.bytes) }
+            for d in GuestPhysmap.placementOrder(config.nvdimms) { try physmap.place(d) }
         } catch { throw .physmap(error) }
         return physmap
     }

@@ -61,9 +61,12 @@ extension GuestConfigFile {
                     slots.append(d.slot)
                     continue
                 }
-                for ((key, before), (_, after)) in zip(nvdimmEntries(was), nvdimmEntries(d)) where before != after {
+                let before = Dictionary(nvdimmEntries(was), uniquingKeysWith: { a, _ in a })
+                for (key, after) in nvdimmEntries(d) where before[key] != after {
                     out = try TOMLTextEdit.setKey(array: "nvdimm", index: index, key: key, valueText: after, in: out)
                 }
+                // A key render leaves out (an address no longer pinned) is left for the check
+                // below to catch: a text edit never drops a line it did not write.
             }
         } catch {
             throw .cannotEdit(path: path, reason: String(describing: error))

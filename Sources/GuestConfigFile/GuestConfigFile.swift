@@ -28,6 +28,7 @@ import VpmemCore
 /// node = 0                     # NUMA node (NFIT proximity domain)
 /// readonly = false
 /// unarmed = false
+/// address = 0x140000000        # optional: pin the guest address (a 1G boundary in the pmem aperture)
 /// ```
 ///
 /// `name` and `memory` are required, and `slot`, `backing` and `size` in each `[[nvdimm]]`.
@@ -42,7 +43,7 @@ public enum GuestConfigFile {
         "direct_map", "balloon_from_heap", "nvdimm",
     ]
     /// Every key of a `[[nvdimm]]` table, in the order `render` writes them.
-    public static let nvdimmKeys = ["slot", "backing", "size", "label_size", "node", "readonly", "unarmed"]
+    public static let nvdimmKeys = ["slot", "backing", "size", "label_size", "node", "readonly", "unarmed", "address"]
     static let sizeKeys: Set = ["memory", "mmio_hole", "pci_mmio64", "pmem_aperture", "safe_range_size"]
 
     /// Reads and validates the config at `path`.
@@ -122,6 +123,7 @@ public enum GuestConfigFile {
             }
             if let v = try r.optionalBool("readonly") { d.readOnly = v }
             if let v = try r.optionalBool("unarmed") { d.unarmed = v }
+            if let v = try r.optionalAddress("address") { d.address = v }
             out.append(d)
         }
         return out
@@ -167,9 +169,10 @@ public enum GuestConfigFile {
         ]
     }
 
-    /// Every key of a `[[nvdimm]]` table with its value as TOML, in `nvdimmKeys` order.
+    /// Every key of a `[[nvdimm]]` table with its value as TOML, in `nvdimmKeys` order; an unset
+    /// `address` (placed by vpmem) is left out.
     static func nvdimmEntries(_ d: NVDIMMConfig) -> [(key: String, value: String)] {
-        [
+        var entries = [
             ("slot", "\(d.slot)"),
             ("backing", tomlString(d.backing)),
             ("size", "\"\(d.size)\""),
@@ -178,6 +181,8 @@ public enum GuestConfigFile {
             ("readonly", "\(d.readOnly)"),
             ("unarmed", "\(d.unarmed)"),
         ]
+        if let a = d.address { entries.append(("address", "0x" + String(a.raw, radix: 16, uppercase: true))) }
+        return entries
     }
 
     /// A sample value for `key`, used in error messages.
@@ -208,6 +213,7 @@ public enum GuestConfigFile {
             case "size", "label_size": return "size = \"8G\""
             case "node": return "node = 0"
             case "readonly", "unarmed": return "readonly = true"
+            case "address": return "address = 0x140000000"
             default: return "\(key) = ..."
             }
         default: return "\(key) = ..."
@@ -287,6 +293,19 @@ private struct Reader {
             throw .wrongType(path: path, key: prefix + key, expected: "a size string or an integer of bytes", found: value.type.rawValue)
         }
         do { return try ByteSize(parsing: s) } catch { throw .badSize(path: path, key: prefix + key, error: error) }
+    }
+
+    /// A guest-physical address: a TOML integer (`0x140000000`) or a size string (`"5G"`).
+    func optionalAddress(_ key: String) throws(GuestConfigFileError) -> Gpa? {
+        guard let value = table[key] else { return nil }
+        if let n = value.int {
+            guard n >= 0 else { throw .outOfRange(path: path, key: prefix + key, value: n, rule: "a guest-physical address, 0 or more") }
+            return Gpa(UInt64(n))
+        }
+        guard let s = value.string else {
+            throw .wrongType(path: path, key: prefix + key, expected: "an integer address (0x140000000) or a size string (\"5G\")", found: value.type.rawValue)
+        }
+        do { return Gpa(try ByteSize(parsing: s).bytes) } catch { throw .badSize(path: path, key: prefix + key, error: error) }
     }
 
     func optionalInt(_ key: String) throws(GuestConfigFileError) -> Int? {

@@ -38,6 +38,8 @@ struct NVDIMMCommand: AsyncParsableCommand {
         @Flag(help: "Label writes are refused; the backing is opened read-only.") var readonly = false
         @Flag(help: "Set the NFIT 'not armed' flag.") var unarmed = false
         @Flag(help: "Create the backing as an emulated pmem file if it does not exist.") var create = false
+        @Option(help: "Pin the guest address (a 1G boundary in the pmem aperture; 0x... or a size). Default: the first free 1G-aligned stretch.", transform: parseAddress)
+        var address: Gpa?
 
         func run() async throws {
             let target = try GuestTarget.resolve(config, host: hostOption, change: true)
@@ -56,7 +58,7 @@ struct NVDIMMCommand: AsyncParsableCommand {
                 dataSize = ByteSize(bytes: info.size - labelSize.bytes)
             }
             let d = NVDIMMConfig(slot: chosenSlot, backing: path, size: dataSize!, labelSize: labelSize, node: node,
-                                 readOnly: readonly, unarmed: unarmed)
+                                 readOnly: readonly, unarmed: unarmed, address: address)
             let attached = try target.host.attach(d, to: target.name, createBacking: create)
             let configPath = try target.host.admittedGuest(target.name).record.config
             let v = attached.virtualNVDIMM

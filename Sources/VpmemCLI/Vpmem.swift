@@ -19,6 +19,7 @@ struct Vpmem: AsyncParsableCommand {
             NVDIMMCommand.self,
             AcpiCommand.self,
             DSMCommand.self,
+            QemuCommand.self,
             P2MCommand.self,
             SteerCommand.self,
             LiveUpdateCommand.self,

@@ -106,7 +106,8 @@ import VpmemCore
             nvdimms.append(NVDIMMConfig(
                 slot: slot, backing: i % 2 == 0 ? "/pmem/g-\(slot).pmem" : "rel \"quoted\" \(slot).pmem",
                 size: bytes((next(4096) + 1) * 2 * MiB), labelSize: next(3) == 0 ? bytes(0) : bytes((next(64) + 32) * 4 * KiB),
-                node: UInt32(next(64)), readOnly: next(2) == 0, unarmed: next(2) == 0))
+                node: UInt32(next(64)), readOnly: next(2) == 0, unarmed: next(2) == 0,
+                address: next(3) == 0 ? Gpa((64 + 16 * UInt64(slot)) * GiB) : nil))
         }
         let persistence: [NVDIMMPersistence?] = [nil, .cpu, .memoryController]
         return GuestConfig(
@@ -114,6 +115,21 @@ import VpmemCore
             nvdimmPersistence: persistence[Int(next(3))],
             acpiOem: next(2) == 0 ? AcpiOemConfig() : AcpiOemConfig(oemID: "A\"B", oemTableID: "T", oemRevision: UInt32(next(1 << 32)),
                                                                    creatorID: "C", creatorRevision: 9))
+    }
+
+    @Test func addressPinsTheGuestAddressInEitherForm() throws {
+        let table = "[[nvdimm]]\nslot = 0\nbacking = \"a.pmem\"\nsize = \"1G\"\n"
+        #expect(try parse(table + "address = 0x1000000000\n").nvdimms.first?.address == Gpa(64 * GiB))
+        #expect(try parse(table + "address = \"65G\"\n").nvdimms.first?.address == Gpa(65 * GiB))
+        #expect(try parse(table).nvdimms.first?.address == nil)
+        let rendered = GuestConfigFile.render(try parse(table + "address = \"65G\"\n"))
+        #expect(rendered.contains("address = 0x1040000000\n"))
+        #expect(!GuestConfigFile.render(try parse(table)).contains("address"), "an unpinned vNVDIMM renders no address")
+        for (bad, words) in [("address = 0x1000200000", "a multiple of 1G"), ("address = -1", "0 or more"),
+                             ("address = true", "an integer address"), ("address = \"64Q\"", "address")] {
+            let e = error(table + bad + "\n")
+            #expect(e != nil && "\(e!)".contains(words), "\(bad): \(String(describing: e))")
+        }
     }
 
     @Test func renderThenParseGivesTheSameConfig() async {

@@ -137,6 +137,14 @@ public struct GuestConfig: Equatable, Sendable {
                                rule: "a backing no other vNVDIMM of this guest uses (each vNVDIMM maps its own)")
             }
         }
+        let pinned = nvdimms.compactMap { d in d.pinnedRange.map { (slot: d.slot, range: $0) } }
+        for (i, a) in pinned.enumerated() {
+            for b in pinned[(i + 1)...] where a.range.overlaps(b.range) {
+                throw .invalid(key: "nvdimm slot \(b.slot) address", value: b.range.first.description,
+                               rule: "an address whose range (\(b.range)) does not overlap nvdimm slot \(a.slot)'s \(a.range): "
+                                   + "start it at \(a.range.end.map { $0.description } ?? "the end of slot \(a.slot)") or later, or leave the address out")
+            }
+        }
         if !nvdimms.isEmpty && pmemAperture.bytes == 0 {
             throw .invalid(key: "pmem_aperture", value: "0", rule: "a pmem aperture (e.g. pmem_aperture = \"64G\") large enough for the vNVDIMMs, each starting on a 1G boundary")
         }

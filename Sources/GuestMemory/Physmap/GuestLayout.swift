@@ -13,7 +13,8 @@ import VpmemCore
 /// 0xFC000000             firmware_reserved      (up to 4 GiB)
 /// 4G                     ram "ram_high"         (memory that did not fit below the hole)
 /// 1G-aligned             pci_mmio64             (pci_mmio64 bytes, when non-zero)
-/// 1G-aligned             pmem aperture          (pmem_aperture bytes, when non-zero)
+/// 1G-aligned             pmem aperture          (pmem_aperture bytes, when non-zero; no lower
+///                                               than QEMU's device memory: QEMUMachineLayout)
 /// 1G-aligned             safe range             (see SafeRange)
 /// ```
 ///
@@ -71,7 +72,10 @@ public struct GuestLayout: Equatable, Sendable {
         }
         var aperture: GpaRange?
         if config.pmemAperture.bytes > 0 {
-            let start = try GuestLayout.alignedAbove(top)
+            // No lower than QEMU's device-memory window for the same RAM, so the vNVDIMMs
+            // placed here are addresses QEMU accepts (`vpmem qemu`).
+            let qemu = QEMUMachineLayout(memory: config.memory.bytes, holeStart: holeStart)
+            let start = try GuestLayout.alignedAbove(max(top, qemu.deviceMemoryBase))
             let range = try GpaRange(start: Gpa(start), size: config.pmemAperture.bytes)
             aperture = range
             top = try GuestLayout.end(of: range)

@@ -29,6 +29,10 @@ public struct NVDIMMConfig: Equatable, Sendable {
     public var readOnly: Bool
     /// Sets the NFIT "not armed" flag: the guest should treat the data as read-only.
     public var unarmed: Bool
+    /// Where the data part starts in the guest (config key `address`); nil: vpmem places it in
+    /// the first free 1 GiB-aligned stretch of the pmem aperture. A pinned address is placed
+    /// before the unpinned ones, so they go around it.
+    public var address: Gpa?
 
     public static let defaultLabelSize = ByteSize(bytes: 128 * ByteSize.kib)
     public static let minLabelSize = ByteSize(bytes: 128 * ByteSize.kib)
@@ -40,7 +44,7 @@ public struct NVDIMMConfig: Equatable, Sendable {
     public static let maxSlot = 255
 
     public init(slot: Int, backing: String, size: ByteSize, labelSize: ByteSize = NVDIMMConfig.defaultLabelSize,
-                node: UInt32 = 0, readOnly: Bool = false, unarmed: Bool = false) {
+                node: UInt32 = 0, readOnly: Bool = false, unarmed: Bool = false, address: Gpa? = nil) {
         self.slot = slot
         self.backing = backing
         self.size = size
@@ -48,6 +52,13 @@ public struct NVDIMMConfig: Equatable, Sendable {
         self.node = node
         self.readOnly = readOnly
         self.unarmed = unarmed
+        self.address = address
+    }
+
+    /// The guest range a pinned vNVDIMM asks for; nil when unpinned or when it would pass the
+    /// top of the address space (`validate` reports that).
+    public var pinnedRange: GpaRange? {
+        address.flatMap { try? GpaRange(start: $0, size: size.bytes) }
     }
 
     /// Bytes the backing must hold: data then label area. Nil when that overflows 64 bits.
@@ -89,6 +100,15 @@ public struct NVDIMMConfig: Equatable, Sendable {
         }
         guard backingSize != nil else {
             throw .invalid(key: "\(key) size", value: size.description, rule: "a size that, with the label area, fits in 64 bits")
+        }
+        if let address {
+            guard address.raw % GuestPhysmap.pmemStartAlignment == 0 else {
+                throw .invalid(key: "\(key) address", value: address.description,
+                               rule: "a multiple of 1G inside the pmem aperture (each vNVDIMM starts on its own 1G boundary), or no address to let vpmem place it")
+            }
+            guard pinnedRange != nil else {
+                throw .invalid(key: "\(key) address", value: address.description, rule: "an address from which the vNVDIMM's \(size) fits below 2^64")
+            }
         }
         guard node < NVDIMMConfig.maxNodes else {
             throw .invalid(key: "\(key) node", value: String(node), rule: "0 to \(NVDIMMConfig.maxNodes - 1) (Xen's MAX_NUMNODES)")
