@@ -84,27 +84,37 @@ public enum NdctlDiscovery {
     }
 
     static func readNamespace(_ n: OpaquePointer) -> PmemInventory.Namespace {
+        // As `ndctl list` reports a namespace: the size, uuid and align of what claims it (the
+        // pfn, dax or btt instance) when something does, the namespace's own otherwise; the
+        // namespace's label uuid is then `raw_uuid`.
         let mode: PmemInventory.Mode
+        var size = ndctl_namespace_get_size(n)
         var align: UInt64?
         var uuid: String?
         var blockdev: String?
         var chardev: String?
-        let size = ndctl_namespace_get_size(n)
+        var map: PmemInventory.Map?
+        let labelUUID = uuidString { ndctl_namespace_get_uuid(n, $0) }
         switch ndctl_namespace_get_mode(n) {
         case NDCTL_NS_MODE_FSDAX:
             mode = .fsdax
             if let pfn = ndctl_namespace_get_pfn(n) {
+                size = known(ndctl_pfn_get_size(pfn)) ?? size
                 align = known(ndctl_pfn_get_align(pfn))
                 uuid = uuidString { ndctl_pfn_get_uuid(pfn, $0) }
                 blockdev = string(ndctl_pfn_get_block_device(pfn))
+                map = Self.map(ndctl_pfn_get_location(pfn))
             } else {
                 blockdev = string(ndctl_namespace_get_block_device(n))
+                map = .mem
             }
         case NDCTL_NS_MODE_DEVDAX:
             mode = .devdax
             if let dax = ndctl_namespace_get_dax(n) {
+                size = known(ndctl_dax_get_size(dax)) ?? size
                 align = known(ndctl_dax_get_align(dax))
                 uuid = uuidString { ndctl_dax_get_uuid(dax, $0) }
+                map = Self.map(ndctl_dax_get_location(dax))
                 if let region = ndctl_dax_get_daxctl_region(dax), let dev = daxctl_dev_get_first(region) {
                     chardev = string(daxctl_dev_get_devname(dev))
                 }
@@ -112,6 +122,7 @@ public enum NdctlDiscovery {
         case NDCTL_NS_MODE_SECTOR:
             mode = .sector
             if let btt = ndctl_namespace_get_btt(n) {
+                size = known(ndctl_btt_get_size(btt)) ?? size
                 uuid = uuidString { ndctl_btt_get_uuid(btt, $0) }
                 blockdev = string(ndctl_btt_get_block_device(btt))
             }
@@ -121,12 +132,23 @@ public enum NdctlDiscovery {
         default:
             mode = .unknown
         }
-        if uuid == nil { uuid = uuidString { ndctl_namespace_get_uuid(n, $0) } }
+        let claimed = uuid != nil
+        if uuid == nil { uuid = labelUUID }
         return PmemInventory.Namespace(
             dev: string(ndctl_namespace_get_devname(n)) ?? "?",
             mode: mode, size: size, align: align,
             numaNode: known(node: Int(ndctl_namespace_get_numa_node(n))),
             uuid: uuid, blockdev: blockdev, chardev: chardev,
-            resource: known(ndctl_namespace_get_resource(n)))
+            resource: known(ndctl_namespace_get_resource(n)),
+            name: string(ndctl_namespace_get_alt_name(n)).flatMap { $0.isEmpty ? nil : $0 },
+            map: map, rawUUID: claimed ? labelUUID : nil)
+    }
+
+    static func map(_ location: ndctl_pfn_loc) -> PmemInventory.Map? {
+        switch location {
+        case NDCTL_PFN_LOC_RAM: return .mem
+        case NDCTL_PFN_LOC_PMEM: return .dev
+        default: return nil
+        }
     }
 }

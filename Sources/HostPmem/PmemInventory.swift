@@ -1,8 +1,8 @@
 /// The host's persistent memory as libndctl sees it: buses, DIMMs, regions, namespaces.
 ///
 /// JSON field names follow `ndctl list` where the two overlap (`dev`, `provider`, `size`,
-/// `align`, `numa_node`, `uuid`, `mode`, `blockdev`, `chardev`, `available_size`, `type`, `id`,
-/// `handle`, `phys_id`), so output reads the same to someone who knows ndctl. Unknown values
+/// `align`, `numa_node`, `uuid`, `raw_uuid`, `name`, `map`, `mode`, `blockdev`, `chardev`,
+/// `available_size`, `type`, `id`, `handle`, `phys_id`), so output reads the same to someone who knows ndctl. Unknown values
 /// (a NUMA node the kernel does not report, a uuid a raw namespace has none of) are absent.
 public struct PmemInventory: Codable, Equatable, Sendable {
     public var buses: [Bus]
@@ -51,6 +51,9 @@ public struct PmemInventory: Codable, Equatable, Sendable {
         }
     }
 
+    /// Page structures in host RAM (`mem`) or on the namespace itself (`dev`).
+    public enum Map: String, Codable, Sendable { case mem, dev }
+
     /// How a namespace is exposed (ndctl's `mode`).
     public enum Mode: String, Codable, Sendable {
         case fsdax, devdax, raw, sector, unknown
@@ -70,11 +73,18 @@ public struct PmemInventory: Codable, Equatable, Sendable {
         /// The namespace's first host-physical address (its SPA, from the NFIT), when known:
         /// where a host gives its frames to guests.
         public var resource: UInt64?
+        /// The label's name (ndctl's `name`), when it has one.
+        public var name: String?
+        /// Where the page structures of an fsdax or devdax namespace live (ndctl's `map`).
+        public var map: Map?
+        /// The namespace's own (label) uuid when `uuid` is its pfn, dax or btt instance's, as
+        /// `ndctl list -v` reports it.
+        public var rawUUID: String?
         public init(dev: String, mode: Mode, size: UInt64, align: UInt64?, numaNode: Int32?, uuid: String?, blockdev: String?, chardev: String?,
-                    resource: UInt64? = nil) {
+                    resource: UInt64? = nil, name: String? = nil, map: Map? = nil, rawUUID: String? = nil) {
             self.dev = dev; self.mode = mode; self.size = size; self.align = align
             self.numaNode = numaNode; self.uuid = uuid; self.blockdev = blockdev; self.chardev = chardev
-            self.resource = resource
+            self.resource = resource; self.name = name; self.map = map; self.rawUUID = rawUUID
         }
 
         /// The path vpmem maps through libpmem: `/dev/daxN.M` for devdax; for fsdax, the
@@ -86,8 +96,8 @@ public struct PmemInventory: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case dev, mode, size, align, uuid, blockdev, chardev, resource
-            case numaNode = "numa_node"
+            case dev, mode, size, align, uuid, blockdev, chardev, resource, name, map
+            case numaNode = "numa_node", rawUUID = "raw_uuid"
         }
     }
 }
