@@ -85,12 +85,12 @@ public struct QEMUCommandLine: Sendable {
         self.maxmem = maxmem
         self.devices = devices
 
-        var machineOptions = ["pc", "accel=\(options.accelerator.rawValue)", "nvdimm=on", "max-ram-below-4g=\(machine.maxRamBelow4G)"]
+        var machineOptions = ["pc", "nvdimm=on", "max-ram-below-4g=\(machine.maxRamBelow4G)"]
         if let p = config.nvdimmPersistence {
             machineOptions.append("nvdimm-persistence=" + (p == .cpu ? "cpu" : "mem-ctrl"))
         }
-        var argv = [options.binary, "-machine", machineOptions.joined(separator: ","),
-                    "-m", "size=\(memory),slots=\(slots),maxmem=\(maxmem)",
+        var argv = [options.binary, "-accel", options.accelerator.rawValue, "-machine", machineOptions.joined(separator: ","),
+                    "-m", "size=\(Self.sizeArgument(memory)),slots=\(slots),maxmem=\(Self.sizeArgument(maxmem))",
                     "-smp", String(config.vcpus)]
         let highestNode = devices.map(\.node).max() ?? 0
         if highestNode > 0 {
@@ -116,6 +116,14 @@ public struct QEMUCommandLine: Sendable {
         if let a = options.append { argv += ["-append", a] }
         argv += options.extra
         self.argv = argv
+    }
+
+    /// A size for `-m`, whose bare numbers are MiB: with an explicit unit.
+    static func sizeArgument(_ bytes: UInt64) -> String {
+        for (unit, suffix) in [(ByteSize.gib, "G"), (ByteSize.mib, "M"), (ByteSize.kib, "K")] where bytes % unit == 0 {
+            return "\(bytes / unit)\(suffix)"
+        }
+        return "\(bytes)B"
     }
 
     /// QEMU's option syntax doubles a comma inside a value.

@@ -31,7 +31,7 @@ import VpmemCore
         #expect(machine["_"] == "pc" && machine["nvdimm"] == "on" && machine["nvdimm-persistence"] == "mem-ctrl")
         #expect(machine["max-ram-below-4g"] == String(guest.physmap.holeStart.raw))
         let m = try #require(options(argv, "-m").first)
-        #expect(m["size"] == String(2 * GiB) && m["slots"] == "3")
+        #expect(m["size"] == "2G" && m["slots"] == "3", "-m takes MiB without a unit: every size carries one")
         let backends = options(argv, "-object"), devices = options(argv, "-device")
         #expect(backends.count == 2 && devices.count == 2)
         for (d, (backend, device)) in zip(guest.nvdimms, zip(backends, devices)) {
@@ -44,7 +44,9 @@ import VpmemCore
             #expect((device["unarmed"] == "on") == d.config.unarmed)
         }
         // The window reaches the last vNVDIMM.
-        let maxmem = try #require(m["maxmem"].flatMap { UInt64($0) })
+        let maxmemText = try #require(m["maxmem"])
+        let units: [Character: UInt64] = ["G": GiB, "M": MiB, "K": KiB, "B": 1]
+        let maxmem = try #require(UInt64(maxmemText.dropLast())) * (try #require(maxmemText.last.flatMap { units[$0] }))
         let last = try #require(guest.nvdimms.map { $0.guestRange.last.raw }.max())
         #expect(line.machine.deviceMemoryBase + (maxmem - 2 * GiB) > last)
         #expect(!argv.contains("-numa"))

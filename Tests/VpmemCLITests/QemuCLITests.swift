@@ -26,7 +26,7 @@ import Testing
         _ = try guest(host)
         let text = try host.run(["qemu", "g", "--accel", "tcg", "--kernel", "/k", "--", "-no-reboot"])
         #expect(text.status == 0, "\(text.stderr)")
-        #expect(text.stdout.hasPrefix("qemu-system-x86_64 -machine pc,accel=tcg,nvdimm=on,"))
+        #expect(text.stdout.hasPrefix("qemu-system-x86_64 -accel tcg -machine pc,nvdimm=on,"))
         #expect(text.stdout.contains("-device nvdimm,id=nvdimm1,memdev=nvmem1,slot=1,node=0,addr=0xa00000000,label-size=131072"))
         #expect(text.stdout.hasSuffix("-kernel /k -no-reboot\n"))
         let o = try json(host.run(["qemu", "g", "--accel", "tcg", "--json"]).stdout)
