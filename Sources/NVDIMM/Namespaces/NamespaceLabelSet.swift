@@ -76,9 +76,12 @@ public struct NamespaceLabelSet: Sendable, Hashable {
         }
         let extent = try placement.place(size: r.size, mode: r.mode)
         guard freeSlots >= Self.slotsNeededToCreate else { throw .noFreeSlot(free: freeSlots, nslot: currentIndex.free.count) }
+        // v1.1 labels have no type or abstraction GUID: the label is kept as it reads back.
+        let v12 = layout.labelSize == 256
         let label = NamespaceLabel(uuid: uuid.bytes, name: r.name, flags: 0, nlabel: region.mappings, position: region.position,
                                    isetcookie: cookie, lbasize: Self.defaultLBASize, dpa: extent.start, rawsize: extent.size,
-                                   slot: 0, align: 0, typeGUID: region.typeGUID, abstractionGUID: r.mode.claimClass.abstractionGUID)
+                                   slot: 0, align: 0, typeGUID: v12 ? region.typeGUID : ClaimClass.none.abstractionGUID,
+                                   abstractionGUID: v12 ? r.mode.claimClass.abstractionGUID : ClaimClass.none.abstractionGUID)
         let (update, slot) = try LabelAreaUpdate.adding(label, to: decoded)
         var placed = label
         placed.slot = UInt32(slot)
