@@ -12,7 +12,7 @@ struct NVDIMMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nvdimm",
         abstract: "Virtual NVDIMMs of modelled guests: attach, detach, list, and their namespace labels.",
-        discussion: "GUEST is a guest of the host by name, or its config file (see examples/nvdimm-*.toml); attach, detach and init-labels need a guest of the host (vpmem guest create CONFIG).",
+        discussion: "GUEST is a guest of the host by name, or its config file (see examples/nvdimm-*.toml); attach, detach, init-labels, create-namespace and destroy-namespace need a guest of the host (vpmem guest create CONFIG).",
         subcommands: [Attach.self, Detach.self, List.self, InitLabels.self, Labels.self, CreateNamespace.self, DestroyNamespace.self])
 
     struct Attach: AsyncParsableCommand {
