@@ -12,8 +12,8 @@ struct NVDIMMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nvdimm",
         abstract: "Virtual NVDIMMs of modelled guests: attach, detach, list, and their namespace labels.",
-        discussion: "GUEST is a guest of the host by name, or its config file (see examples/nvdimm-*.toml); attach, detach and init-labels need a guest of the host (vpmem guest create CONFIG).",
-        subcommands: [Attach.self, Detach.self, List.self, InitLabels.self, Labels.self])
+        discussion: "GUEST is a guest of the host by name, or its config file (see examples/nvdimm-*.toml); attach, detach, init-labels, create-namespace and destroy-namespace need a guest of the host (vpmem guest create CONFIG).",
+        subcommands: [Attach.self, Detach.self, List.self, InitLabels.self, Labels.self, CreateNamespace.self, DestroyNamespace.self])
 
     struct Attach: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -163,8 +163,13 @@ struct NVDIMMCommand: AsyncParsableCommand {
             let domain = try target.guest(.inspect)
             let area = try NamespaceLabelClient(domain: domain, slot: slot).readArea()
             let report = LabelAreaReport(area: area)
-            if output.json { print(try JSONOutput.encode(report)); return }
+            let namespaces = try NamespaceProvisioner(domain: domain, slot: slot).namespaces(area: area)
+            if output.json { print(try JSONOutput.encode(LabelsWithNamespaces(report: report, namespaces: namespaces))); return }
             print(Self.render(report, slot: slot))
+            for n in namespaces {
+                print("  namespace \(n.uuid)\(n.name.isEmpty ? "" : " '\(n.name)'"): \(n.mode), " + NVDIMMCommand.sizes(n)
+                    + (n.cookie_valid ? "" : "; its isetcookie is not the region's, so Linux ignores it"))
+            }
         }
 
         static func render(_ r: LabelAreaReport, slot: Int) -> String {
