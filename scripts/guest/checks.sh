@@ -1,0 +1,118 @@
+# Host-side helpers of scripts/guest/test (bash): the check runner, label areas of backings, and
+# the NFIT comparison.
+
+passed=0
+failed=0
+failures=()
+
+# check NAME CMD...: CMD passes by exiting 0; what it prints is shown when it fails (and, with
+# VPMEM_GUEST_VERBOSE=1, when it passes).
+check() {
+  local name="$1" output rc=0
+  shift
+  output="$("$@" 2>&1)" || rc=$?
+  if [ "$rc" = 0 ]; then
+    passed=$((passed + 1))
+    echo "ok    $name"
+    if [ "${VPMEM_GUEST_VERBOSE:-0}" = 1 ] && [ -n "$output" ]; then sed "s/^/      /" <<<"$output"; fi
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "FAIL  $name"
+    sed "s/^/      /" <<<"$output"
+  fi
+}
+
+# A backing's label area: its last LABEL_SIZE bytes (QEMU's layout of a memory-backend-file
+# under an nvdimm with label-size).
+label_area() {
+  local backing="$1" label_size="$2" out="$3"
+  tail -c "$label_size" "$backing" > "$out"
+}
+
+# same_bytes WHAT_A A WHAT_B B: passes when the files are identical; otherwise lists the first
+# differing byte ranges (offsets in hex).
+same_bytes() {
+  local what_a="$1" a="$2" what_b="$3" b="$4"
+  if cmp -s "$a" "$b"; then return 0; fi
+  local size_a size_b
+  size_a=$(stat -c %s "$a") size_b=$(stat -c %s "$b")
+  echo "$what_a ($size_a bytes) and $what_b ($size_b bytes) differ:"
+  cmp -l "$a" "$b" 2>/dev/null | byte_ranges | head -n 12 |
+    while read -r start last rest; do printf '  0x%x..0x%x: %s\n' "$start" "$last" "$rest"; done
+  local n
+  n=$(cmp -l "$a" "$b" 2>/dev/null | wc -l)
+  echo "  ($n bytes differ in all)"
+  return 1
+}
+
+# cmp -l lines (1-based offset, octal byte a, octal byte b) -> runs of up to 16 consecutive
+# differing bytes: "START LAST a-bytes | b-bytes" (0-based offsets, bytes in hex).
+byte_ranges() {
+  awk '
+    function flush() {
+      if (start != "") printf "%d %d %s | %s\n", start, last, ha, hb
+    }
+    {
+      off = $1 - 1
+      a = sprintf("%02x", oct($2)); b = sprintf("%02x", oct($3))
+      if (start != "" && off == last + 1 && count < 16) {
+        last = off; ha = ha " " a; hb = hb " " b; count++
+      } else {
+        flush(); start = off; last = off; ha = a; hb = b; count = 1
+      }
+    }
+    END { flush() }
+    function oct(s,   v, i) { v = 0; for (i = 1; i <= length(s); i++) v = v * 8 + substr(s, i, 1); return v }
+  '
+}
+
+# NFIT structure types (ACPI 6.x 5.2.25), for naming where two NFITs differ.
+nfit_type_name() {
+  case "$1" in
+    0) echo "SPA range" ;; 1) echo "memory device to SPA" ;; 2) echo "interleave" ;;
+    3) echo "SMBIOS" ;; 4) echo "control region" ;; 5) echo "block data window" ;;
+    6) echo "flush hint" ;; 7) echo "platform capabilities" ;; *) echo "type $1" ;;
+  esac
+}
+
+# The NFIT's structures from byte 40 (36-byte header, 4 reserved): "OFFSET TYPE LENGTH" lines.
+nfit_structures() {
+  local f="$1" size off type len
+  size=$(stat -c %s "$f")
+  off=40
+  while [ $((off + 4)) -le "$size" ]; do
+    type=$(od -An -tu2 -j "$off" -N2 "$f" | tr -d ' ')
+    len=$(od -An -tu2 -j $((off + 2)) -N2 "$f" | tr -d ' ')
+    echo "$off $type $len"
+    [ "$len" -gt 0 ] || break
+    off=$((off + len))
+  done
+}
+
+# nfit_diff GUEST VPMEM: the differences from byte 36 on, each named by structure and offset in
+# it. Prints nothing when they are equal.
+nfit_diff() {
+  local guest="$1" vpmem="$2"
+  local g="$(mktemp)" v="$(mktemp)"
+  tail -c +37 "$guest" > "$g"
+  tail -c +37 "$vpmem" > "$v"
+  if cmp -s "$g" "$v"; then rm -f "$g" "$v"; return 0; fi
+  echo "guest NFIT $(stat -c %s "$guest") bytes, vpmem's $(stat -c %s "$vpmem") bytes; from byte 36:"
+  local structs
+  structs="$(nfit_structures "$guest")"
+  cmp -l "$g" "$v" 2>/dev/null | awk '{ $1 = $1 + 36; print }' | byte_ranges | while read -r start last rest; do
+    local where="header"
+    while read -r off type len; do
+      if [ "$start" -ge "$off" ] && [ "$start" -lt $((off + len)) ]; then
+        where="$(nfit_type_name "$type") at 0x$(printf %x "$off"), field +0x$(printf %x $((start - off)))"
+      fi
+    done <<<"$structs"
+    printf '  %s: bytes 0x%x..0x%x, guest | vpmem: %s\n' "$where" "$start" "$last" "$rest"
+  done
+  if [ "$(stat -c %s "$g")" != "$(stat -c %s "$v")" ]; then
+    echo "  lengths differ: guest structures:"
+    sed 's/^/    /' <<<"$structs"
+  fi
+  rm -f "$g" "$v"
+}
