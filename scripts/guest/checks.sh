@@ -90,29 +90,72 @@ nfit_structures() {
   done
 }
 
-# nfit_diff GUEST VPMEM: the differences from byte 36 on, each named by structure and offset in
-# it. Prints nothing when they are equal.
+# nfit_structures_hex FILE: each structure as one line of hex, in table order.
+nfit_structures_hex() {
+  local f="$1" off type len
+  nfit_structures "$f" | while read -r off type len; do
+    od -An -v -tx1 -j "$off" -N "$len" "$f" | tr -d ' \n'
+    echo
+  done
+}
+
+# unhex HEX: the bytes a hex string spells.
+unhex() {
+  printf '%b' "$(sed 's/../\\x&/g' <<<"$1")"
+}
+
+# le HEX BYTE N: the N-byte little-endian number at byte BYTE of a hex string.
+le() {
+  local hex="$1" at="$2" n="$3" v="" i
+  for ((i = n - 1; i >= 0; i--)); do v+="${hex:$(((at + i) * 2)):2}"; done
+  echo $((16#$v))
+}
+
+# nfit_structure_name HEX: a structure by type and the key that tells it from its siblings.
+nfit_structure_name() {
+  local hex="$1" type
+  type=$(le "$hex" 0 2)
+  case "$type" in
+    0 | 4) echo "$(nfit_type_name "$type") index $(le "$hex" 4 2)" ;;
+    1 | 6) echo "$(nfit_type_name "$type") handle $(le "$hex" 4 4)" ;;
+    *) nfit_type_name "$type" ;;
+  esac
+}
+
+# nfit_diff GUEST VPMEM: how two NFITs differ from byte 36 on (the 4 reserved bytes, then the
+# structures). Prints nothing when they are equal. Structures are paired by type and index or
+# handle, so a difference in order is told apart from a difference in content: QEMU lists its
+# NVDIMMs in the order of its device tree (a hash of the device ids), not by slot.
 nfit_diff() {
   local guest="$1" vpmem="$2"
-  local g="$(mktemp)" v="$(mktemp)"
-  tail -c +37 "$guest" > "$g"
-  tail -c +37 "$vpmem" > "$v"
-  if cmp -s "$g" "$v"; then rm -f "$g" "$v"; return 0; fi
+  if cmp -s <(tail -c +37 "$guest") <(tail -c +37 "$vpmem"); then return 0; fi
   echo "guest NFIT $(stat -c %s "$guest") bytes, vpmem's $(stat -c %s "$vpmem") bytes; from byte 36:"
-  local structs
-  structs="$(nfit_structures "$guest")"
-  cmp -l "$g" "$v" 2>/dev/null | awk '{ $1 = $1 + 36; print }' | byte_ranges | while read -r start last rest; do
-    local where="header"
-    while read -r off type len; do
-      if [ "$start" -ge "$off" ] && [ "$start" -lt $((off + len)) ]; then
-        where="$(nfit_type_name "$type") at 0x$(printf %x "$off"), field +0x$(printf %x $((start - off)))"
-      fi
-    done <<<"$structs"
-    printf '  %s: bytes 0x%x..0x%x, guest | vpmem: %s\n' "$where" "$start" "$last" "$rest"
-  done
-  if [ "$(stat -c %s "$g")" != "$(stat -c %s "$v")" ]; then
-    echo "  lengths differ: guest structures:"
-    sed 's/^/    /' <<<"$structs"
+  cmp -s <(tail -c +37 "$guest" | head -c 4) <(tail -c +37 "$vpmem" | head -c 4) ||
+    echo "  the reserved bytes 36..39 differ"
+  local -a gs vs gsorted vsorted
+  mapfile -t gs < <(nfit_structures_hex "$guest")
+  mapfile -t vs < <(nfit_structures_hex "$vpmem")
+  # Sorting by the bytes orders by type, length, then index or handle: the same key in both.
+  mapfile -t gsorted < <(printf '%s\n' "${gs[@]}" | LC_ALL=C sort)
+  mapfile -t vsorted < <(printf '%s\n' "${vs[@]}" | LC_ALL=C sort)
+  if [ "${gs[*]}" != "${vs[*]}" ] && [ "${gsorted[*]}" = "${vsorted[*]}" ]; then
+    echo "  the same ${#gs[@]} structures in another order; the guest's first: $(nfit_structure_name "${gs[0]}"), vpmem's: $(nfit_structure_name "${vs[0]}")"
+    return 0
   fi
-  rm -f "$g" "$v"
+  local order_differs=0 i
+  for ((i = 0; i < ${#gs[@]} && i < ${#vs[@]}; i++)); do
+    [ "$(nfit_structure_name "${gs[i]}")" = "$(nfit_structure_name "${vs[i]}")" ] || order_differs=1
+  done
+  [ "$order_differs" = 0 ] || echo "  the structures come in another order (the guest's first: $(nfit_structure_name "${gs[0]}"), vpmem's: $(nfit_structure_name "${vs[0]}")); paired by type and index or handle:"
+  [ "${#gs[@]}" = "${#vs[@]}" ] || echo "  the guest has ${#gs[@]} structures, vpmem's ${#vs[@]}"
+  for ((i = 0; i < ${#gsorted[@]} && i < ${#vsorted[@]}; i++)); do
+    [ "${gsorted[i]}" != "${vsorted[i]}" ] || continue
+    local name
+    name="$(nfit_structure_name "${gsorted[i]}")"
+    [ "$name" = "$(nfit_structure_name "${vsorted[i]}")" ] || name="$name (vpmem: $(nfit_structure_name "${vsorted[i]}"))"
+    cmp -l <(unhex "${gsorted[i]}") <(unhex "${vsorted[i]}") 2>/dev/null | byte_ranges |
+      while read -r start last rest; do
+        printf '  %s, +0x%x..0x%x: guest | vpmem: %s\n' "$name" "$start" "$last" "$rest"
+      done
+  done
 }
