@@ -159,3 +159,37 @@ nfit_diff() {
       done
   done
 }
+
+# nfit_in_guest_order GUEST VPMEM: whether the guest's NFIT equals vpmem's byte for byte from
+# byte 36 once vpmem's per-NVDIMM structures (its SPA range, then the structures up to the next
+# SPA range) are put in the order the guest lists the SPA ranges. QEMU lists NVDIMMs in its own
+# device-tree order, not by slot; Linux does not depend on the order. Prints which it was.
+nfit_in_guest_order() {
+  local guest="$1" vpmem="$2" line group="" i
+  cmp -s <(tail -c +37 "$guest" | head -c 4) <(tail -c +37 "$vpmem" | head -c 4) || return 1
+  local -a gs vs
+  mapfile -t gs < <(nfit_structures_hex "$guest")
+  mapfile -t vs < <(nfit_structures_hex "$vpmem")
+  declare -A groups=()
+  local tail_part="" key=""
+  for line in "${vs[@]}"; do
+    case "${line:0:4}" in
+      0000) key="$line"; groups[$key]="$line" ;;
+      0700) tail_part+="$line" ;;
+      *) [ -n "$key" ] && groups[$key]+="$line" || tail_part+="$line" ;;
+    esac
+  done
+  local reordered=""
+  for line in "${gs[@]}"; do
+    [ "${line:0:4}" = 0000 ] || continue
+    [ -n "${groups[$line]+x}" ] || return 1
+    reordered+="${groups[$line]}"
+  done
+  reordered+="$tail_part"
+  [ "$(printf '%s' "${gs[@]}")" = "$reordered" ] || return 1
+  if [ "$(printf '%s' "${vs[@]}")" = "$reordered" ]; then
+    echo "byte for byte"
+  else
+    echo "byte for byte with vpmem's NVDIMMs in the guest's order"
+  fi
+}

@@ -5,6 +5,7 @@
 #   accept      vpmem initialised its label area: does Linux take it and provision in it?
 #   ndctl       a never-written (zero) area that ndctl init-labels initialises
 #   namespaces  ndctl initialises a zero area and creates named namespaces in it
+#   vpmemns     vpmem initialised the area and created namespaces in it: Linux lists them
 # Each emitted block is named after what it holds and, where it is per vNVDIMM, its slot.
 # Under TCG every fork costs: sysfs is read with the shell's own `read`, and ndctl is run once for
 # many DIMMs where it can be.
@@ -38,7 +39,7 @@ while read -r slot label version role; do
 done < /guest/slots
 emit map /tmp/map
 
-emit_cmd ndctl-list-boot ndctl list -DRNi
+emit_cmd ndctl-list-boot ndctl list -DRNiv
 cp /sys/firmware/acpi/tables/NFIT /tmp/nfit
 emit nfit /tmp/nfit
 
