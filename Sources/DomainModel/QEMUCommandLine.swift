@@ -31,8 +31,8 @@ public struct QEMUCommandLine: Sendable {
         public init() {}
     }
 
-    /// One vNVDIMM as QEMU is told about it.
-    public struct Device: Sendable, Equatable {
+    /// One vNVDIMM as QEMU is told about it (JSON: `vpmem qemu --json`'s `nvdimms`).
+    public struct Device: Sendable, Equatable, Encodable {
         public let slot: Int
         public let address: UInt64
         public let size: UInt64
@@ -45,6 +45,12 @@ public struct QEMUCommandLine: Sendable {
         public let isDeviceDax: Bool
         public let readOnly: Bool
         public let unarmed: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case slot, address, size, node, backing, unarmed
+            case labelSize = "label_size", backendSize = "backend_size", isPmem = "pmem"
+            case isDeviceDax = "device_dax", readOnly = "readonly"
+        }
     }
 
     /// The guest-physical bits QEMU's default TCG CPU (qemu64) has; a vNVDIMM must end below.

@@ -32,19 +32,6 @@ struct QemuCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "Extra QEMU arguments, after --.") var extra: [String] = []
 
     struct Report: Encodable {
-        struct Device: Encodable {
-            let slot: Int
-            let address: UInt64
-            let size: UInt64
-            let label_size: UInt64
-            let node: UInt32
-            let backing: String
-            let backend_size: UInt64
-            let pmem: Bool
-            let device_dax: Bool
-            let readonly: Bool
-            let unarmed: Bool
-        }
         let argv: [String]
         let command: String
         let device_memory_base: UInt64
@@ -52,7 +39,7 @@ struct QemuCommand: AsyncParsableCommand {
         let ram_above_4g: UInt64
         let slots: Int
         let maxmem: UInt64
-        let nvdimms: [Device]
+        let nvdimms: [QEMUCommandLine.Device]
     }
 
     func accelerator() throws -> QEMUCommandLine.Accelerator {
@@ -89,10 +76,7 @@ struct QemuCommand: AsyncParsableCommand {
                 print(try JSONOutput.encode(Report(
                     argv: line.argv, command: line.shellCommand, device_memory_base: line.machine.deviceMemoryBase,
                     ram_below_4g: line.machine.ramBelow4G, ram_above_4g: line.machine.ramAbove4G, slots: line.slots, maxmem: line.maxmem,
-                    nvdimms: devices.map {
-                        .init(slot: $0.slot, address: $0.address, size: $0.size, label_size: $0.labelSize, node: $0.node, backing: $0.backing,
-                              backend_size: $0.backendSize, pmem: $0.isPmem, device_dax: $0.isDeviceDax, readonly: $0.readOnly, unarmed: $0.unarmed)
-                    })))
+                    nvdimms: devices)))
             } else {
                 print(line.shellCommand)
             }
