@@ -55,50 +55,14 @@
 // 8,192 ranges the table is 48 KiB (the directory 16 KiB, bases 8 KiB, blocks 64 KiB: L1 and
 // L2); at 1,000,000 it is 5.7 MiB (directory 2 MiB, bases 1 MiB, blocks 8 MiB: L3).
 //
-// Why this layout (AMD EPYC Zen 5, 48 KiB L1d, 1 MiB L2, 32 MiB L3, Swift's default x86-64 target,
-// so SSE2 only; package benchmark p50 ns per lookup at 8,192 random / 1,000,000 random /
-// 1,000,000 sequential, and heap bytes per range at 8,192):
-//   - branchless binary search over sorted 64-bit starts, no index:  62 / 140 / -
-//   - Eytzinger (BFS-ordered) starts, branchless descent:             50 / 105 / -
-//   - k-ary (9-way) search on the sorted array, no index:             24 /  89 / -
-//   - starts[] and ends[] (64-bit) + B+ index, 16-start leaves:       12 / 137-167 / 22-23, 16.59 B
-//   - 128-byte blocks of 16 32-bit offsets, B+ index descent:         9 / 28-75 / 17, 8.59 B
-//   - the same blocks found through the directory (2 buckets a block): 3.3 / 7.7 / 4.1, 9.8 B
-//     (1 bucket a block: 5.2 / 14.4, too many two-boundary buckets; 4: 3.4 / 8.1; 8: 3.6 / 8.8)
-//   - 64-byte blocks of 8 offsets, directory (this layout):           2.6 / 6.1 / 3.1, 11.35 B
-//     (one line a block; the SSE2 test is half as long)
-//     then with no test of the block's form on the direct path (the directory never names a
-//     wide block directly) and cold paths that do not rejoin it:     2.44 / 5.6 / 2.9, 11.17 B
-//     then with no test of the count (an empty set's one entry goes out of line, invariant 7),
-//     the line's two halves ANDed into one movmskps, the cold branch laid out of line
-//     (`_slowPath`): 47 instead of 49 instructions,                 2.31-2.44 / 5.1-5.4, 11.17 B
-//   - the same with 16-byte directory entries carrying the base of the entry's block (no load
-//     of the bases): 2.5 / 5.4-5.6, 13.46 B; four buckets a block: no change; one: 8.0 / 19
-//   - the point table (one line a bucket of values, 16-bit offsets, found with a multiply;
-//     this layout for sets it fits): 1.81 / 3.06 / 1.9, 15.16 B. 44 instead of 47 instructions
-//     a lookup, and one dependent load: 1.69x at 1M where the directory's two are 2.2x.
-//     On randomly scattered pages (steering's wp_mem set) about 3 % of the lines overflow and
-//     range steering read 8.6 ns against the directory's 7.2 while overflow took the index
-//     (9.7 before the overflow line named its blocks): such sets keep the directory (at most
-//     1 line in 64 may overflow).
-//   - 2 MiB transparent huge pages (posix_memalign + madvise) for the 1M-range buffers, with the
-//     B+ index and again with the directory: no gain above the noise; not kept.
-//   - counting the starts then loading that slot's end (a dependent load): 2-3x slower.
-// In the same runs: Swift.RangeSet<UInt64> 137 / 411 / 150 ns, the Xen linked list 4.1 us at
-// 8,192; one independent random load from a 16 MiB buffer (the floor, no search) 1.9 ns. At
-// 1,000,000 ranges a directory lookup waits for two dependent loads from L3 (directory entry,
-// then block) where at 8,192 it waits on L1 and L2, and how many lookups overlap is bounded by
-// how many of their ~45 instructions the core holds in flight: that is the 2.2-2.3x between
-// them (in C too: 2.3-2.5x). The point table waits for one: 1.69x.
-// Wide blocks cost 16 B/range of offsets (low words + high halves); a set of frame numbers,
-// ports or IRQs is narrow throughout (8 ranges within 4 G values).
-// Mutations decode and re-encode the blocks after the changed slot (a shift moves ranges across
-// block bases), so their cost stays proportional to the moved tail, as the old memmove was, and
-// appending ranges in order is O(1) amortised (the directory too: see its file). Whole narrow
-// blocks decode and encode in fixed-count loops with wrapping arithmetic (callgrind: 532K -> 344K
-// instructions per add+remove pair at 8,192 ranges; 19 -> 15 us, the Xen list 16-17 us). A
-// streaming re-encode through a short queue, which saves the tail-sized buffer, measured slower
-// (25 us): the buffer costs less than per-range bookkeeping.
+// Why this layout: a lookup runs on every steered guest access, so it is shaped around the
+// number of dependent loads and instructions on the way to the answer, not around asymptotics.
+// One cache line a block keeps the test over a block to one SSE2 pass with no dependency on the
+// slot; the directory (or, where the spread allows, the point table) replaces the index descent
+// with one arithmetic-addressed load, which is what keeps a lookup in a million ranges within a
+// small factor of one in a few thousand. Mutations re-encode only the tail after the change, so
+// appending in order stays O(1) amortised. The layouts tried, and the figures that chose this
+// one, are in docs/HOT-PATHS.md; the gate (benchmarks/gate.json) holds the current budgets.
 //
 // Ownership: a noncopyable struct. Its fields are raw pointers and integers, so a lookup is a few
 // loads through a borrowed value: no retain/release, no exclusivity check when the owner keeps it

@@ -33,8 +33,8 @@
 // spread full set. A set too spread out for that (W would pass 65,536: under one range per 6,554
 // values of capacity, MMIO addresses for example) or so uneven that more than 1 in 64 of its used
 // lines overflow keeps the directory instead. Randomly scattered pages (steering's wp_mem sets)
-// overflow about 3 % of their lines, and range steering measured faster with the directory for
-// them (7.2 against 8.6 ns: the overflow branch mispredicts), so they keep it. A directory-form
+// overflow about 3 % of their lines, and range steering is faster with the directory for them
+// (the overflow branch mispredicts; docs/HOT-PATHS.md), so they keep it. A directory-form
 // set whose spread comes to fit the table again is rebuilt into it at once, unless its last
 // build found it too uneven (`_skewed`: then only the directory's own rebuilds try again).
 //
