@@ -95,7 +95,7 @@ public struct DSMHandler<Storage: LabelStorage> {
         guard header.revision == DSMRequestHeader.interfaceRevision else { return DSMStatus.notSupported.write(into: output) }
         if header.handle == Self.reservedRootHandle { return reservedRoot(header.function, arg3, output) }
         if header.handle == 0 {
-            return header.function == 0 ? DSMFunctionSet(rawValue: 0).write(into: output) : DSMStatus.notSupported.write(into: output)
+            return header.function == NVDIMMFunction.query.rawValue ? DSMFunctionSet(rawValue: 0).write(into: output) : DSMStatus.notSupported.write(into: output)
         }
         let device: Device? = header.handle < UInt32(devices.count) ? devices[Int(header.handle)] : nil
         let supported = DSMFunctionSet.nvdimm(hasLabelArea: device?.labelArea != nil, readOnly: device?.readOnly ?? false)

@@ -67,7 +67,7 @@ public struct LabelIndexBlock: Sendable, Hashable {
     /// The block's bytes (`size` long) with its checksum computed.
     public func encode(size: Int) -> [UInt8] {
         var b = Self.fixed(sig, 16)
-        b.append(UInt8(truncatingIfNeeded: flags)); b.append(UInt8(truncatingIfNeeded: flags >> 8)); b.append(UInt8(truncatingIfNeeded: flags >> 16))
+        b += LittleEndian.bytes(flags).prefix(3)
         b.append(labelSizeCode)
         b.appendLE(seq)
         b.appendLE(myoff); b.appendLE(mysize); b.appendLE(otheroff); b.appendLE(labeloff)
@@ -89,7 +89,7 @@ public struct LabelIndexBlock: Sendable, Hashable {
         let h = LabelAreaLayout.indexHeaderSize
         guard bytes.count >= h else { return nil }
         sig = Array(bytes[0..<16])
-        flags = UInt32(bytes[16]) | UInt32(bytes[17]) << 8 | UInt32(bytes[18]) << 16
+        flags = bytes.readLE(UInt32.self, at: 16) & 0xFF_FFFF  // 3 bytes; the fourth is labelsize
         labelSizeCode = bytes[19]
         seq = bytes.readLE(UInt32.self, at: 20)
         myoff = bytes.readLE(UInt64.self, at: 24)
