@@ -138,7 +138,10 @@ public struct LabelIndexBlock: Sendable, Hashable {
             bad(.nslot, UInt64(blk.nslot), "at most \(layout.nslot) for a \(layout.areaSize)-byte area")
         }
         guard issues.isEmpty else { return (nil, issues) }
-        return (blk, [])
+        // A valid nslot fits the area; slots whose bits would lie past the block are not free.
+        var valid = blk
+        if valid.free.count < Int(valid.nslot) { valid.free += Array(repeating: false, count: Int(valid.nslot) - valid.free.count) }
+        return (valid, [])
     }
 
     static func fixed(_ bytes: [UInt8], _ n: Int) -> [UInt8] {
