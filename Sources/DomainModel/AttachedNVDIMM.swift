@@ -27,6 +27,7 @@ public struct AttachedNVDIMM: Sendable {
     /// The vNVDIMM as the NFIT and SSDT describe it.
     public var virtualNVDIMM: VirtualNVDIMM {
         VirtualNVDIMM(slot: config.slot, base: guestRange.first, size: config.size.bytes,
-                      proximityDomain: config.node, unarmed: config.unarmed)
+                      proximityDomain: config.node, unarmed: config.unarmed,
+                      labelAccess: LabelAreaAccess(hasLabelArea: config.hasLabelArea, readOnly: config.readOnly))
     }
 }

@@ -247,7 +247,9 @@ public final class Guest {
             _ = try? nextMapping.unmap(id, gfn: range.first.frame, count: frames)
             throw error
         }
-        do { try device.handler.attach(slot: d.slot, .init(labelArea: labelArea, readOnly: d.readOnly || backing.access == .readOnly)) } catch {
+        // The device is what the guest sees (read-only only when configured so, as its SSDT says);
+        // an inspection's read-only mapping refuses a write itself (status "hardware error").
+        do { try device.handler.attach(slot: d.slot, .init(labelArea: labelArea, readOnly: d.readOnly)) } catch {
             throw .tables(.config(error))  // slot range was validated above: unreachable in practice
         }
         device.handler.setFIT(fit)
@@ -265,7 +267,8 @@ public final class Guest {
         let config: NVDIMMConfig
         let range: GpaRange
         var virtualNVDIMM: VirtualNVDIMM {
-            VirtualNVDIMM(slot: config.slot, base: range.first, size: config.size.bytes, proximityDomain: config.node, unarmed: config.unarmed)
+            VirtualNVDIMM(slot: config.slot, base: range.first, size: config.size.bytes, proximityDomain: config.node, unarmed: config.unarmed,
+                          labelAccess: LabelAreaAccess(hasLabelArea: config.hasLabelArea, readOnly: config.readOnly))
         }
     }
 

@@ -27,21 +27,27 @@ extension Guest {
         case SSDTBuilder.reservedRootHandle: expected = SSDTBuilder.reservedRootUUID
         default: expected = SSDTBuilder.nvdimmDeviceUUID
         }
-        guard uuid.uppercased() == expected else { return function == 0 ? [0] : [1] }
+        guard uuid.uppercased() == expected else {
+            return [UInt8(function == NVDIMMFunction.query.rawValue ? 0 : DSMStatus.notSupported.rawValue)]
+        }
         if let arg3, arg3.count > DSMPage.arg3Length {
             throw .dsmArgumentTooLong(length: arg3.count, limit: DSMPage.arg3Length)
         }
         let page = dsmPage
-        try guestStore(page, le32(handle))
-        try guestStore(Gpa(page.raw + 4), le32(revision))
-        try guestStore(Gpa(page.raw + 8), le32(function))
+        // HDLE, REVS, FUNC: one 32-bit store each, as the AML's field stores.
+        let header = DSMRequestHeader(handle: handle, revision: revision, function: function).encode()
+        for field in stride(from: 0, to: DSMRequestHeader.size, by: 4) {
+            try guestStore(Gpa(page.raw + UInt64(field)), Array(header[field..<field + 4]))
+        }
         if let arg3 {
             try guestStore(Gpa(page.raw + UInt64(DSMPage.arg3Offset)), arg3 + [UInt8](repeating: 0, count: DSMPage.arg3Length - arg3.count))
         }
         try guestPortWrite(Self.dsmPort, UInt32(truncatingIfNeeded: page.raw))
         let rlen = try guestLoad32(page)
-        guard rlen >= 4, rlen <= UInt32(DSMPage.size) else { return [1, 0, 0, 0] }
-        return try guestLoad(Gpa(page.raw + 4), count: Int(rlen) - 4)
+        guard rlen >= UInt32(DSMPage.resultOffset), rlen <= UInt32(DSMPage.size) else {
+            return LittleEndian.bytes(DSMStatus.notSupported.rawValue)
+        }
+        return try guestLoad(Gpa(page.raw + UInt64(DSMPage.resultOffset)), count: Int(rlen) - DSMPage.resultOffset)
     }
 
     /// `_DSM` on the vNVDIMM in `slot` with the Intel DSM UUID and revision 1.
@@ -50,22 +56,28 @@ extension Guest {
         return try evaluateDSM(handle: UInt32(slot) + 1, uuid: SSDTBuilder.nvdimmDeviceUUID, revision: revision, function: function, arg3: arg3)
     }
 
+    /// `_DSM` on the vNVDIMM in `slot` with one of its functions.
+    public func nvdimmDSM(slot: Int, _ function: NVDIMMFunction, arg3: [UInt8]? = nil) throws(GuestError) -> [UInt8] {
+        try nvdimmDSM(slot: slot, function: function.rawValue, arg3: arg3)
+    }
+
     /// The FIT as the root's `_FIT` method reads it: Read FIT pieces through QEMU's reserved
     /// root _DSM, restarting from offset 0 when the status says the FIT changed.
     public func readFIT(restartLimit: Int = 16) throws(GuestError) -> (fit: [UInt8], restarts: Int) {
         var fit: [UInt8] = [], offset: UInt32 = 0, restarts = 0
         while true {
+            let readFIT = ReservedRootFunction.readFIT.rawValue
             let out = try evaluateDSM(handle: SSDTBuilder.reservedRootHandle, uuid: SSDTBuilder.reservedRootUUID,
-                                      revision: 1, function: 1, arg3: le32(offset))
-            let status = out.count >= 4 ? UInt32(out[0]) | UInt32(out[1]) << 8 | UInt32(out[2]) << 16 | UInt32(out[3]) << 24 : 1
+                                      revision: 1, function: readFIT, arg3: ReadFITArguments(offset: offset).encode())
+            let status = DSMStatus.word(of: out) ?? DSMStatus.notSupported.rawValue
             if status == DSMStatus.fitChanged.rawValue {
                 restarts += 1
-                guard restarts <= restartLimit else { throw .dsmStatus(handle: SSDTBuilder.reservedRootHandle, function: 1, status: status) }
+                guard restarts <= restartLimit else { throw .dsmStatus(handle: SSDTBuilder.reservedRootHandle, function: readFIT, status: status) }
                 fit = []
                 offset = 0
                 continue
             }
-            guard status == 0 else { throw .dsmStatus(handle: SSDTBuilder.reservedRootHandle, function: 1, status: status) }
+            guard status == DSMStatus.success.rawValue else { throw .dsmStatus(handle: SSDTBuilder.reservedRootHandle, function: readFIT, status: status) }
             let piece = out.dropFirst(4)
             if piece.isEmpty { return (fit, restarts) }
             fit += piece
@@ -104,8 +116,7 @@ extension Guest {
     }
 
     func guestLoad32(_ gpa: Gpa) throws(GuestError) -> UInt32 {
-        let b = try guestLoad(gpa, count: 4)
-        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+        LittleEndian.read(UInt32.self, from: try guestLoad(gpa, count: 4), at: 0)!
     }
 
     /// An OUT of 4 bytes (the AML's store to NTFI).
@@ -134,5 +145,3 @@ extension Guest {
         }
     }
 }
-
-func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)] }

@@ -29,6 +29,8 @@ public enum GuestError: Error, CustomStringConvertible, Sendable {
     case guestFault(access: String, fault: String)
     case dsmArgumentTooLong(length: Int, limit: Int)
     case dsmStatus(handle: UInt32, function: UInt32, status: UInt32)
+    /// A _DSM result that is not what its function's encoding says.
+    case dsmResult(handle: UInt32, DSMWireError)
     case noLabelArea(slot: Int)
     case labels(LabelAreaError)
     /// The host refused the guest something (a backing another guest owns, no room for pmem):
@@ -90,6 +92,7 @@ public enum GuestError: Error, CustomStringConvertible, Sendable {
             return "_DSM Arg3 of \(length) bytes does not fit the DSM page's \(limit)-byte argument field: split the call"
         case let .dsmStatus(handle, function, status):
             return "_DSM function \(function) on handle 0x\(String(handle, radix: 16)) returned status \(GuestError.statusName(status))"
+        case let .dsmResult(handle, e): return "_DSM on handle 0x\(String(handle, radix: 16)): \(e)"
         case .labels(let e): return e.description
         case .noLabelArea(let slot):
             return "vNVDIMM slot \(slot) has no label area (label_size = 0): attach it with a label area to use namespace labels"

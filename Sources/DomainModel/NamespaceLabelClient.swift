@@ -14,34 +14,32 @@ public struct NamespaceLabelClient {
 
     /// Label area size and max transfer (function 4).
     public func labelSizeInfo() throws(GuestError) -> (size: UInt32, maxTransfer: UInt32) {
-        let out = try call(function: 4, arg3: nil)
-        guard out.count >= 12 else { throw .dsmStatus(handle: UInt32(slot) + 1, function: 4, status: 1) }
-        return (Self.u32(out, 4), Self.u32(out, 8))
+        let out = try call(.getNamespaceLabelSize, arg3: nil)
+        let info: LabelSizeInfo
+        do { info = try LabelSizeInfo(decoding: out) } catch { throw error.guestError(handle) }
+        return (info.size, info.maxTransfer)
     }
 
     /// `length` bytes of the label area from `offset` (one function-5 call).
     public func read(offset: UInt32, length: UInt32) throws(GuestError) -> [UInt8] {
-        Array(try call(function: 5, arg3: le32(offset) + le32(length)).dropFirst(4))
+        let out = try call(.getNamespaceLabelData, arg3: LabelDataRange(offset: offset, length: length).encode())
+        do { return try LabelResult.data(decoding: out, length: length) } catch { throw error.guestError(handle) }
     }
 
     /// Writes `bytes` at `offset` (one function-6 call).
     public func write(offset: UInt32, _ bytes: [UInt8]) throws(GuestError) {
-        guard bytes.count <= Int(UInt32.max) else { throw .dsmArgumentTooLong(length: bytes.count, limit: DSMPage.maxTransfer) }
-        _ = try call(function: 6, arg3: le32(offset) + le32(UInt32(bytes.count)) + bytes)
+        let args: SetLabelDataArguments
+        do { args = try SetLabelDataArguments(offset: offset, data: bytes) } catch {
+            throw .dsmArgumentTooLong(length: bytes.count, limit: DSMPage.maxTransfer)
+        }
+        let out = try call(.setNamespaceLabelData, arg3: args.encode())
+        do { _ = try LabelResult.status(out, function: .setNamespaceLabelData) } catch { throw error.guestError(handle) }
     }
 
     /// The whole label area, read in pieces of at most max-transfer bytes.
     public func readArea() throws(GuestError) -> [UInt8] {
         let (size, maxTransfer) = try labelSizeInfo()
-        var area: [UInt8] = []
-        area.reserveCapacity(Int(size))
-        var offset: UInt32 = 0
-        while offset < size {
-            let n = min(maxTransfer, size - offset)
-            area += try read(offset: offset, length: n)
-            offset += n
-        }
-        return area
+        return try readRange(offset: 0, count: size, maxTransfer: maxTransfer)
     }
 
     /// Writes `bytes` at `offset` in pieces of at most max-transfer bytes.
@@ -55,35 +53,61 @@ public struct NamespaceLabelClient {
         }
     }
 
-    /// Initialises an empty label area (v1.2, 256-byte labels, or v1.1 with 128) as `ndctl
-    /// init-labels` does: both index blocks written (block 0 current with seq 3, block 1 with
-    /// seq 2), every slot free. Returns the layout written.
+    /// Initialises the label area as `ndctl init-labels --label-version 1.1|1.2` does (labelSize
+    /// 128 or 256): it reads the index region (the size it has at 128-byte labels, the larger),
+    /// then writes index block 0 (seq 3), then block 1 (seq 2), all slots free, their bitmaps
+    /// set up to the next multiple of 64 slots and their padding as read; the label slots are not
+    /// touched. Returns the layout written.
     @discardableResult
     public func initLabels(labelSize: Int = 256) throws(GuestError) -> LabelAreaLayout {
-        let (size, _) = try labelSizeInfo()
-        let layout: LabelAreaLayout
-        let empty: [UInt8]
+        let (size, maxTransfer) = try labelSizeInfo()
+        let layout: LabelAreaLayout, probe: LabelAreaLayout
         do {
             layout = try LabelAreaLayout(areaSize: Int(size), labelSize: labelSize)
-            empty = try LabelArea.empty(size: Int(size), labelSize: labelSize)
+            probe = try LabelAreaLayout(areaSize: Int(size), labelSize: 128)
         } catch { throw .labels(error) }
-        // Block 1 (the older one) first, then block 0: a tear leaves one whole block.
-        let blocks = layout.indexSize
-        try writeArea(offset: UInt32(blocks), Array(empty[blocks..<2 * blocks]))
-        try writeArea(offset: 0, Array(empty[0..<blocks]))
+        let readSize = UInt32(max(2 * probe.indexSize, 2 * layout.indexSize))
+        let previous = try readRange(offset: 0, count: readSize, maxTransfer: maxTransfer)
+        let blocks = LabelArea.initialisedIndexBlocks(layout: layout, previous: previous)
+        for block in 0..<2 {
+            let at = layout.indexOffset(block: block)
+            try writeArea(offset: UInt32(at), Array(blocks[at..<at + layout.indexSize]))
+        }
         return layout
     }
 
-    private func call(function: UInt32, arg3: [UInt8]?) throws(GuestError) -> [UInt8] {
-        guard let d = domain.nvdimm(slot: slot) else { throw .noSuchSlot(slot: slot, attached: domain.nvdimms.map(\.slot)) }
-        guard d.config.hasLabelArea else { throw .noLabelArea(slot: slot) }
-        let out = try domain.nvdimmDSM(slot: slot, function: function, arg3: arg3)
-        let status = out.count >= 4 ? Self.u32(out, 0) : 1
-        guard status == 0 else { throw .dsmStatus(handle: UInt32(slot) + 1, function: function, status: status) }
+    var handle: UInt32 { UInt32(slot) + 1 }
+
+    private func readRange(offset: UInt32, count: UInt32, maxTransfer: UInt32) throws(GuestError) -> [UInt8] {
+        guard maxTransfer > 0 else {
+            throw .dsmResult(handle: handle, .tooLong(what: "every transfer (Get Namespace Label Size says max transfer 0)", length: 1, limit: 0))
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(count))
+        var at: UInt32 = 0
+        while at < count {
+            let n = min(maxTransfer, count - at)
+            out += try read(offset: offset + at, length: n)
+            at += n
+        }
         return out
     }
 
-    static func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
-        UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
+    /// Evaluates the function; a status other than success is an error naming it.
+    private func call(_ function: NVDIMMFunction, arg3: [UInt8]?) throws(GuestError) -> [UInt8] {
+        guard let d = domain.nvdimm(slot: slot) else { throw .noSuchSlot(slot: slot, attached: domain.nvdimms.map(\.slot)) }
+        guard d.config.hasLabelArea else { throw .noLabelArea(slot: slot) }
+        let out = try domain.nvdimmDSM(slot: slot, function, arg3: arg3)
+        let status = DSMStatus.word(of: out) ?? DSMStatus.notSupported.rawValue
+        guard status == DSMStatus.success.rawValue else { throw .dsmStatus(handle: handle, function: function.rawValue, status: status) }
+        return out
+    }
+}
+
+extension DSMWireError {
+    /// As a guest error: a status keeps its own case.
+    func guestError(_ handle: UInt32) -> GuestError {
+        if case let .status(function, status) = self { return .dsmStatus(handle: handle, function: function, status: status) }
+        return .dsmResult(handle: handle, self)
     }
 }

@@ -51,14 +51,32 @@ public struct NVDIMMListReport: Encodable, Sendable {
     }
 }
 
-/// What `vpmem nvdimm labels --json` prints: a decoded, verified label area.
+/// What `vpmem nvdimm labels --json` prints: a decoded, verified label area, every field of
+/// both index blocks and of every label in a slot the current block marks in use. Key names are
+/// the fields' own (UEFI 2.7, Linux, `ndctl read-labels --json`); GUIDs are printed as ndctl
+/// prints them, the 16 stored bytes in order.
 public struct LabelAreaReport: Encodable, Sendable {
     public struct Block: Encodable, Sendable {
         public let block: Int
+        /// Linux would use the block (every check passed).
         public let valid: Bool
         public let current: Bool
+        /// The stored fields (nil when the area does not reach the block).
+        public let signature: String?
+        public let flags: UInt32?
+        /// Label bytes the labelsize field and the version give.
+        public let labelsize: Int?
         public let seq: UInt32?
+        public let myoff: UInt64?
+        public let mysize: UInt64?
+        public let otheroff: UInt64?
+        public let labeloff: UInt64?
         public let nslot: UInt32?
+        public let major: UInt16?
+        public let minor: UInt16?
+        public let checksum: UInt64?
+        public let checksum_valid: Bool?
+        /// Free bits among the block's nslot (valid blocks only).
         public let free_slots: Int?
         public let version: String?
         public let issues: [Issue]
@@ -73,16 +91,30 @@ public struct LabelAreaReport: Encodable, Sendable {
     }
     public struct Label: Encodable, Sendable {
         public let slot: UInt32
+        /// Linux would use the label (the checks of its slot all passed).
+        public let valid: Bool
         public let uuid: String
         public let name: String
-        public let dpa: UInt64
-        public let rawsize: UInt64
+        public let flags: UInt32
         public let nlabel: UInt16
         public let position: UInt16
+        public let isetcookie: UInt64
+        public let lbasize: UInt64
+        public let dpa: UInt64
+        public let rawsize: UInt64
+        /// The slot field as stored (Linux requires it to name its own slot).
+        public let label_slot: UInt32
+        /// v1.2 only.
+        public let align: UInt8?
+        public let type_guid: String?
+        public let abstraction_guid: String?
+        public let checksum: UInt64?
+        public let checksum_valid: Bool?
     }
     public let size: Int
     public let label_size: Int?
     public let nslot: Int?
+    public let index_size: Int?
     public let current_block: Int?
     public let clean: Bool
     public let blocks: [Block]
@@ -94,19 +126,35 @@ public struct LabelAreaReport: Encodable, Sendable {
         size = area.count
         label_size = d.layout?.labelSize
         nslot = d.layout?.nslot
+        index_size = d.layout?.indexSize
         current_block = d.current
         clean = d.isClean
         let issues = d.issues.map(Self.issue)
         self.issues = issues
         blocks = (0..<2).map { i in
-            let b = i < d.blocks.count ? d.blocks[i] : nil
-            return Block(block: i, valid: b != nil, current: d.current == i, seq: b?.seq, nslot: b?.nslot,
-                         free_slots: b.map { $0.free.filter { $0 }.count }, version: b.map { "\($0.major).\($0.minor)" },
-                         issues: issues.filter { $0.block == i })
+            let valid = i < d.blocks.count ? d.blocks[i] : nil
+            var raw: LabelIndexBlock? = nil
+            var checksumValid: Bool? = nil
+            if let layout = d.layout, layout.indexOffset(block: i + 1) <= area.count {
+                let bytes = Array(area[layout.indexOffset(block: i)..<layout.indexOffset(block: i + 1)])
+                raw = LabelIndexBlock(fields: bytes)
+                checksumValid = raw.map { $0.checksum == Fletcher64.checksum(bytes[...], zeroingFieldAt: LabelIndexBlock.checksumOffset) }
+            }
+            return Block(block: i, valid: valid != nil, current: d.current == i,
+                         signature: raw.map { String(decoding: $0.sig.prefix { $0 != 0 }, as: UTF8.self) }, flags: raw?.flags,
+                         labelsize: raw?.labelSize, seq: raw?.seq, myoff: raw?.myoff, mysize: raw?.mysize, otheroff: raw?.otheroff,
+                         labeloff: raw?.labeloff, nslot: raw?.nslot, major: raw?.major, minor: raw?.minor, checksum: raw?.checksum,
+                         checksum_valid: checksumValid, free_slots: valid.map { $0.free.filter { $0 }.count },
+                         version: raw.map { "\($0.major).\($0.minor)" }, issues: issues.filter { $0.block == i })
         }
-        labels = d.labels.map {
-            Label(slot: $0.slot, uuid: Self.uuidString($0.uuid), name: $0.name, dpa: $0.dpa, rawsize: $0.rawsize,
-                  nlabel: $0.nlabel, position: $0.position)
+        let v12 = d.layout?.labelSize == 256
+        labels = d.slotsInUse.compactMap { c in
+            guard let l = c.label else { return nil }
+            return Label(slot: UInt32(c.slot), valid: c.isValid, uuid: Self.uuidString(l.uuid), name: l.name, flags: l.flags,
+                         nlabel: l.nlabel, position: l.position, isetcookie: l.isetcookie, lbasize: l.lbasize, dpa: l.dpa,
+                         rawsize: l.rawsize, label_slot: l.slot, align: v12 ? l.align : nil,
+                         type_guid: v12 ? Self.uuidString(l.typeGUID) : nil, abstraction_guid: v12 ? Self.uuidString(l.abstractionGUID) : nil,
+                         checksum: c.storedChecksum, checksum_valid: c.checksumValid)
         }
     }
 

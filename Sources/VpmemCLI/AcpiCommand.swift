@@ -98,35 +98,36 @@ struct DSMCommand: AsyncParsableCommand {
             handle = 0
         } else {
             guard let nvdimm else { throw ValidationError("give --nvdimm SLOT (or --root)") }
-            guard (0...255).contains(nvdimm) else { throw ValidationError("--nvdimm \(nvdimm): slots are 0 to 255") }
+            guard (0...VirtualNVDIMM.maxSlot).contains(nvdimm) else { throw ValidationError("--nvdimm \(nvdimm): slots are 0 to \(VirtualNVDIMM.maxSlot)") }
             handle = UInt32(nvdimm) + 1
         }
         let expectedUUID = handle == 0 ? SSDTBuilder.rootDeviceUUID : handle == SSDTBuilder.reservedRootHandle ? SSDTBuilder.reservedRootUUID : SSDTBuilder.nvdimmDeviceUUID
+        let function = readFIT ? nil : NVDIMMFunction(rawValue: fn)
         var arg3: [UInt8]? = nil
-        switch (fn, readFIT) {
-        case (1, true): arg3 = le(offset)
-        case (5, false): arg3 = le(offset) + le(length)
-        case (6, false):
+        if readFIT {
+            arg3 = ReadFITArguments(offset: offset).encode()
+        } else if function == .getNamespaceLabelData {
+            arg3 = LabelDataRange(offset: offset, length: length).encode()
+        } else if function == .setNamespaceLabelData {
+            // Sent as given, even over the max transfer: the device's answer to that is the point.
             let bytes = try hexBytes(data)
             guard let n = UInt32(exactly: bytes.count) else { throw ValidationError("--data is too long") }
-            arg3 = le(offset) + le(n) + bytes
-        default: break
+            arg3 = LabelDataRange(offset: offset, length: n).encode() + bytes
         }
         // Set Namespace Label Data writes the label area: a guest of the host, backings locked.
-        let writes = fn == 6 && !readFIT
+        let writes = function == .setNamespaceLabelData
         let target = try GuestTarget.resolve(config, host: hostOption, change: writes)
         let domain = try target.guest(writes ? .readWrite : .inspect)
         let out = try domain.evaluateDSM(handle: handle, uuid: uuid ?? expectedUUID, revision: revision, function: fn, arg3: arg3)
-        let word = { (at: Int) -> UInt32? in out.count >= at + 4 ? UInt32(out[at]) | UInt32(out[at + 1]) << 8 | UInt32(out[at + 2]) << 16 | UInt32(out[at + 3]) << 24 : nil }
         var fields: [String: UInt64] = [:]
-        var status: UInt32? = word(0)
-        if fn == 0 {
-            if let b = word(0) { fields["supported_functions"] = UInt64(b) } else if let b = out.first { fields["supported_functions"] = UInt64(b) }
+        var status = DSMStatus.word(of: out)
+        if fn == NVDIMMFunction.query.rawValue {
+            if let set = try? DSMFunctionSet(decoding: out) { fields["supported_functions"] = UInt64(set.rawValue) }
             status = nil
-        } else if fn == 4 && !readFIT, status == 0, let size = word(4), let max = word(8) {
-            fields["label_area_size"] = UInt64(size)
-            fields["max_transfer"] = UInt64(max)
-        } else if (fn == 5 || readFIT), status == 0 {
+        } else if function == .getNamespaceLabelSize, let info = try? LabelSizeInfo(decoding: out) {
+            fields["label_area_size"] = UInt64(info.size)
+            fields["max_transfer"] = UInt64(info.maxTransfer)
+        } else if function == .getNamespaceLabelData || readFIT, status == DSMStatus.success.rawValue {
             fields["data_bytes"] = UInt64(out.count - 4)
         }
         let report = Report(handle: handle, uuid: uuid ?? expectedUUID, revision: revision, function: fn, arg3: (arg3 ?? []).hexString,
@@ -135,16 +136,16 @@ struct DSMCommand: AsyncParsableCommand {
         print("_DSM handle 0x\(String(handle, radix: 16)) function \(fn) revision \(revision): returned \(out.count) bytes")
         if let s = status { print("status \(GuestError.statusName(s))") }
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) { print("\(k) = \(v) (0x\(String(v, radix: 16)))") }
-        if out.count > 4 && fn != 0 { print("data: \(Array(out.dropFirst(4).prefix(256)).hexString)\(out.count > 260 ? " ..." : "")") }
+        if out.count > 4 && fn != NVDIMMFunction.query.rawValue { print("data: \(Array(out.dropFirst(4).prefix(256)).hexString)\(out.count > 260 ? " ..." : "")") }
     }
 
     func parseFunction() throws -> (UInt32, Bool) {
         switch function {
-        case "query": return (0, false)
-        case "label-size": return (4, false)
-        case "get-label": return (5, false)
-        case "set-label": return (6, false)
-        case "read-fit": return (1, true)
+        case "query": return (NVDIMMFunction.query.rawValue, false)
+        case "label-size": return (NVDIMMFunction.getNamespaceLabelSize.rawValue, false)
+        case "get-label": return (NVDIMMFunction.getNamespaceLabelData.rawValue, false)
+        case "set-label": return (NVDIMMFunction.setNamespaceLabelData.rawValue, false)
+        case "read-fit": return (ReservedRootFunction.readFIT.rawValue, true)
         default:
             guard let n = UInt32(function) else {
                 throw ValidationError("unknown function '\(function)': use a number or query, label-size, get-label, set-label, read-fit")
@@ -152,8 +153,6 @@ struct DSMCommand: AsyncParsableCommand {
             return (n, false)
         }
     }
-
-    func le(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)] }
 
     func hexBytes(_ s: String) throws -> [UInt8] {
         let clean = s.filter { !$0.isWhitespace && $0 != ":" }

@@ -122,19 +122,24 @@ struct NVDIMMCommand: AsyncParsableCommand {
     struct InitLabels: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "init-labels",
-            abstract: "Write an empty namespace label area through _DSM, as a guest kernel would.",
-            discussion: "Set Namespace Label Data calls of at most max-transfer bytes: index block 1 (seq 2), then block 0 (seq 3), every slot free.")
+            abstract: "Write an empty namespace label area through _DSM, byte for byte as `ndctl init-labels` does.",
+            discussion: """
+                Reads the index region, then Set Namespace Label Data calls of at most max-transfer bytes: \
+                index block 0 (seq 3), then block 1 (seq 2), every slot free; the label slots are not touched. \
+                The layout is UEFI 2.7's, as Linux and ndctl compute it. The default label version is ndctl's (1.1).
+                """)
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name (or its config file).") var config: String
         @Option(help: "The vNVDIMM's slot.") var slot: Int
-        @Option(name: .customLong("label-version"), help: "1.2 (256-byte labels, default) or 1.1 (128-byte).") var labelVersion = "1.2"
+        @Option(name: [.customShort("V"), .customLong("label-version")], help: "1.1 (128-byte labels, ndctl's default) or 1.2 (256-byte).")
+        var labelVersion = "1.1"
 
         func run() async throws {
             let labelBytes: Int
             switch labelVersion {
-            case "1.2": labelBytes = 256
-            case "1.1": labelBytes = 128
-            default: throw ValidationError("--label-version \(labelVersion): use 1.2 or 1.1")
+            case "1.2", "v1.2": labelBytes = 256
+            case "1.1", "v1.1": labelBytes = 128
+            default: throw ValidationError("--label-version \(labelVersion): use 1.1 or 1.2")
             }
             let target = try GuestTarget.resolve(config, host: hostOption, change: true)
             let domain = try target.guest(.readWrite)
@@ -179,11 +184,24 @@ struct NVDIMMCommand: AsyncParsableCommand {
             for b in r.blocks {
                 let state = b.valid ? "valid, seq \(b.seq ?? 0), v\(b.version ?? "?"), \(b.free_slots ?? 0) of \(b.nslot ?? 0) slots free" : "INVALID"
                 out += "  index block \(b.block): \(state)\(b.current ? " (current)" : "")\n"
+                if let myoff = b.myoff, let mysize = b.mysize, let otheroff = b.otheroff, let labeloff = b.labeloff {
+                    out += "    myoff 0x\(String(myoff, radix: 16)) mysize 0x\(String(mysize, radix: 16)) otheroff 0x\(String(otheroff, radix: 16)) "
+                        + "labeloff 0x\(String(labeloff, radix: 16)) labelsize \(b.labelsize ?? 0) flags 0x\(String(b.flags ?? 0, radix: 16)) "
+                        + "checksum 0x\(String(b.checksum ?? 0, radix: 16))\(b.checksum_valid == false ? " (bad)" : "")\n"
+                }
                 for i in b.issues { out += "    - \(i.message)\n" }
             }
-            for i in r.issues where i.block == nil { out += "  - \(i.message)\n" }
+            for i in r.issues where i.block == nil && i.slot == nil { out += "  - \(i.message)\n" }
             out += r.labels.isEmpty ? "  no namespace labels\n" : ""
-            for l in r.labels { out += "  label slot \(l.slot): uuid \(l.uuid) '\(l.name)' dpa 0x\(String(l.dpa, radix: 16)) size \(ByteSize(bytes: l.rawsize))\n" }
+            for l in r.labels {
+                out += "  label slot \(l.slot)\(l.valid ? "" : " (INVALID: Linux ignores it)"): uuid \(l.uuid) '\(l.name)' "
+                    + "dpa 0x\(String(l.dpa, radix: 16)) rawsize \(ByteSize(bytes: l.rawsize)) flags 0x\(String(l.flags, radix: 16)) "
+                    + "nlabel \(l.nlabel) position \(l.position) isetcookie 0x\(String(l.isetcookie, radix: 16)) lbasize \(l.lbasize)\n"
+                if let t = l.type_guid, let a = l.abstraction_guid {
+                    out += "    type \(t) abstraction \(a) checksum 0x\(String(l.checksum ?? 0, radix: 16))\(l.checksum_valid == false ? " (bad)" : "")\n"
+                }
+                for i in r.issues where i.slot == Int(l.slot) { out += "    - \(i.message)\n" }
+            }
             return String(out.dropLast())
         }
     }

@@ -40,6 +40,7 @@ import NVDIMM
     @Test func readOnlyAndLabelLessVNVDIMMs() throws {
         let s = Scratch()
         let d = try domain(s)
+        #expect(try d.nvdimmDSM(slot: 1, function: 0) == le32(0x31), "read-only: function 6 is not reported")
         #expect(status(try d.nvdimmDSM(slot: 1, function: 6, arg3: le32(0) + le32(4) + [1, 2, 3, 4])) == 1, "read-only: not supported")
         #expect(try d.nvdimmDSM(slot: 1, function: 5, arg3: le32(0) + le32(4)) == [0, 0, 0, 0, 0, 0, 0, 0], "reads still work")
         #expect(try d.nvdimmDSM(slot: 2, function: 0) == le32(0), "no label area: function 0 reports nothing")
@@ -142,6 +143,64 @@ import NVDIMM
         #expect(Array(area[0..<2 * layout.indexSize]) == Array(try LabelArea.empty(size: 256 * 1024)[0..<2 * layout.indexSize]))
         let report = LabelAreaReport(area: area)
         #expect(report.clean && report.current_block == 0 && report.blocks.map(\.valid) == [true, true])
+    }
+
+    /// Like ndctl, init-labels keeps what the area held after each block's bitmap and does not
+    /// touch the label slots; the layout is the one Linux computes for the size.
+    @Test func initLabelsOverAnOldAreaWritesWhatNdctlWrites() throws {
+        let s = Scratch()
+        let d = try Guest(config: guestConfig(nvdimms: [nvdimm(0, label: 1396 * KiB)]), baseDirectory: s.path)
+        let client = NamespaceLabelClient(domain: d, slot: 0)
+        let old = (0..<1396 * 1024).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        try client.writeArea(offset: 0, old)
+        for labelSize in [128, 256] {
+            let before = try client.readArea()
+            let layout = try client.initLabels(labelSize: labelSize)
+            let (index, nslot) = labelSize == 256 ? (1024, 5576) : (1536, 11144)
+            #expect(layout.indexSize == index && layout.nslot == nslot)
+            let area = try client.readArea()
+            let expected = LabelArea.initialisedIndexBlocks(layout: layout, previous: before)
+            #expect(Array(area[0..<2 * layout.indexSize]) == expected)
+            let decoded = LabelArea.decode(area)
+            #expect(decoded.isClean && decoded.layout == layout && decoded.current == 0, "\(decoded.issues)")
+            let slotsStart: Int = 2 * layout.indexSize
+            let slotsNow: [UInt8] = Array(area[slotsStart...]), slotsBefore: [UInt8] = Array(old[slotsStart...])
+            if labelSize == 128 { #expect(slotsNow == slotsBefore, "slots untouched") }
+        }
+    }
+
+    /// `labels --json`: every field of both index blocks and of every in-use label, valid or not.
+    @Test func theLabelReportShowsEveryField() throws {
+        let layout = try LabelAreaLayout(areaSize: 128 * 1024, labelSize: 256)
+        let pfn = Aml.guidBytes("266400ba-fb9f-4677-bcb0-968f11d0d225")!
+        let good = NamespaceLabel(uuid: Array(0..<16), name: "ns0", flags: 0x8, nlabel: 1, position: 0, isetcookie: 0x1122_3344_5566_7788,
+                                  lbasize: 0, dpa: 0x1000, rawsize: 0x20_0000, slot: 3, abstractionGUID: pfn)
+        var area = try LabelArea.encode(layout: layout, labels: [good, NamespaceLabel(uuid: Array(repeating: 9, count: 16), dpa: 0, rawsize: 0x1000, slot: 7)])
+        area[layout.labelOffset(slot: 7) + 20] ^= 0xFF  // the name of slot 7 changes under its checksum
+        let r = LabelAreaReport(area: area)
+        #expect(!r.clean && r.index_size == 256 && r.nslot == 510 && r.label_size == 256)
+        let b0 = r.blocks[0]
+        #expect(b0.signature == "NAMESPACE_INDEX" && b0.seq == 3 && b0.myoff == 0 && b0.mysize == 256 && b0.otheroff == 256)
+        #expect(b0.labeloff == 512 && b0.nslot == 510 && b0.major == 1 && b0.minor == 2 && b0.labelsize == 256 && b0.flags == 0)
+        #expect(b0.checksum_valid == true && b0.free_slots == 508 && r.blocks[1].seq == 2)
+        #expect(r.labels.map(\.slot) == [3, 7])
+        let l = r.labels[0]
+        #expect(l.valid && l.uuid == "00010203-0405-0607-0809-0a0b0c0d0e0f" && l.name == "ns0" && l.flags == 8 && l.nlabel == 1)
+        #expect(l.position == 0 && l.isetcookie == 0x1122_3344_5566_7788 && l.lbasize == 0 && l.dpa == 0x1000 && l.rawsize == 0x20_0000)
+        #expect(l.label_slot == 3 && l.align == 0 && l.checksum_valid == true)
+        #expect(l.type_guid == "79d3f066-f3b4-7440-ac43-0d3318b78cdb", "ndctl prints the stored bytes in order")
+        #expect(l.abstraction_guid == "ba006426-9ffb-7746-bcb0-968f11d0d225")
+        #expect(!r.labels[1].valid && r.labels[1].checksum_valid == false)
+        #expect(r.issues.contains { $0.slot == 7 && $0.field == "checksum" })
+        let json = String(decoding: try JSONEncoder().encode(r), as: UTF8.self)
+        for key in ["\"isetcookie\"", "\"lbasize\"", "\"type_guid\"", "\"abstraction_guid\"", "\"labeloff\"", "\"otheroff\"", "\"checksum_valid\""] {
+            #expect(json.contains(key), "\(key)")
+        }
+        // v1.1 labels have no v1.2 fields.
+        let v11 = LabelAreaReport(area: try LabelArea.encode(layout: LabelAreaLayout(areaSize: 128 * 1024, labelSize: 128),
+                                                             labels: [NamespaceLabel(uuid: Array(0..<16), dpa: 0, rawsize: 0x1000, slot: 0,
+                                                                                     typeGUID: Array(repeating: 0, count: 16))]))
+        #expect(v11.clean && v11.labels.first?.type_guid == nil && v11.labels.first?.checksum_valid == nil && v11.nslot == 1020)
     }
 
     @Test func aTornIndexUpdateLeavesTheOtherBlockAndTheReportSaysWhich() throws {

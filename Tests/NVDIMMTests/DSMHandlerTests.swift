@@ -57,6 +57,10 @@ struct DSMOutput: Equatable {
         #expect(DSMOutput(h.handle(page: dsmPage(handle: 0, function: 0))).words == [0])  // root
         #expect(DSMOutput(h.handle(page: dsmPage(handle: 0x10000, function: 0))).words == [0x3])  // reserved root
         #expect(DSMOutput(h.handle(page: dsmPage(handle: 1, function: 0))).length == 8)
+        // A read-only device does not report Set Namespace Label Data (function 6).
+        var ro = try Self.handler(readOnlySlot1: true)
+        #expect(DSMOutput(ro.handle(page: dsmPage(handle: 2, function: 0))).words == [0x31])
+        #expect(DSMOutput(ro.handle(page: dsmPage(handle: 1, function: 0))).words == [0x71])
     }
 
     @Test func statusCodesForUnsupportedAndUnknown() throws {

@@ -24,10 +24,10 @@ import VpmemTestSupport
                               align: 0, abstractionGUID: Aml.guidBytes("266400ba-fb9f-4677-bcb0-968f11d0d225")!)
     }
 
-    @Test func emptyAreaIsLaidOutLikeLinux() throws {
+    @Test func emptyAreaIsLaidOutLikeNdctlInitLabels() throws {
         let area = try LabelArea.empty(size: Self.size)
         let layout = try LabelAreaLayout(areaSize: Self.size)
-        #expect(layout.nslot == 510)  // 131072 / 257
+        #expect(layout.nslot == 510)  // (131072 - 2 * 256) / 256
         #expect(layout.indexSize == 256)
         for block in 0..<2 {
             let b = Array(area[block * 256..<(block + 1) * 256])
@@ -44,8 +44,8 @@ import VpmemTestSupport
             var zeroed = b
             for i in 64..<72 { zeroed[i] = 0 }
             #expect(b.readLE(UInt64.self, at: 64) == Self.referenceFletcher(zeroed))
-            #expect(b[72..<135].allSatisfy { $0 == 0xFF })  // 504 free bits
-            #expect(b[135] == 0x3F)  // slots 504-509 free, 510-511 do not exist
+            // 510 free bits, and ndctl sets the bits up to the next multiple of 64 (512) too.
+            #expect(b[72..<136].allSatisfy { $0 == 0xFF })
             #expect(b[136...].allSatisfy { $0 == 0 })
         }
         #expect(area[512...].allSatisfy { $0 == 0 })
@@ -55,10 +55,13 @@ import VpmemTestSupport
     }
 
     @Test func areasTooSmallAreErrors() {
-        #expect(throws: LabelAreaError.self) { try LabelArea.empty(size: 1024) }
-        // Linux's own layout rule: 64 KiB of 256-byte labels does not fit (255 slots + 2 blocks).
-        #expect(throws: LabelAreaError.areaTooSmall(size: 65536, needed: 65792)) { try LabelArea.empty(size: 65536) }
+        // UEFI 2.7's minimum: two 256-byte index blocks and two labels.
+        #expect(throws: LabelAreaError.areaTooSmall(size: 1023, needed: 1024)) { try LabelArea.empty(size: 1023) }
+        #expect((try? LabelAreaLayout(areaSize: 1024))?.nslot == 2)
+        #expect(throws: LabelAreaError.areaTooSmall(size: 767, needed: 768)) { try LabelAreaLayout(areaSize: 767, labelSize: 128) }
+        #expect(throws: LabelAreaError.areaTooLarge(size: 1 << 32)) { try LabelAreaLayout(areaSize: 1 << 32) }
         #expect((try? LabelAreaLayout(areaSize: 65536, labelSize: 128))?.nslot == 508)
+        #expect((try? LabelAreaLayout(areaSize: 65536, labelSize: 256))?.nslot == 254)
         #expect(throws: LabelAreaError.unsupportedLabelSize(512)) { try LabelAreaLayout(areaSize: 1 << 17, labelSize: 512) }
         let d = LabelArea.decode([])
         #expect(d.current == nil && !d.isClean)

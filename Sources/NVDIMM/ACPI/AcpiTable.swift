@@ -48,14 +48,14 @@ public struct AcpiTable: Sendable, Hashable {
         var out: [UInt8] = []
         out.reserveCapacity(length)
         try Self.appendASCII(signature, field: "signature", width: 4, pad: false, into: &out)
-        Self.appendLE(UInt32(length), into: &out)
+        LittleEndian.append(UInt32(length), to: &out)
         out.append(revision)
         out.append(0)  // checksum, patched below
         try Self.appendASCII(oem.oemID, field: "OEM ID", width: 6, pad: true, into: &out)
         try Self.appendASCII(oem.oemTableID ?? "VPMM" + signature, field: "OEM table ID", width: 8, pad: true, into: &out)
-        Self.appendLE(oem.oemRevision, into: &out)
+        LittleEndian.append(oem.oemRevision, to: &out)
         try Self.appendASCII(oem.creatorID, field: "creator ID", width: 4, pad: true, into: &out)
-        Self.appendLE(oem.creatorRevision, into: &out)
+        LittleEndian.append(oem.creatorRevision, to: &out)
         out.append(contentsOf: body)
         out[9] = Self.checksum(of: out)
         return out
@@ -73,7 +73,7 @@ public struct AcpiTable: Sendable, Hashable {
     /// the header's length are ignored.
     public init(parsing bytes: [UInt8]) throws(AcpiTableError) {
         guard bytes.count >= Self.headerLength else { throw .truncated(expected: Self.headerLength, actual: bytes.count) }
-        let length = Int(Self.readLE32(bytes, 4))
+        let length = Int(bytes.readLE(UInt32.self, at: 4))
         let sig = String(decoding: bytes[0..<4], as: UTF8.self)
         guard length >= Self.headerLength, length <= bytes.count else { throw .truncated(expected: length, actual: bytes.count) }
         var sum: UInt8 = 0
@@ -84,8 +84,8 @@ public struct AcpiTable: Sendable, Hashable {
         }
         signature = sig
         revision = bytes[8]
-        oem = AcpiOemFields(oemID: text(10..<16), oemTableID: text(16..<24), oemRevision: Self.readLE32(bytes, 24),
-                            creatorID: text(28..<32), creatorRevision: Self.readLE32(bytes, 32))
+        oem = AcpiOemFields(oemID: text(10..<16), oemTableID: text(16..<24), oemRevision: bytes.readLE(UInt32.self, at: 24),
+                            creatorID: text(28..<32), creatorRevision: bytes.readLE(UInt32.self, at: 32))
         body = Array(bytes[Self.headerLength..<length])
     }
 
@@ -99,13 +99,6 @@ public struct AcpiTable: Sendable, Hashable {
         out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - u.count))
     }
 
-    static func appendLE<T: FixedWidthInteger>(_ v: T, into out: inout [UInt8]) {
-        withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
-    }
-
-    static func readLE32(_ b: [UInt8], _ at: Int) -> UInt32 {
-        UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
-    }
 }
 
 extension String {

@@ -13,9 +13,17 @@ import GuestMemory
 ///   Method (NCAL, 5, Serialized)   // Arg0-3 as _DSM, Arg4 = NFIT handle
 ///   Method (_DSM, 4) { Return (NCAL (Arg0, Arg1, Arg2, Arg3, 0)) }
 ///   Name (RSTA, 0)  Method (RFIT, 1, Serialized)  Method (_FIT, 0, Serialized)
-///   Device (NV00) { Name (_ADR, 1)  Method (_DSM, 4) { Return (NCAL (..., 1)) } } ...
+///   Device (NV00) { Name (_ADR, 1)  Method (_LSI, 0) Method (_LSR, 2) Method (_LSW, 3)
+///                   Method (_DSM, 4) { Return (NCAL (..., 1)) } } ...
 /// } }
 /// ```
+///
+/// `_LSI`, `_LSR` and `_LSW` (ACPI 6.2 label methods, which Linux prefers to _DSM functions 4, 5
+/// and 6, as QEMU provides them) call NCAL with those functions, so they go over the same DSM
+/// page and port, and repackage the result: `_LSI` a Package {status, size, max transfer},
+/// `_LSR` a Package {status, Buffer}, `_LSW` the status. A device without a label area has none
+/// of them and a read-only one no `_LSW`, as function 0 reports no function 6 for it. Unlike
+/// QEMU's, a short answer (the device model did not answer) is status 1 rather than a fault.
 ///
 /// NCAL checks the UUID against the one for its handle (root, QEMU-reserved root 0x10000, or
 /// NVDIMM), stores handle, revision, function and the Arg3 buffer into the page, writes the
@@ -82,6 +90,7 @@ public struct SSDTBuilder: Sendable {
                 for d in sorted {
                     Aml.device(AmlName(stringLiteral: d.deviceName)) {
                         Aml.name("_ADR", Aml.integer(d.handle))
+                        labelMethods(d)
                         deviceDSM(handle: d.handle)
                     }
                 }
@@ -147,6 +156,73 @@ public struct SSDTBuilder: Sendable {
             Aml.subtract(outLength, Aml.integer(4), outLength)  // RLEN counts itself
             Aml.mid(Aml.path("ODAT"), Aml.zero, outLength, result)
             Aml.return(result)
+        }
+    }
+
+    /// `_LSI`, `_LSR`, `_LSW` of an NVDIMM device, as its label access allows.
+    func labelMethods(_ d: VirtualNVDIMM) -> AmlTerm {
+        let result = Aml.local(0), package = Aml.local(1), arg3 = Aml.local(2), input = Aml.local(3), data = Aml.local(4)
+        func call(_ function: NVDIMMFunction, _ arg3: AmlTerm) -> AmlTerm {
+            Aml.call("NCAL", Aml.uuid(Self.nvdimmDeviceUUID), Aml.one, Aml.integer(function.rawValue), arg3, Aml.integer(d.handle))
+        }
+        func atLeast(_ bytes: Int) -> AmlTerm { Aml.lGreaterEqual(Aml.sizeOf(result), Aml.integer(bytes)) }
+        let status = DSMStatus.notSupported.rawValue
+        // Arg3 for NCAL: a package holding the buffer u32 offset (Arg0), u32 length (Arg1).
+        let rangeArgument = Aml.sequence {
+            Aml.store(Aml.buffer(size: Aml.integer(LabelDataRange.size), []), input)
+            Aml.createDWordField(input, byteIndex: Aml.zero, "OFST")
+            Aml.createDWordField(input, byteIndex: Aml.integer(4), "TLEN")
+            Aml.store(Aml.arg(0), Aml.path("OFST"))
+            Aml.store(Aml.arg(1), Aml.path("TLEN"))
+        }
+        let packInput = Aml.sequence {
+            Aml.store(Aml.package([Aml.zero]), arg3)
+            Aml.store(input, Aml.index(arg3, Aml.zero))
+        }
+        return Aml.sequence {
+            if d.labelAccess != .none {
+                Aml.method("_LSI", arguments: 0, serialized: true) {
+                    Aml.store(call(.getNamespaceLabelSize, Aml.zero), result)
+                    Aml.store(Aml.package([Aml.integer(status), Aml.zero, Aml.zero]), package)
+                    Aml.ifThen(atLeast(4)) {
+                        Aml.createDWordField(result, byteIndex: Aml.zero, "STTS")
+                        Aml.store(Aml.path("STTS"), Aml.index(package, Aml.zero))
+                    }
+                    Aml.ifThen(atLeast(LabelSizeInfo.resultSize)) {
+                        Aml.createDWordField(result, byteIndex: Aml.integer(4), "SLSA")
+                        Aml.createDWordField(result, byteIndex: Aml.integer(8), "MAXT")
+                        Aml.store(Aml.path("SLSA"), Aml.index(package, Aml.one))
+                        Aml.store(Aml.path("MAXT"), Aml.index(package, Aml.integer(2)))
+                    }
+                    Aml.return(package)
+                }
+                Aml.method("_LSR", arguments: 2, serialized: true) {
+                    rangeArgument
+                    packInput
+                    Aml.store(call(.getNamespaceLabelData, arg3), result)
+                    Aml.store(Aml.package([Aml.integer(status), Aml.buffer(size: Aml.zero, [])]), package)
+                    Aml.ifThen(atLeast(4)) {
+                        Aml.createDWordField(result, byteIndex: Aml.zero, "STTS")
+                        Aml.store(Aml.path("STTS"), Aml.index(package, Aml.zero))
+                        Aml.mid(result, Aml.integer(4), Aml.sizeOf(result), data)
+                        Aml.store(data, Aml.index(package, Aml.one))
+                    }
+                    Aml.return(package)
+                }
+            }
+            if d.labelAccess == .readWrite {
+                Aml.method("_LSW", arguments: 3, serialized: true) {
+                    rangeArgument
+                    Aml.concatenate(input, Aml.arg(2), input)
+                    packInput
+                    Aml.store(call(.setNamespaceLabelData, arg3), result)
+                    Aml.ifThen(atLeast(4)) {
+                        Aml.createDWordField(result, byteIndex: Aml.zero, "STTS")
+                        Aml.return(Aml.path("STTS"))
+                    }
+                    Aml.return(Aml.integer(status))
+                }
+            }
         }
     }
 

@@ -15,13 +15,18 @@ public struct VirtualNVDIMM: Sendable, Hashable {
     public var proximityDomain: UInt32
     /// Sets the memory-device map's "not armed" flag: the guest should treat the data as read-only.
     public var unarmed: Bool
+    /// What the guest may do with the label area: decides the device's label methods in the
+    /// SSDT, as _DSM function 0 decides the functions it reports.
+    public var labelAccess: LabelAreaAccess
 
-    public init(slot: Int, base: Gpa, size: UInt64, proximityDomain: UInt32 = 0, unarmed: Bool = false) {
+    public init(slot: Int, base: Gpa, size: UInt64, proximityDomain: UInt32 = 0, unarmed: Bool = false,
+                labelAccess: LabelAreaAccess = .readWrite) {
         self.slot = slot
         self.base = base
         self.size = size
         self.proximityDomain = proximityDomain
         self.unarmed = unarmed
+        self.labelAccess = labelAccess
     }
 
     /// The largest slot: device names are `NV00` to `NVFF`, as in QEMU.
@@ -39,6 +44,20 @@ public struct VirtualNVDIMM: Sendable, Hashable {
     public var deviceName: String {
         let hex = String(slot, radix: 16, uppercase: true)
         return "NV" + (hex.count < 2 ? "0" + hex : hex)
+    }
+}
+
+/// What a guest may do with a vNVDIMM's label area.
+public enum LabelAreaAccess: String, Sendable, Hashable, CaseIterable {
+    /// No label area: no label methods, function 0 reports nothing.
+    case none
+    /// `_LSI` and `_LSR` (functions 4 and 5); no `_LSW`, no function 6.
+    case readOnly
+    /// `_LSI`, `_LSR` and `_LSW` (functions 4, 5 and 6).
+    case readWrite
+
+    public init(hasLabelArea: Bool, readOnly: Bool) {
+        self = !hasLabelArea ? .none : readOnly ? .readOnly : .readWrite
     }
 }
 

@@ -33,7 +33,7 @@ public struct AmlName: Sendable, Hashable, CustomStringConvertible, ExpressibleB
     public var segments: [String]? {
         guard case .valid(_, _, let segs) = storage else { return nil }
         return segs.map { seg in
-            String(decoding: withUnsafeBytes(of: seg.littleEndian) { Array($0) }, as: UTF8.self)
+            String(decoding: LittleEndian.bytes(seg), as: UTF8.self)
         }
     }
 
@@ -97,7 +97,7 @@ public struct AmlName: Sendable, Hashable, CustomStringConvertible, ExpressibleB
                 out.append(AmlOpcode.multiNamePrefix)
                 out.append(UInt8(segments.count))
             }
-            for seg in segments { withUnsafeBytes(of: seg.littleEndian) { out.append(contentsOf: $0) } }
+            for seg in segments { LittleEndian.append(seg, to: &out) }
         }
     }
 }

@@ -61,7 +61,7 @@ public struct AmlTerm: Sendable {
                         if case .invalid(let e) = name.storage { throw e }
                         throw .invalidField(owner, reason: "field unit \(name) must be a single NameSeg")
                     }
-                    withUnsafeBytes(of: raw[0].littleEndian) { out.append(contentsOf: $0) }
+                    LittleEndian.append(raw[0], to: &out)
                     out.append(contentsOf: try PkgLength.forValue(bits, what: "field unit \(name)"))
                     bit += bits
                 case .reserved(let bits):
@@ -96,13 +96,13 @@ public struct AmlTerm: Sendable {
         case ...0xFF: out.append(contentsOf: [AmlOpcode.bytePrefix, UInt8(v)])
         case ...0xFFFF:
             out.append(AmlOpcode.wordPrefix)
-            withUnsafeBytes(of: UInt16(v).littleEndian) { out.append(contentsOf: $0) }
+            LittleEndian.append(UInt16(v), to: &out)
         case ...0xFFFF_FFFF:
             out.append(AmlOpcode.dwordPrefix)
-            withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) }
+            LittleEndian.append(UInt32(v), to: &out)
         default:
             out.append(AmlOpcode.qwordPrefix)
-            withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+            LittleEndian.append(v, to: &out)
         }
     }
 }

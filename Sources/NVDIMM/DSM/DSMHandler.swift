@@ -30,8 +30,8 @@ public struct DSMHandler<Storage: LabelStorage> {
     }
 
     public static var reservedRootHandle: UInt32 { SSDTBuilder.reservedRootHandle }
-    /// Functions 0, 4, 5, 6.
-    public static var labelFunctions: UInt32 { 0x71 }
+    /// What function 0 reports for a writable device with a label area (0x71: functions 0, 4, 5, 6).
+    public static var labelFunctions: UInt32 { DSMFunctionSet.nvdimm(hasLabelArea: true, readOnly: false).rawValue }
 
     @usableFromInline var devices: [Device?]
     public private(set) var fit: [UInt8]
@@ -88,120 +88,86 @@ public struct DSMHandler<Storage: LabelStorage> {
     @inlinable
     public mutating func handle(input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) -> Int {
         precondition(output.count >= DSMPage.size, "the output page is 4096 bytes")
-        guard input.count >= DSMPage.arg3Offset, input.count <= DSMPage.size else {
-            return Self.status(.invalidInput, output)
+        guard input.count <= DSMPage.size, let header = DSMRequestHeader(copying: input) else {
+            return DSMStatus.invalidInput.write(into: output)
         }
-        // Copy the header once; decide on the copy only.
-        let handle = Self.le32(input, 0), revision = Self.le32(input, 4), function = Self.le32(input, 8)
-        let arg3Available = input.count - DSMPage.arg3Offset
-        guard revision == 1 else { return Self.status(.notSupported, output) }
-        if handle == Self.reservedRootHandle { return reservedRoot(function, input, arg3Available, output) }
-        if handle == 0 {
-            return function == 0 ? Self.functionBitmap(0, output) : Self.status(.notSupported, output)
+        let arg3 = UnsafeRawBufferPointer(rebasing: input[DSMPage.arg3Offset...])
+        guard header.revision == DSMRequestHeader.interfaceRevision else { return DSMStatus.notSupported.write(into: output) }
+        if header.handle == Self.reservedRootHandle { return reservedRoot(header.function, arg3, output) }
+        if header.handle == 0 {
+            return header.function == NVDIMMFunction.query.rawValue ? DSMFunctionSet(rawValue: 0).write(into: output) : DSMStatus.notSupported.write(into: output)
         }
-        let device: Device? = handle < UInt32(devices.count) ? devices[Int(handle)] : nil
-        if function == 0 {
-            return Self.functionBitmap(device?.labelArea != nil ? Self.labelFunctions : 0, output)
+        let device: Device? = header.handle < UInt32(devices.count) ? devices[Int(header.handle)] : nil
+        let supported = DSMFunctionSet.nvdimm(hasLabelArea: device?.labelArea != nil, readOnly: device?.readOnly ?? false)
+        if header.function == NVDIMMFunction.query.rawValue { return supported.write(into: output) }
+        guard let device else { return DSMStatus.nonExistingMemoryDevice.write(into: output) }
+        guard let area = device.labelArea, let function = NVDIMMFunction(rawValue: header.function) else {
+            return DSMStatus.notSupported.write(into: output)
         }
-        guard let device else { return Self.status(.nonExistingMemoryDevice, output) }
-        guard let area = device.labelArea else { return Self.status(.notSupported, output) }
         switch function {
-        case 4:
-            Self.put32(16, output, 0)
-            Self.put32(DSMStatus.success.rawValue, output, 4)
-            Self.put32(area.size, output, 8)
-            Self.put32(UInt32(DSMPage.maxTransfer), output, 12)
-            return 16
-        case 5:
-            guard arg3Available >= 8 else { return Self.status(.invalidInput, output) }
-            let offset = Self.le32(input, DSMPage.arg3Offset), length = Self.le32(input, DSMPage.arg3Offset + 4)
-            guard Self.inBounds(offset, length, area.size) else { return Self.status(.invalidInput, output) }
+        case .query:
+            return supported.write(into: output)
+        case .getNamespaceLabelSize:
+            return LabelSizeInfo(size: area.size).write(into: output)
+        case .getNamespaceLabelData:
+            guard let range = LabelDataRange(copying: arg3), range.isValid(areaSize: area.size) else {
+                return DSMStatus.invalidInput.write(into: output)
+            }
+            let data = LabelResult.dataOffset
             do {
-                try area.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: output[8..<8 + Int(length)]))
+                try area.read(at: range.offset, into: UnsafeMutableRawBufferPointer(rebasing: output[data..<data + Int(range.length)]))
             } catch {
-                return Self.status(.hardwareError, output)
+                return DSMStatus.hardwareError.write(into: output)
             }
-            Self.put32(UInt32(8 + Int(length)), output, 0)
-            Self.put32(DSMStatus.success.rawValue, output, 4)
-            return 8 + Int(length)
-        case 6:
-            guard arg3Available >= 8 else { return Self.status(.invalidInput, output) }
-            let offset = Self.le32(input, DSMPage.arg3Offset), length = Self.le32(input, DSMPage.arg3Offset + 4)
-            guard Self.inBounds(offset, length, area.size), arg3Available - 8 >= Int(length) else {
-                return Self.status(.invalidInput, output)
+            return LabelResult.writeHeader(dataLength: Int(range.length), into: output)
+        case .setNamespaceLabelData:
+            guard let range = LabelDataRange(copying: arg3), range.isValid(areaSize: area.size),
+                  arg3.count - LabelDataRange.size >= Int(range.length) else {
+                return DSMStatus.invalidInput.write(into: output)
             }
-            guard !device.readOnly else { return Self.status(.notSupported, output) }
+            // A read-only device does not report function 6 and refuses it.
+            guard supported.contains(.setNamespaceLabelData) else { return DSMStatus.notSupported.write(into: output) }
             // Copy the data out of the guest page before writing it anywhere.
-            let dataStart = DSMPage.arg3Offset + 8
+            let length = Int(range.length)
             scratch.withUnsafeMutableBytes { dst in
-                dst.baseAddress!.copyMemory(from: input.baseAddress! + dataStart, byteCount: Int(length))
+                dst.baseAddress!.copyMemory(from: arg3.baseAddress! + LabelDataRange.size, byteCount: length)
             }
             let data = scratch  // a reference, so `devices` can be mutated below
             let result: DSMStatus = data.withUnsafeBytes { src in
                 do {
                     // In place: a value-typed label area is not copied.
-                    try devices[Int(handle)]!.labelArea!.write(at: offset, from: UnsafeRawBufferPointer(rebasing: src[0..<Int(length)]))
+                    try devices[Int(header.handle)]!.labelArea!.write(at: range.offset, from: UnsafeRawBufferPointer(rebasing: src[0..<length]))
                     return .success
                 } catch {
                     return .hardwareError
                 }
             }
-            return Self.status(result, output)
-        default:
-            return Self.status(.notSupported, output)
+            return result.write(into: output)
         }
     }
 
     /// QEMU's reserved root device: function 0 and Read FIT (1).
     @usableFromInline
-    mutating func reservedRoot(_ function: UInt32, _ input: UnsafeRawBufferPointer, _ arg3Available: Int,
-                               _ output: UnsafeMutableRawBufferPointer) -> Int {
-        switch function {
-        case 0:
-            return Self.functionBitmap(0x3, output)
-        case 1:
-            guard arg3Available >= 4 else { return Self.status(.invalidInput, output) }
-            let offset = Self.le32(input, DSMPage.arg3Offset)
-            guard Int(offset) <= fit.count else { return Self.status(.invalidInput, output) }
-            if offset == 0 {
+    mutating func reservedRoot(_ function: UInt32, _ arg3: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer) -> Int {
+        switch ReservedRootFunction(rawValue: function) {
+        case .query:
+            return DSMFunctionSet.reservedRoot.write(into: output)
+        case .readFIT:
+            guard let args = ReadFITArguments(copying: arg3), Int(args.offset) <= fit.count else {
+                return DSMStatus.invalidInput.write(into: output)
+            }
+            if args.offset == 0 {
                 fitReadGeneration = fitGeneration
             } else if fitReadGeneration != fitGeneration {
-                return Self.status(.fitChanged, output)
+                return DSMStatus.fitChanged.write(into: output)
             }
-            let length = min(fit.count - Int(offset), DSMPage.maxFITPiece)
+            let length = min(fit.count - Int(args.offset), DSMPage.maxFITPiece)
             fit.withUnsafeBytes { src in
-                if length > 0 { (output.baseAddress! + 8).copyMemory(from: src.baseAddress! + Int(offset), byteCount: length) }
+                if length > 0 { (output.baseAddress! + LabelResult.dataOffset).copyMemory(from: src.baseAddress! + Int(args.offset), byteCount: length) }
             }
-            Self.put32(UInt32(8 + length), output, 0)
-            Self.put32(DSMStatus.success.rawValue, output, 4)
-            return 8 + length
-        default:
-            return Self.status(.notSupported, output)
+            return LabelResult.writeHeader(dataLength: length, into: output)
+        case nil:
+            return DSMStatus.notSupported.write(into: output)
         }
-    }
-
-    @inlinable static func inBounds(_ offset: UInt32, _ length: UInt32, _ size: UInt32) -> Bool {
-        let end = UInt64(offset) + UInt64(length)
-        return end <= UInt64(UInt32.max) && end <= UInt64(size) && length <= UInt32(DSMPage.maxTransfer)
-    }
-
-    @inlinable static func status(_ s: DSMStatus, _ output: UnsafeMutableRawBufferPointer) -> Int {
-        put32(8, output, 0)
-        put32(s.rawValue, output, 4)
-        return 8
-    }
-
-    @inlinable static func functionBitmap(_ bits: UInt32, _ output: UnsafeMutableRawBufferPointer) -> Int {
-        put32(8, output, 0)
-        put32(bits, output, 4)
-        return 8
-    }
-
-    @inlinable static func le32(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
-        UInt32(littleEndian: b.loadUnaligned(fromByteOffset: at, as: UInt32.self))
-    }
-
-    @inlinable static func put32(_ v: UInt32, _ b: UnsafeMutableRawBufferPointer, _ at: Int) {
-        b.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt32.self)
     }
 }

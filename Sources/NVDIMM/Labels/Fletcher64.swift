@@ -21,7 +21,7 @@ public enum Fletcher64 {
     }
 
     /// The checksum of `bytes` with the 8 bytes at `field` taken as zero.
-    static func checksum(_ bytes: ArraySlice<UInt8>, zeroingFieldAt field: Int) -> UInt64 {
+    public static func checksum(_ bytes: ArraySlice<UInt8>, zeroingFieldAt field: Int) -> UInt64 {
         var copy = Array(bytes)
         for i in field..<field + 8 { copy[i] = 0 }
         return checksum(copy)

@@ -1,14 +1,32 @@
 import VpmemCore
 /// Encoding and decoding whole label areas.
 ///
-/// An empty area is written as Linux initialises one: block 0 with seq 3, block 1 with seq 2
-/// (so block 0 is current and block 1 is the next to write), all slots free.
+/// An empty area is written as `ndctl init-labels` initialises one: block 0 with seq 3, block 1
+/// with seq 2 (so block 0 is current and block 1 is the next to write), all slots free; the
+/// label slots are not touched.
 /// Decoding never traps on any input: every problem becomes a `LabelAreaIssue` naming the block
 /// or slot and the field.
 public enum LabelArea {
-    /// An initialised, empty label area of `size` bytes.
+    /// An initialised, empty label area of `size` bytes (a zeroed area after init-labels).
     public static func empty(size: Int, labelSize: Int = 256) throws(LabelAreaError) -> [UInt8] {
         try encode(layout: LabelAreaLayout(areaSize: size, labelSize: labelSize), labels: [])
+    }
+
+    /// The two index blocks (`2 * layout.indexSize` bytes from offset 0) that `ndctl init-labels`
+    /// writes over an area whose first bytes are `previous`: ndctl reads the index region, fills
+    /// in the fields and the free bitmap (set up to the next multiple of 64 slots) and writes the
+    /// blocks back, so the padding after the bitmap keeps what the area held (zero for a fresh
+    /// area). Block 0 gets seq 3, block 1 seq 2. Bytes missing from `previous` count as zero.
+    public static func initialisedIndexBlocks(layout: LabelAreaLayout, previous: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for block in 0..<2 {
+            var b = LabelIndexBlock(layout: layout, block: block, seq: block == 0 ? 3 : 2)
+            let from = layout.indexOffset(block: block) + LabelAreaLayout.indexHeaderSize
+            let old = (from..<layout.indexOffset(block: block + 1)).map { $0 < previous.count ? previous[$0] : 0 }
+            b.bitmapBytes = LabelIndexBlock.initialisedBitmap(nslot: layout.nslot, over: old)
+            out += b.encode(size: layout.indexSize)
+        }
+        return out
     }
 
     /// An area whose both index blocks mark `labels`' slots in use (block 0 current) and whose
@@ -44,8 +62,8 @@ public enum LabelArea {
             if d.current != nil { return d }
             if labelSize == 256 || firstAttempt == nil { firstAttempt = d }
         }
-        return firstAttempt ?? LabelAreaDecoding(layout: nil, blocks: [nil, nil], current: nil, labels: [],
-                                                 issues: [.areaTooSmall(size: area.count, needed: 1024)])
+        return firstAttempt ?? LabelAreaDecoding(layout: nil, blocks: [nil, nil], current: nil, labels: [], slotsInUse: [],
+                                                 issues: [.areaTooSmall(size: area.count, needed: 2 * LabelAreaLayout.indexAlignment + 2 * 128)])
     }
 
     /// Decodes under a known layout.
@@ -65,14 +83,16 @@ public enum LabelArea {
         case (nil, nil): current = nil; issues.append(.noValidIndex)
         }
         var labels: [NamespaceLabel] = []
+        var inUse: [CheckedNamespaceLabel] = []
         if let c = current, let block = blocks[c] {
             for slot in block.slotsInUse {
-                let (label, found) = NamespaceLabel.decode(area, slot: slot, layout: layout)
-                if let label { labels.append(label) }
-                issues += found
+                let checked = NamespaceLabel.check(area, slot: slot, layout: layout)
+                if checked.isValid, let label = checked.label { labels.append(label) }
+                inUse.append(checked)
+                issues += checked.issues
             }
         }
-        return LabelAreaDecoding(layout: layout, blocks: blocks, current: current, labels: labels, issues: issues)
+        return LabelAreaDecoding(layout: layout, blocks: blocks, current: current, labels: labels, slotsInUse: inUse, issues: issues)
     }
 }
 
@@ -86,6 +106,8 @@ public struct LabelAreaDecoding: Sendable, Hashable {
     public var current: Int?
     /// Valid labels in the current block's in-use slots, in slot order.
     public var labels: [NamespaceLabel]
+    /// Every in-use slot of the current block, valid or not, as read.
+    public var slotsInUse: [CheckedNamespaceLabel]
     public var issues: [LabelAreaIssue]
     /// True when nothing is wrong.
     public var isClean: Bool { issues.isEmpty }

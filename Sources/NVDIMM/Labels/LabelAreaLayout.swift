@@ -1,8 +1,10 @@
 /// Where things are in a label area of a given size: two index blocks, then `nslot` label slots.
 ///
-/// As Linux computes it: nslot = size / (labelSize + 1) (a byte of index overhead per label);
-/// an index block is 72 bytes of fields plus an nslot-bit free bitmap, rounded up to 256 bytes;
-/// both blocks and all slots must fit in the area.
+/// As UEFI 2.7 lays it out, and as Linux (drivers/nvdimm/label.c, since 2018) and ndctl compute
+/// it: with L the label size and A the area size, n0 = A / L slots would need index blocks of
+/// i0 bytes; nslot = (A - 2 * i0) / L; the index block size is then that of nslot slots. An index
+/// block is 72 bytes of fields plus an nslot-bit free bitmap, rounded up to 256 bytes. Linux
+/// refuses an area with fewer than 2 slots or whose blocks and slots do not fit in it.
 public struct LabelAreaLayout: Sendable, Hashable {
     public static let indexHeaderSize = 72
     public static let indexAlignment = 256
@@ -16,16 +18,26 @@ public struct LabelAreaLayout: Sendable, Hashable {
 
     public init(areaSize: Int, labelSize: Int = 256) throws(LabelAreaError) {
         guard labelSize == 128 || labelSize == 256 else { throw .unsupportedLabelSize(labelSize) }
-        guard areaSize >= 0, areaSize <= Int(UInt32.max) else { throw .areaTooSmall(size: areaSize, needed: 0) }
-        let nslot = areaSize / (labelSize + 1)
-        let index = Self.roundUp(Self.indexHeaderSize + (nslot + 7) / 8, to: Self.indexAlignment)
-        guard nslot > 0, 2 * index + nslot * labelSize <= areaSize else {
-            throw .areaTooSmall(size: areaSize, needed: 2 * index + max(nslot, 1) * labelSize)
+        let minimum = 2 * Self.indexAlignment + 2 * labelSize
+        guard areaSize >= minimum else { throw .areaTooSmall(size: areaSize, needed: minimum) }
+        // The label-size command reports a 32-bit size: a larger area cannot be reached.
+        guard areaSize <= Int(UInt32.max) else { throw .areaTooLarge(size: areaSize) }
+        let firstGuess = Self.indexSize(slots: areaSize / labelSize)
+        let nslot = (areaSize - 2 * firstGuess) / labelSize
+        let index = Self.indexSize(slots: nslot)
+        guard nslot >= 2, 2 * index + nslot * labelSize <= areaSize else {
+            throw .areaTooSmall(size: areaSize, needed: minimum)
         }
         self.areaSize = areaSize
         self.labelSize = labelSize
         self.nslot = nslot
         indexSize = index
+    }
+
+    /// Bytes of an index block describing `slots` slots: the fields, one bit a slot, rounded up
+    /// to 256.
+    public static func indexSize(slots: Int) -> Int {
+        roundUp(indexHeaderSize + (slots + 7) / 8, to: indexAlignment)
     }
 
     public var labelsOffset: Int { 2 * indexSize }
@@ -40,6 +52,7 @@ public struct LabelAreaLayout: Sendable, Hashable {
 /// Why a label area could not be laid out or encoded.
 public enum LabelAreaError: Error, Hashable, Sendable, CustomStringConvertible {
     case areaTooSmall(size: Int, needed: Int)
+    case areaTooLarge(size: Int)
     case unsupportedLabelSize(Int)
     case slotOutOfRange(slot: UInt32, nslot: Int)
     case duplicateSlot(UInt32)
@@ -49,7 +62,9 @@ public enum LabelAreaError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .areaTooSmall(size, needed):
-            return "label area of \(size) bytes cannot hold its index blocks and size / (label size + 1) label slots (that needs \(needed) bytes): use 128 KiB, as QEMU requires, or 256 KiB"
+            return "label area of \(size) bytes cannot hold two index blocks and two label slots (UEFI 2.7's minimum, \(needed) bytes at this label size): use 128 KiB, as QEMU requires, or more"
+        case .areaTooLarge(let size):
+            return "label area of \(size) bytes is larger than the 32-bit size _DSM and _LSI report: use at most 4 GiB - 1 (128 KiB is usual)"
         case .unsupportedLabelSize(let s):
             return "label size \(s) is not supported: use 128 (v1.1) or 256 (v1.2)"
         case let .slotOutOfRange(slot, nslot):

@@ -68,36 +68,48 @@ public struct NamespaceLabel: Sendable, Hashable {
         return b
     }
 
-    /// Decodes the label in `slot`, checking what Linux checks: the slot field names its own
-    /// slot, dpa and rawsize are 4 KiB aligned, and (v1.2) the checksum.
+    /// The fields of a label as stored in `bytes` (`labelSize` bytes: 128 or 256), checked for
+    /// nothing; nil when `bytes` is shorter. The v1.2 fields are read only from 256-byte labels.
+    public init?(fields b: [UInt8], labelSize: Int) {
+        guard b.count >= labelSize, labelSize >= 128 else { return nil }
+        let v12 = labelSize >= 256
+        self.init(uuid: Array(b[0..<16]),
+                  flags: b.readLE(UInt32.self, at: 80), nlabel: b.readLE(UInt16.self, at: 84), position: b.readLE(UInt16.self, at: 86),
+                  isetcookie: b.readLE(UInt64.self, at: 88), lbasize: b.readLE(UInt64.self, at: 96), dpa: b.readLE(UInt64.self, at: 104),
+                  rawsize: b.readLE(UInt64.self, at: 112), slot: b.readLE(UInt32.self, at: 120), align: v12 ? b[124] : 0,
+                  typeGUID: v12 ? Array(b[128..<144]) : Array(repeating: 0, count: 16),
+                  abstractionGUID: v12 ? Array(b[144..<160]) : Array(repeating: 0, count: 16))
+        nameBytes = Array(b[16..<16 + Self.nameFieldSize].prefix { $0 != 0 })
+    }
+
+    /// Decodes the label in `slot`, checking what Linux checks (slot_valid): the slot field names
+    /// its own slot, dpa and rawsize are 4 KiB aligned, and (v1.2) the checksum.
     public static func decode(_ area: [UInt8], slot: Int, layout: LabelAreaLayout) -> (NamespaceLabel?, [LabelAreaIssue]) {
+        let checked = check(area, slot: slot, layout: layout)
+        return (checked.issues.isEmpty ? checked.label : nil, checked.issues)
+    }
+
+    /// The label in `slot` as stored, with its stored and computed checksums (v1.2) and
+    /// everything Linux would reject it for; nil label when the slot lies outside `area`.
+    public static func check(_ area: [UInt8], slot: Int, layout: LabelAreaLayout) -> CheckedNamespaceLabel {
         let start = layout.labelOffset(slot: slot)
-        guard start + layout.labelSize <= area.count else {
-            return (nil, [.areaTooSmall(size: area.count, needed: start + layout.labelSize)])
+        guard start >= 0, start + layout.labelSize <= area.count else {
+            return CheckedNamespaceLabel(slot: slot, label: nil, storedChecksum: nil, computedChecksum: nil,
+                                         issues: [.areaTooSmall(size: area.count, needed: start + layout.labelSize)])
         }
         let b = Array(area[start..<start + layout.labelSize])
+        let label = NamespaceLabel(fields: b, labelSize: layout.labelSize)!
         var issues: [LabelAreaIssue] = []
-        let storedSlot = b.readLE(UInt32.self, at: 120)
-        if storedSlot != UInt32(slot) { issues.append(.labelField(slot: slot, field: .slot, found: UInt64(storedSlot))) }
-        let dpa = b.readLE(UInt64.self, at: 104), rawsize = b.readLE(UInt64.self, at: 112)
-        if dpa & 0xFFF != 0 { issues.append(.labelField(slot: slot, field: .dpa, found: dpa)) }
-        if rawsize & 0xFFF != 0 { issues.append(.labelField(slot: slot, field: .rawsize, found: rawsize)) }
+        if label.slot != UInt32(slot) { issues.append(.labelField(slot: slot, field: .slot, found: UInt64(label.slot))) }
+        if label.dpa & 0xFFF != 0 { issues.append(.labelField(slot: slot, field: .dpa, found: label.dpa)) }
+        if label.rawsize & 0xFFF != 0 { issues.append(.labelField(slot: slot, field: .rawsize, found: label.rawsize)) }
+        var stored: UInt64? = nil, computed: UInt64? = nil
         if layout.labelSize == 256 {
-            let stored = b.readLE(UInt64.self, at: checksumOffset)
-            let computed = Fletcher64.checksum(b[...], zeroingFieldAt: checksumOffset)
-            if stored != computed { issues.append(.labelChecksum(slot: slot, stored: stored, computed: computed)) }
+            stored = b.readLE(UInt64.self, at: checksumOffset)
+            computed = Fletcher64.checksum(b[...], zeroingFieldAt: checksumOffset)
+            if stored != computed { issues.append(.labelChecksum(slot: slot, stored: stored!, computed: computed!)) }
         }
-        guard issues.isEmpty else { return (nil, issues) }
-        let v12 = layout.labelSize == 256
-        var label = NamespaceLabel(
-            uuid: Array(b[0..<16]),
-            flags: b.readLE(UInt32.self, at: 80), nlabel: b.readLE(UInt16.self, at: 84), position: b.readLE(UInt16.self, at: 86),
-            isetcookie: b.readLE(UInt64.self, at: 88), lbasize: b.readLE(UInt64.self, at: 96), dpa: dpa, rawsize: rawsize,
-            slot: storedSlot, align: v12 ? b[124] : 0,
-            typeGUID: v12 ? Array(b[128..<144]) : Array(repeating: 0, count: 16),
-            abstractionGUID: v12 ? Array(b[144..<160]) : Array(repeating: 0, count: 16))
-        label.nameBytes = Array(b[16..<16 + nameFieldSize].prefix { $0 != 0 })
-        return (label, [])
+        return CheckedNamespaceLabel(slot: slot, label: label, storedChecksum: stored, computedChecksum: computed, issues: issues)
     }
 
     static func fixed(_ bytes: [UInt8], _ n: Int) -> [UInt8] {
@@ -108,4 +120,19 @@ public struct NamespaceLabel: Sendable, Hashable {
 /// The fields of a label, for precise corruption reports.
 public enum NamespaceLabelField: String, Sendable, Hashable {
     case slot, dpa, rawsize
+}
+
+/// A label slot the current index block marks in use, as read: the label's fields whatever they
+/// hold, its checksums, and why Linux would ignore it (no issues: Linux uses it).
+public struct CheckedNamespaceLabel: Sendable, Hashable {
+    public var slot: Int
+    /// Nil only when the slot lies outside the area.
+    public var label: NamespaceLabel?
+    /// v1.2 labels only.
+    public var storedChecksum: UInt64?
+    public var computedChecksum: UInt64?
+    public var issues: [LabelAreaIssue]
+    public var isValid: Bool { issues.isEmpty }
+    /// Nil for v1.1 labels, which have no checksum.
+    public var checksumValid: Bool? { storedChecksum.map { $0 == computedChecksum } }
 }

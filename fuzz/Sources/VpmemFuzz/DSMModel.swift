@@ -50,7 +50,7 @@ struct DSMModel {
 
         let slot = handle - 1
         let device = (0...255).contains(slot) ? devices[slot] : nil
-        if function == 0 { return word(8) + word(device?.area != nil ? 0x71 : 0) }
+        if function == 0 { return word(8) + word(device?.area == nil ? 0 : device!.readOnly ? 0x31 : 0x71) }  // no function 6 when read-only
         guard let device else { return status(.nonExistingMemoryDevice) }
         guard let area = device.area else { return status(.notSupported) }
         switch function {
