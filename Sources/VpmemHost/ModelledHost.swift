@@ -361,7 +361,7 @@ public final class ModelledHost: GuestHost {
         // The config first: it is the source of truth. A backing it names that host.toml does
         // not list yet is registered again on the next open, so a failure (or a kill) between
         // the two writes never leaves host.toml naming a file that is gone.
-        do { try ConfigRewrite.rewrite(path: a.record.config, from: old, to: g.config) } catch {
+        do { try ConfigRewrite.rewrite(path: a.record.config, from: old, to: Self.pinningPlacement(of: g)) } catch {
             _ = try? g.detach(slot: d.slot)
             if attached.createdBacking { _ = unlink(attached.path) }
             undoRegistrations()
@@ -382,12 +382,33 @@ public final class ModelledHost: GuestHost {
         let old = g.config
         let d: AttachedNVDIMM
         do { d = try g.detach(slot: slot) } catch { throw .guest(name: name, error) }
-        do { try ConfigRewrite.rewrite(path: a.record.config, from: old, to: g.config) } catch {
+        do { try ConfigRewrite.rewrite(path: a.record.config, from: old, to: Self.pinningPlacement(of: g)) } catch {
             _ = try? g.attach(d.config, createBacking: false)
             throw error
         }
         try reloadAdmitted()
         return d
+    }
+
+    /// `g`'s config with an `address` on each vNVDIMM that a replay of the config would place
+    /// elsewhere. Every command rebuilds a guest from its config, placing vNVDIMMs in slot order,
+    /// while an attach fills the first free stretch and a detach leaves a hole: without the pin,
+    /// a guest's NVDIMM would move between two commands (and its NFIT, `vpmem qemu` and the
+    /// fsdax info blocks computed from its address with it). Each round pins at least one more,
+    /// so this ends within as many rounds as there are vNVDIMMs.
+    static func pinningPlacement(of g: Guest) -> GuestConfig {
+        var config = g.config
+        for _ in 0...config.nvdimms.count {
+            guard let plan = try? Guest.plannedPhysmap(config) else { break }
+            var pinned = false
+            for n in g.nvdimms where plan.regions.first(where: { $0.name == n.config.regionName })?.range != n.guestRange {
+                guard let i = config.nvdimms.firstIndex(where: { $0.slot == n.slot }), config.nvdimms[i].address == nil else { continue }
+                config.nvdimms[i].address = n.guestRange.first
+                pinned = true
+            }
+            if !pinned { break }
+        }
+        return config
     }
 
     // MARK: Ballooning

@@ -44,6 +44,34 @@ import HostPmem
         #expect(FileManager.default.fileExists(atPath: backing))
     }
 
+    /// A hot attach fills the first free stretch and a detach leaves a hole, while every command
+    /// rebuilds the guest from its config: the vNVDIMMs must stay where they were put.
+    @Test func vNVDIMMsKeepTheirAddressesAcrossAttachDetachAndReopen() throws {
+        let host = try TempHostDir()
+        let cfg = try guest(host)
+        func starts() throws -> [Int: Int] {
+            let list = try json(host.run(["nvdimm", "list", "g", "--json"]).stdout)
+            var out: [Int: Int] = [:]
+            for e in list["nvdimms"] as? [[String: Any]] ?? [] { out[e["slot"] as? Int ?? -1] = e["gpa_start"] as? Int }
+            return out
+        }
+        for (slot, file) in [(1, "s1.pmem"), (0, "s0.pmem"), (2, "s2.pmem")] {
+            let r = try host.run(["nvdimm", "attach", "g", "--backing", host.file(file), "--size", "64M", "--slot", "\(slot)", "--create"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let placed = try starts()
+        #expect(placed.count == 3 && Set(placed.values).count == 3)
+        #expect(placed[1]! < placed[0]! && placed[0]! < placed[2]!, "attach order, not slot order: \(placed)")
+        // The config pins what a slot-order replay would move.
+        let text = try String(contentsOfFile: cfg, encoding: .utf8)
+        #expect(text.contains("address = 0x"), "\(text)")
+        #expect(try starts() == placed, "a second process sees the same addresses")
+        #expect(try host.run(["nvdimm", "detach", "g", "--slot", "1"]).status == 0)
+        var after = placed
+        after[1] = nil
+        #expect(try starts() == after, "the others stay where they were after a detach")
+    }
+
     @Test func aRefusedAttachLeavesConfigAndFilesAsTheyWere() throws {
         let host = try TempHostDir()
         let cfg = try guest(host)
