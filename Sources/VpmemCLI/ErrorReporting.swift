@@ -135,7 +135,9 @@ struct ErrorReport {
         var words: [Substring] = []
         for word in escaped.split(separator: " ", omittingEmptySubsequences: false) {
             if word.count > wordLimit {
-                words.append(word.prefix(wordLimit) + "...(\(word.count - wordLimit) more characters)")
+                // A colon ending the word still separates the problem from the fix.
+                let end = word.last == ":" ? ":" : ""
+                words.append(word.prefix(wordLimit) + "...(\(word.count - wordLimit) more characters)" + end)
             } else {
                 words.append(word)
             }

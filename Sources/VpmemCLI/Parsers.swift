@@ -13,7 +13,7 @@ import VpmemCore
 /// - fraction: a decimal from 0 to 1 (`0.3`), digits and one point only.
 /// - hex data: two hex digits a byte, optionally separated by `:` or spaces between bytes.
 /// - UUID: 8-4-4-4-12 hex digits.
-enum ValueError: Error, CustomStringConvertible {
+enum ValueError: Error, Equatable, CustomStringConvertible {
     case size(ByteSize.ParseError)
     case notWholeNumber(String, range: String)
     case outOfRange(String, range: String)
