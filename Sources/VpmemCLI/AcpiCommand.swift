@@ -37,6 +37,7 @@ struct AcpiCommand: AsyncParsableCommand {
             }
             let nfitPath = (out as NSString).appendingPathComponent("nfit.aml")
             let ssdtPath = (out as NSString).appendingPathComponent("ssdt.aml")
+            try OutputFiles.checkDirectory(out)
             for p in [nfitPath, ssdtPath] { try OutputFiles.checkWritable(p, force: force) }
             try OutputFiles.makeDirectory(out)
             try OutputFiles.write([(nfitPath, tables.nfit), (ssdtPath, tables.ssdt)], force: force)

@@ -96,7 +96,7 @@ struct GuestCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            guard (out == nil) != (into == nil) else { throw UsageError(problem: "\(out == nil ? "neither" : "both") --out and --in", fix: "give --out GFN or --in GFN") }
+            guard (out == nil) != (into == nil) else { throw UsageError(problem: out == nil ? "neither --out nor --in" : "both --out and --in", fix: "give --out GFN or --in GFN") }
             let text = out ?? into!
             let value: UInt64
             do { value = try Parsers.wholeNumber(text, in: 0...maxFrameNumber) } catch {

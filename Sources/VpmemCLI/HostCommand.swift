@@ -120,7 +120,7 @@ struct HostCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            guard (path == nil) != (namespace == nil) else { throw UsageError(problem: "\(path == nil ? "neither" : "both") PATH and --namespace", fix: "give PATH or --namespace UUID") }
+            guard (path == nil) != (namespace == nil) else { throw UsageError(problem: path == nil ? "neither PATH nor --namespace" : "both PATH and --namespace", fix: "give PATH or --namespace UUID") }
             let store = try HostStore(directory: hostOption.directory, access: .change)
             let config = try store.loadConfig()
             let entry: HostConfig.Pmem

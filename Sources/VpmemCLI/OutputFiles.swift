@@ -129,6 +129,20 @@ enum OutputFiles {
         guard fsync(fd) == 0 else { throw .system(path: path, step: "write it to disk", errno: errno) }
     }
 
+    /// An output directory: missing (to be made), or a directory that is no symbolic link.
+    static func checkDirectory(_ path: String) throws(OutputError) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            guard errno == ENOENT else { throw .system(path: path, step: "look at it", errno: errno) }
+            return
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR: return
+        case S_IFLNK: throw .symbolicLink(path: path)
+        default: throw .notDirectory(path: path)
+        }
+    }
+
     /// Makes `path` a directory (and its missing parents); an existing directory is fine, a
     /// symbolic link to one is refused.
     static func makeDirectory(_ path: String) throws(OutputError) {

@@ -52,7 +52,7 @@ struct P2MCommand: AsyncParsableCommand {
             }
             let startRaw: UInt64
             do { startRaw = try Parsers.wholeNumber(at, in: 0...UInt64.max) } catch {
-                throw UsageError(problem: "--at \(Echo.quoted(at))", fix: "give a decimal or 0x-hex address")
+                throw UsageError(problem: "--at \(Echo.quoted(at)): not an address", fix: "give a decimal or 0x-hex address")
             }
             let start = Gpa(startRaw)
             guard bytes > 0, bytes % PageOrder.frameBytes == 0 else {

@@ -119,6 +119,13 @@ final class BadInputFixture: Sendable {
         let r = CLIRun.run(expand(input.args), environment: environment)
         let after = try Snapshot.take(root)
         let what = input.testDescription
+        // VPMEM_BAD_INPUT_LOG=FILE collects every case's status and line, to read them all.
+        if let log = ProcessInfo.processInfo.environment["VPMEM_BAD_INPUT_LOG"], let h = FileHandle(forWritingAtPath: log) {
+            logLock.lock()
+            h.seekToEndOfFile()
+            h.write(Data("\(r.exitStatus.map(String.init) ?? "signal") \(what)\n    \(r.stderr.split(separator: "\n").joined(separator: "\n    "))\n".utf8))
+            logLock.unlock()
+        }
         #expect(r.signal == nil, "\(what): killed by signal \(r.signal ?? 0)\n\(r.stderr.prefix(2000))")
         #expect(!r.timedOut, "\(what): still running after \(CLIRun.timeout) s")
         #expect(r.exitStatus == input.status, "\(what): exit \(r.exitStatus.map(String.init) ?? "-"), expected \(input.status); stderr: \(r.stderr.prefix(500))")
@@ -129,7 +136,7 @@ final class BadInputFixture: Sendable {
         #expect(line.hasPrefix("vpmem: ") && line.dropFirst(7).contains(": "), "\(what): not `vpmem: problem: fix`: \(line.prefix(300))")
         #expect(line.count <= 2100, "\(what): a \(line.count)-character error line")
         #expect(!line.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }, "\(what): control characters in \(line.debugDescription.prefix(300))")
-        for leak in ["NSCocoaErrorDomain", "Error Domain=", "UserInfo", "NSError", "NSFilePath", "The operation could not be completed", "couldn’t be completed", "Usage:", "USAGE:", "Fatal error"] {
+        for leak in ["NSCocoaErrorDomain", "Error Domain=", "UserInfo", "NSError", "NSFilePath", "The operation could not be completed", "couldn’t be completed", "Usage:", "USAGE:", "Fatal error", "\u{2019}"] {
             #expect(!r.stderr.contains(leak), "\(what): stderr has \(leak): \(line.prefix(300))")
         }
         for m in input.mentions {
@@ -275,6 +282,7 @@ enum CLIRun {
 }
 
 private let spawnLock = NSLock()
+private let logLock = NSLock()
 
 /// The shared fixture's directory, removed when the test process exits.
 nonisolated(unsafe) private var fixtureRootToRemove: String?
