@@ -49,9 +49,8 @@ extension Vpmem {
             } else {
                 try command.run()
             }
-        } catch let error as CleanExit {
+        } catch is CleanExit {
             // A command group run without a subcommand: its usage, as a usage error.
-            _ = error
             fflush(nil)
             FileHandle.standardError.write(Data((helpMessage(for: type(of: command)) + "\n").utf8))
             Foundation.exit(ExitStatus.usage)
