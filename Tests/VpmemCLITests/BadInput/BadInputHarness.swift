@@ -199,7 +199,7 @@ enum Snapshot {
 }
 
 /// Runs the built `vpmem` with posix_spawn, reading stdout and stderr together (a child that
-/// fills one pipe never stalls), with a timeout and the child's peak RSS from wait4.
+/// fills one pipe never stalls), with a timeout and the child's peak RSS.
 enum CLIRun {
     struct Result {
         var exitStatus: Int32?
@@ -207,13 +207,16 @@ enum CLIRun {
         var stdout: String
         var stderr: String
         var timedOut: Bool
-        /// Peak resident set size of the child, bytes.
+        /// Peak resident set size of the child, bytes: the largest VmHWM read from
+        /// /proc/PID/status while it ran, every 10 ms. (wait4's ru_maxrss will not do: a
+        /// vfork-spawned child's exec records the parent's high-water mark as its own.)
         var maxRSS: UInt64
     }
 
     static let timeout: Double = 120
 
-    static func run(_ args: [String], environment: [String: String] = [:]) -> Result {
+    /// `measurePeak`: sample the child's VmHWM every 10 ms (else `maxRSS` is 0).
+    static func run(_ args: [String], environment: [String: String] = [:], measurePeak: Bool = false) -> Result {
         let binary = VpmemProcess.binary.path
         var env = ProcessInfo.processInfo.environment
         env["VPMEM_HOST"] = VpmemProcess.noHost
@@ -250,6 +253,7 @@ enum CLIRun {
         let deadline = Date().addingTimeInterval(timeout)
         var timedOut = false
         var buffer = [UInt8](repeating: 0, count: 65536)
+        var peak: UInt64 = 0
         while !open.isEmpty {
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let left = deadline.timeIntervalSinceNow
@@ -258,7 +262,8 @@ enum CLIRun {
                 kill(pid, SIGKILL)
                 break
             }
-            let n = poll(&fds, nfds_t(fds.count), Int32(min(left, 1) * 1000))
+            if measurePeak { peak = max(peak, highWaterMark(pid)) }
+            let n = poll(&fds, nfds_t(fds.count), Int32(min(left, measurePeak ? 0.01 : 1) * 1000))
             if n < 0 && errno != EINTR { break }
             for f in fds where f.revents != 0 {
                 let got = buffer.withUnsafeMutableBytes { read(f.fd, $0.baseAddress, $0.count) }
@@ -277,7 +282,16 @@ enum CLIRun {
         let signaled = status & 0x7f != 0 && status & 0x7f != 0x7f
         return Result(exitStatus: signaled ? nil : (status >> 8) & 0xff, signal: signaled ? status & 0x7f : nil,
                       stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
-                      timedOut: timedOut, maxRSS: UInt64(usage.ru_maxrss) * 1024)
+                      timedOut: timedOut, maxRSS: peak)
+    }
+
+    /// VmHWM of a running process, bytes (0 once it has exited).
+    static func highWaterMark(_ pid: pid_t) -> UInt64 {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return (line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0) * 1024
+        }
+        return 0
     }
 }
 
