@@ -75,7 +75,7 @@ public enum GuestError: Error, CustomStringConvertible, Sendable {
             return "vNVDIMM slot \(slot) is already attached: choose a free slot (vpmem nvdimm list CONFIG shows them)"
         case let .noSuchSlot(slot, attached):
             let list = attached.isEmpty ? "none" : attached.map(String.init).joined(separator: ", ")
-            return "no vNVDIMM in slot \(slot) (attached slots: \(list))"
+            return "no vNVDIMM in slot \(slot) (attached slots: \(list)): give an attached slot, or attach one (vpmem nvdimm attach)"
         case let .labelAreaOutsideBacking(path, offset, size, backingSize):
             return "\(path): a label area of \(size) bytes at offset \(offset) does not fit in the \(backingSize)-byte backing"
         case .hostPmemWindowFull(let frames):

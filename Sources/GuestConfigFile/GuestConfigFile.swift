@@ -54,12 +54,19 @@ public enum GuestConfigFile {
     /// Parses and validates config text; `path` is used in errors.
     public static func parse(_ text: String, path: String) throws(GuestConfigFileError) -> GuestConfig {
         let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+        let prepared: String
+        do { prepared = try TOMLControlCharacters.prepare(text) } catch {
+            throw .syntax(path: path, line: error.line, column: error.column, message: "a NUL byte, which TOML does not allow: remove it")
+        }
+        do { table = try TOMLTable(string: prepared) } catch let error as TOMLParseError {
             throw .syntax(path: path, line: error.source.begin.line, column: error.source.begin.column, message: error.description)
         } catch {
             throw .syntax(path: path, line: 0, column: 0, message: String(describing: error))
         }
         for key in table.keys.sorted() where !keys.contains(key) {
+            if let c = TOMLControlCharacters.controlCharacter(in: key) {
+                throw .controlCharacter(path: path, key: TOMLControlCharacters.escaped(key), character: c.name)
+            }
             throw .unknownKey(path: path, key: key, suggestion: closestKey(to: key))
         }
         let reader = Reader(table: table, path: path)
@@ -109,6 +116,9 @@ public enum GuestConfigFile {
                 throw .wrongType(path: path, key: "nvdimm[\(index)]", expected: "a table ([[nvdimm]])", found: item.type.rawValue)
             }
             for key in t.keys.sorted() where !nvdimmKeys.contains(key) {
+                if let c = TOMLControlCharacters.controlCharacter(in: key) {
+                    throw .controlCharacter(path: path, key: "nvdimm[\(index)]." + TOMLControlCharacters.escaped(key), character: c.name)
+                }
                 throw .unknownNVDIMMKey(path: path, index: index, key: key, suggestion: closest(to: key, in: nvdimmKeys))
             }
             let r = Reader(table: t, path: path, prefix: "nvdimm[\(index)].")
@@ -275,6 +285,7 @@ private struct Reader {
     func optionalString(_ key: String) throws(GuestConfigFileError) -> String? {
         guard let value = table[key] else { return nil }
         guard let s = value.string else { throw .wrongType(path: path, key: prefix + key, expected: "a string", found: value.type.rawValue) }
+        if let c = TOMLControlCharacters.controlCharacter(in: s) { throw .controlCharacter(path: path, key: prefix + key, character: c.name) }
         return s
     }
 
@@ -292,6 +303,7 @@ private struct Reader {
         guard let s = value.string else {
             throw .wrongType(path: path, key: prefix + key, expected: "a size string or an integer of bytes", found: value.type.rawValue)
         }
+        if let c = TOMLControlCharacters.controlCharacter(in: s) { throw .controlCharacter(path: path, key: prefix + key, character: c.name) }
         do { return try ByteSize(parsing: s) } catch { throw .badSize(path: path, key: prefix + key, error: error) }
     }
 
@@ -305,6 +317,7 @@ private struct Reader {
         guard let s = value.string else {
             throw .wrongType(path: path, key: prefix + key, expected: "an integer address (0x140000000) or a size string (\"5G\")", found: value.type.rawValue)
         }
+        if let c = TOMLControlCharacters.controlCharacter(in: s) { throw .controlCharacter(path: path, key: prefix + key, character: c.name) }
         do { return Gpa(try ByteSize(parsing: s).bytes) } catch { throw .badSize(path: path, key: prefix + key, error: error) }
     }
 

@@ -26,11 +26,14 @@ public enum GuestConfigFileError: Error, Equatable, CustomStringConvertible, Sen
     /// The file no longer holds the config the change was made from (someone edited it since it
     /// was loaded): the file is unchanged.
     case changedOnDisk(path: String)
+    /// A string or key holds a control character (a NUL, an escape sequence...); `key` is
+    /// escaped for printing.
+    case controlCharacter(path: String, key: String, character: String)
 
     public var description: String {
         switch self {
         case let .cannotRead(path, reason):
-            return "\(path): cannot read: \(reason)"
+            return "\(path): cannot read: \(reason): give a readable guest config file (TOML, see examples/*.toml)"
         case let .syntax(path, line, column, message):
             return "\(path):\(line):\(column): not valid TOML: \(message)"
         case let .unknownKey(path, key, suggestion):
@@ -59,6 +62,8 @@ public enum GuestConfigFileError: Error, Equatable, CustomStringConvertible, Sen
             return "\(path): is a symbolic link to \(target), which does not exist; nothing was written: create \(target), or point the link at an existing file"
         case let .cannotEdit(path, reason):
             return "\(path): cannot update in place: \(reason); the file is unchanged: make the change by hand, or move the file aside and save the config anew"
+        case let .controlCharacter(path, key, character):
+            return "\(path): '\(key)' contains a control character (\(character)): remove it"
         case let .changedOnDisk(path):
             return "\(path): changed on disk since it was loaded; nothing was written: run the command again"
         }

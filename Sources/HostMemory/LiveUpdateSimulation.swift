@@ -145,13 +145,18 @@ public enum LiveUpdateSimulation {
                                 liveUpdateRegion: region, badPages: [Mfn(uncheckedRaw: 0x1234), Mfn(uncheckedRaw: high.end - 7)])
     }
 
-    public static func run(_ p: Parameters) throws -> Report {
+    /// The limits `run` enforces, for callers that check before they prepare anything.
+    public static func checkParameters(_ p: Parameters) throws(ParameterError) {
         guard p.hostBytes >= 4 << 30 else { throw ParameterError.hostTooSmall(p.hostBytes) }
         guard p.hostBytes <= 1 << 40 else { throw ParameterError.hostTooLarge(p.hostBytes) }
         guard p.guests >= 1 && p.guests <= 1000 else { throw ParameterError.guests(p.guests) }
         guard p.fragmentation >= 0 && p.fragmentation <= 1 else { throw ParameterError.fragmentation(p.fragmentation) }
         guard p.pmemBytes % PageOrder.frameBytes == 0, p.pmemBytes <= 1 << 40 else { throw ParameterError.pmemSize(p.pmemBytes) }
         guard p.pmemBytes == 0 || p.pmemBackingPath != nil else { throw ParameterError.pmemBackingPathMissing }
+    }
+
+    public static func run(_ p: Parameters) throws -> Report {
+        try checkParameters(p)
         let config = try hostConfig(hostBytes: p.hostBytes, pmemBytes: p.pmemBytes)
         let old = try HostMachine.coldBoot(config, physmapSink: P2MPhysmapSink())
         var rng = SplitMix64(seed: p.seed)

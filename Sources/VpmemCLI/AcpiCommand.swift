@@ -12,10 +12,11 @@ struct AcpiCommand: AsyncParsableCommand {
     struct Dump: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the guest's NFIT and SSDT as binary tables.",
-            discussion: "DIR/nfit.aml and DIR/ssdt.aml: disassemble with `iasl -d DIR/nfit.aml`, or give them to QEMU with -acpitable file=DIR/nfit.aml. The bytes are the ones placed in guest memory at the address the key store publishes.")
+            discussion: "DIR/nfit.aml and DIR/ssdt.aml: disassemble with `iasl -d DIR/nfit.aml`, or give them to QEMU with -acpitable file=DIR/nfit.aml. The bytes are the ones placed in guest memory at the address the key store publishes. Existing files are kept unless --force replaces them (atomically); a symbolic link at either path is refused.")
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name, or a config file.") var config: String
         @Option(help: "Directory to write the tables into (created if missing).") var out: String
+        @Flag(help: "Replace existing nfit.aml and ssdt.aml.") var force = false
         @OptionGroup var output: JSONFlag
 
         struct Report: Encodable {
@@ -32,13 +33,14 @@ struct AcpiCommand: AsyncParsableCommand {
             let target = try GuestTarget.resolve(config, host: hostOption, change: false)
             let domain = try target.guest(.inspect)
             guard let tables = domain.tables else {
-                throw ValidationError("guest '\(domain.config.name)' has no vNVDIMMs, so no NFIT or SSDT: attach one first (vpmem nvdimm attach)")
+                throw RequestFailure(problem: "guest '\(domain.config.name)' has no vNVDIMMs, so no NFIT or SSDT", fix: "attach one first (vpmem nvdimm attach)")
             }
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let nfitPath = (out as NSString).appendingPathComponent("nfit.aml")
             let ssdtPath = (out as NSString).appendingPathComponent("ssdt.aml")
-            try Data(tables.nfit).write(to: URL(fileURLWithPath: nfitPath))
-            try Data(tables.ssdt).write(to: URL(fileURLWithPath: ssdtPath))
+            try OutputFiles.checkDirectory(out)
+            for p in [nfitPath, ssdtPath] { try OutputFiles.checkWritable(p, force: force) }
+            try OutputFiles.makeDirectory(out)
+            try OutputFiles.write([(nfitPath, tables.nfit), (ssdtPath, tables.ssdt)], force: force)
             var keys: [String: String] = [:]
             for k in [AcpiTablesArea.addressKey, AcpiTablesArea.lengthKey] {
                 keys[try domain.keys.absolute(k)] = try domain.keys.read(k)
@@ -63,18 +65,21 @@ struct DSMCommand: AsyncParsableCommand {
         discussion: """
             FUNCTION: 0 or query, 4 or label-size, 5 or get-label (--offset, --length), 6 or set-label \
             (--offset, --data HEX), or read-fit (--offset) on the root. Other numbers are sent as they are. \
-            --root calls the root device (handle 0); read-fit uses QEMU's reserved root (handle 0x10000).
+            --root calls the root device (handle 0); read-fit uses QEMU's reserved root (handle 0x10000). \
+            The exit status is 0 whatever the _DSM returns; with --fail-on-status it is 1 when the \
+            status is not 0 (success), when no status came back, or when query reports no functions.
             """)
     @OptionGroup var hostOption: HostOption
     @Argument(help: "The guest's name, or a config file.") var config: String
     @Argument(help: "The function (number or name).") var function: String
-    @Option(help: "The vNVDIMM's slot.") var nvdimm: Int?
+    @Option(help: "The vNVDIMM's slot.", transform: parseSlot) var nvdimm: Int?
     @Flag(help: "Call the root device instead of a vNVDIMM.") var root = false
-    @Option(help: "Offset argument (functions 5, 6, read-fit).") var offset: UInt32 = 0
-    @Option(help: "Length argument (function 5).") var length: UInt32 = 0
-    @Option(help: "Data to write, in hex (function 6).") var data: String = ""
-    @Option(help: "Revision (Arg1).") var revision: UInt32 = 1
-    @Option(help: "UUID (Arg0); default: the one the device expects.") var uuid: String?
+    @Option(help: "Offset argument (functions 5, 6, read-fit).", transform: parseUInt32) var offset: UInt32 = 0
+    @Option(help: "Length argument (function 5).", transform: parseUInt32) var length: UInt32 = 0
+    @Option(help: "Data to write, in hex (function 6): two digits a byte, optionally separated by ':' or spaces.") var data: String = ""
+    @Option(help: "Revision (Arg1).", transform: parseUInt32) var revision: UInt32 = 1
+    @Option(help: "UUID (Arg0), 8-4-4-4-12 hex digits; default: the one the device expects.", transform: parseUUID) var uuid: String?
+    @Flag(name: .customLong("fail-on-status"), help: "Exit with status 1 when the _DSM status is not success.") var failOnStatus = false
     @OptionGroup var output: JSONFlag
 
     struct Report: Encodable {
@@ -97,7 +102,7 @@ struct DSMCommand: AsyncParsableCommand {
         } else if root {
             handle = 0
         } else {
-            guard let nvdimm else { throw ValidationError("give --nvdimm SLOT (or --root)") }
+            guard let nvdimm else { throw UsageError(problem: "no device to call", fix: "give --nvdimm SLOT or --root") }
             guard (0...VirtualNVDIMM.maxSlot).contains(nvdimm) else { throw ValidationError("--nvdimm \(nvdimm): slots are 0 to \(VirtualNVDIMM.maxSlot)") }
             handle = UInt32(nvdimm) + 1
         }
@@ -110,9 +115,11 @@ struct DSMCommand: AsyncParsableCommand {
             arg3 = LabelDataRange(offset: offset, length: length).encode()
         } else if function == .setNamespaceLabelData {
             // Sent as given, even over the max transfer: the device's answer to that is the point.
-            let bytes = try hexBytes(data)
-            guard let n = UInt32(exactly: bytes.count) else { throw ValidationError("--data is too long") }
-            arg3 = LabelDataRange(offset: offset, length: n).encode() + bytes
+            let bytes: [UInt8]
+            do { bytes = try Parsers.hexBytes(data, limit: DSMPage.arg3Length - 8) } catch {
+                throw UsageError(problem: "--data \(Echo.quoted(data))", fix: "\(error)")
+            }
+            arg3 = LabelDataRange(offset: offset, length: UInt32(bytes.count)).encode() + bytes
         }
         // Set Namespace Label Data writes the label area: a guest of the host, backings locked.
         let writes = function == .setNamespaceLabelData
@@ -132,11 +139,27 @@ struct DSMCommand: AsyncParsableCommand {
         }
         let report = Report(handle: handle, uuid: uuid ?? expectedUUID, revision: revision, function: fn, arg3: (arg3 ?? []).hexString,
                             returned: out.hexString, status: status, status_name: status.map(GuestError.statusName), fields: fields)
-        if output.json { print(try JSONOutput.encode(report)); return }
-        print("_DSM handle 0x\(String(handle, radix: 16)) function \(fn) revision \(revision): returned \(out.count) bytes")
-        if let s = status { print("status \(GuestError.statusName(s))") }
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { print("\(k) = \(v) (0x\(String(v, radix: 16)))") }
-        if out.count > 4 && fn != NVDIMMFunction.query.rawValue { print("data: \(Array(out.dropFirst(4).prefix(256)).hexString)\(out.count > 260 ? " ..." : "")") }
+        if output.json {
+            print(try JSONOutput.encode(report))
+        } else {
+            print("_DSM handle 0x\(String(handle, radix: 16)) function \(fn) revision \(revision): returned \(out.count) bytes")
+            if let s = status { print("status \(GuestError.statusName(s))") }
+            for (k, v) in fields.sorted(by: { $0.key < $1.key }) { print("\(k) = \(v) (0x\(String(v, radix: 16)))") }
+            if out.count > 4 && fn != NVDIMMFunction.query.rawValue { print("data: \(Array(out.dropFirst(4).prefix(256)).hexString)\(out.count > 260 ? " ..." : "")") }
+        }
+        if failOnStatus, let problem = Self.statusProblem(fn, status: status, out: out) {
+            throw RequestFailure(problem: problem, fix: "see the report on stdout (the call was made as asked)")
+        }
+    }
+
+    /// What --fail-on-status fails on: a status other than success, no status at all, or a
+    /// query that reports no functions.
+    static func statusProblem(_ fn: UInt32, status: UInt32?, out: [UInt8]) -> String? {
+        if fn == 0 {
+            return (out.first ?? 0) & 1 == 0 ? "_DSM query reports no supported functions (a UUID or revision the device does not know)" : nil
+        }
+        guard let s = status else { return "_DSM function \(fn) returned no status (\(out.count) bytes)" }
+        return s == 0 ? nil : "_DSM function \(fn) returned status \(GuestError.statusName(s))"
     }
 
     func parseFunction() throws -> (UInt32, Bool) {
@@ -147,25 +170,11 @@ struct DSMCommand: AsyncParsableCommand {
         case "set-label": return (NVDIMMFunction.setNamespaceLabelData.rawValue, false)
         case "read-fit": return (ReservedRootFunction.readFIT.rawValue, true)
         default:
-            guard let n = UInt32(function) else {
-                throw ValidationError("unknown function '\(function)': use a number or query, label-size, get-label, set-label, read-fit")
+            guard let n = try? Parsers.integer(function, as: UInt32.self) else {
+                throw UsageError(problem: "unknown function \(Echo.quoted(function))", fix: "use a number (0 to 4294967295) or query, label-size, get-label, set-label, read-fit")
             }
             return (n, false)
         }
-    }
-
-    func hexBytes(_ s: String) throws -> [UInt8] {
-        let clean = s.filter { !$0.isWhitespace && $0 != ":" }
-        guard clean.count % 2 == 0 else { throw ValidationError("--data '\(s)': an even number of hex digits, e.g. 0a1b2c") }
-        var out: [UInt8] = []
-        var i = clean.startIndex
-        while i < clean.endIndex {
-            let j = clean.index(i, offsetBy: 2)
-            guard let b = UInt8(clean[i..<j], radix: 16) else { throw ValidationError("--data '\(s)': '\(clean[i..<j])' is not hex") }
-            out.append(b)
-            i = j
-        }
-        return out
     }
 }
 

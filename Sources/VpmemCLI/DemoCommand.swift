@@ -14,19 +14,24 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo", abstract: "Walk through what vpmem does on this host.",
         discussion: "Works on any Linux host: without NVDIMMs it uses an emulated pmem file in a temporary directory.")
 
-    @Option(help: "Directory for the demo's files (default: a new temporary directory, removed afterwards).")
+    @Option(help: "Directory for the demo's files, new or empty (default: a new temporary directory, removed afterwards).")
     var dir: String?
     @Flag(help: "Keep the demo's files.") var keep = false
-    @Option(help: "Size of the emulated pmem file.", transform: parseSize) var size = ByteSize(bytes: 64 << 20)
+    @Option(help: "Size of the emulated pmem file (at least 2M).", transform: parseSize) var size = ByteSize(bytes: 64 << 20)
+
+    func validate() throws {
+        // The demo writes 1M at offset 4K.
+        guard size.bytes >= 2 << 20 else { throw UsageError(problem: "--size \(size) is too small for the demo", fix: "give at least 2M") }
+    }
 
     func run() async throws {
         let workDir: String
+        // A fresh directory either way: the demo never writes among files it did not make.
         if let dir {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try OutputFiles.emptyDirectory(dir)
             workDir = dir
         } else {
-            workDir = NSTemporaryDirectory() + "vpmem-demo-" + String(ProcessInfo.processInfo.processIdentifier)
-            try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+            workDir = try OutputFiles.freshTemporaryDirectory(prefix: "vpmem-demo-")
         }
         defer {
             if dir == nil && !keep { try? FileManager.default.removeItem(atPath: workDir) }
@@ -65,7 +70,7 @@ struct DemoCommand: AsyncParsableCommand {
         let back = try reopened.read(at: 4096, count: payload.count)
         let again = Self.fnv1a(back)
         guard again == checksum else {
-            throw ValidationError("verification failed: read back fnv1a \(hex(again)), wrote \(hex(checksum))")
+            throw RequestFailure(problem: "verification failed: read back fnv1a \(hex(again)), wrote \(hex(checksum))", fix: "the backing did not keep its bytes; check \(path)")
         }
         print("read back \(ByteSize(bytes: UInt64(back.count)).humanReadable): fnv1a \(hex(again)) matches: verified")
         let info = try PmemInfo.inspect(path: path)
@@ -117,7 +122,7 @@ struct DemoCommand: AsyncParsableCommand {
             let stolen = NVDIMMConfig(slot: 1, backing: workDir + "/host-pmem0.pmem", size: ByteSize(bytes: 64 << 20))
             do {
                 try host.attach(stolen, to: "guest-b", createBacking: false)
-                throw ValidationError("unexpected: guest-b was given guest-a's backing")
+                throw RequestFailure(problem: "unexpected: guest-b was given guest-a's backing", fix: "report this as a bug")
             } catch let e as HostError {
                 print("$ vpmem nvdimm attach guest-b --backing host-pmem0.pmem --size 64M")
                 print("refused: \(e)")
@@ -131,8 +136,7 @@ struct DemoCommand: AsyncParsableCommand {
                 print("  \(try domain.keys.absolute(k)) = \(try domain.keys.read(k))")
             }
             let nfitPath = workDir + "/nfit.aml"
-            try Data(t.nfit).write(to: URL(fileURLWithPath: nfitPath))
-            try Data(t.ssdt).write(to: URL(fileURLWithPath: workDir + "/ssdt.aml"))
+            try OutputFiles.write([(nfitPath, t.nfit), (workDir + "/ssdt.aml", t.ssdt)], force: false)
             if let dsl = Self.disassemble(nfitPath, in: workDir) {
                 print("iasl -d \(nfitPath):")
                 let interesting = dsl.split(separator: "\n").filter {
@@ -169,7 +173,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("$ vpmem nvdimm labels guest-a --slot 0 --host \(hostDir)   (pid \(p.processIdentifier), exit \(p.terminationStatus))")
         print(out, terminator: "")
         guard p.terminationStatus == 0, out.contains("clean") else {
-            throw ValidationError("the second process did not find a clean label area")
+            throw RequestFailure(problem: "the second process did not find a clean label area", fix: "see its output above")
         }
     }
 

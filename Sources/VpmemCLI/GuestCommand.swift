@@ -62,10 +62,18 @@ struct GuestCommand: AsyncParsableCommand {
             discussion: "The config file and the backings are kept, bytes untouched.")
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name (or its config file).") var guest: String
+        @OptionGroup var output: JSONFlag
+
+        struct Report: Encodable {
+            let guest: String
+            let host: String
+            let destroyed: Bool
+        }
 
         func run() async throws {
             let target = try GuestTarget.resolve(guest, host: hostOption, change: true)
             try target.host.destroyGuest(target.name)
+            if output.json { print(try JSONOutput.encode(Report(guest: target.name, host: target.host.location, destroyed: true))); return }
             print("guest '\(target.name)' destroyed on \(target.host.location); its config and backings are kept")
         }
     }
@@ -78,14 +86,25 @@ struct GuestCommand: AsyncParsableCommand {
         @Argument(help: "The guest's name (or its config file).") var guest: String
         @Option(help: "Guest frame to give back (hex with 0x, or decimal).") var out: String?
         @Option(name: .customLong("in"), help: "Guest frame to populate (hex with 0x, or decimal).") var into: String?
+        @OptionGroup var output: JSONFlag
+
+        struct Report: Encodable {
+            let guest: String
+            let direction: String
+            let gfn: UInt64
+            let mfn: UInt64?
+        }
 
         func run() async throws {
-            guard (out == nil) != (into == nil) else { throw ValidationError("give --out GFN or --in GFN") }
+            guard (out == nil) != (into == nil) else { throw UsageError(problem: out == nil ? "neither --out nor --in" : "both --out and --in", fix: "give --out GFN or --in GFN") }
             let text = out ?? into!
-            let value = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
-            guard let value, value <= maxFrameNumber else { throw ValidationError("'\(text)' is not a guest frame number: give e.g. 0x1234") }
+            let value: UInt64
+            do { value = try Parsers.wholeNumber(text, in: 0...maxFrameNumber) } catch {
+                throw UsageError(problem: "\(out != nil ? "--out" : "--in") \(Echo.quoted(text))", fix: "\(error)")
+            }
             let target = try GuestTarget.resolve(guest, host: hostOption, change: true)
             let mfn = try target.host.balloon(target.name, out != nil ? HostState.Balloon.Direction.out : .in, gfn: Gfn(uncheckedRaw: value))
+            if output.json { print(try JSONOutput.encode(Report(guest: target.name, direction: out != nil ? "out" : "in", gfn: value, mfn: mfn?.raw))); return }
             print("guest '\(target.name)': gfn 0x\(String(value, radix: 16)) \(out != nil ? "given back" : "populated")" + (mfn.map { " (mfn 0x\(String($0.raw, radix: 16)))" } ?? ""))
         }
     }

@@ -37,6 +37,7 @@ struct GuestTarget {
     /// Resolves `arg` on the host `option` names. `change`: the command changes the guest, its
     /// config or its pmem, so it takes the host's exclusive lock and needs an admitted guest.
     static func resolve(_ arg: String, host option: HostOption, change: Bool) throws -> GuestTarget {
+        try checkArgument(arg)
         let directory = option.directory
         let path = isPath(arg)
         if HostStore.exists(directory) {
@@ -53,6 +54,18 @@ struct GuestTarget {
         let config = try GuestConfigFile.load(from: arg)
         let host = try ModelledHost.privateHost(for: [(absolute(arg), config)])
         return GuestTarget(host: host, name: config.name)
+    }
+
+    /// A guest name or config path is plain text of a sane length; anything else is refused
+    /// before it reaches a file system call or a message.
+    static func checkArgument(_ arg: String) throws {
+        guard !arg.isEmpty else { throw UsageError(problem: "empty guest", fix: "give a guest's name or its config file") }
+        guard arg.utf8.count <= Int(PATH_MAX) else {
+            throw UsageError(problem: "guest \(Echo.quoted(arg)) is \(arg.utf8.count) bytes long", fix: "give a guest's name or a config path of at most \(PATH_MAX) bytes")
+        }
+        do { _ = try Parsers.plainText(arg) } catch {
+            throw UsageError(problem: "guest \(Echo.quoted(arg)) contains a control character", fix: "give a guest's name or a config path without one")
+        }
     }
 
     /// The guest's model; `access` says how its backings open (inspection: read-only, unlocked).

@@ -38,7 +38,7 @@ struct HostCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard pmem.count == size.count else {
-                throw ValidationError("give one --size for each --pmem (\(pmem.count) --pmem, \(size.count) --size)")
+                throw UsageError(problem: "\(pmem.count) --pmem but \(size.count) --size", fix: "give one --size for each --pmem")
             }
         }
 
@@ -109,9 +109,18 @@ struct HostCommand: AsyncParsableCommand {
         @Argument(help: "An emulated pmem file, a file on an fsdax mount, or a devdax device.") var path: String?
         @Option(help: "Size of a new emulated file.", transform: parseSize) var size: ByteSize?
         @Option(help: "A real namespace by uuid, instead of PATH.") var namespace: String?
+        @OptionGroup var output: JSONFlag
+
+        struct Report: Encodable {
+            let path: String?
+            let namespace: String?
+            let size: UInt64
+            let spa: UInt64
+            let config: String
+        }
 
         func run() async throws {
-            guard (path == nil) != (namespace == nil) else { throw ValidationError("give PATH or --namespace UUID, not both") }
+            guard (path == nil) != (namespace == nil) else { throw UsageError(problem: path == nil ? "neither PATH nor --namespace" : "both PATH and --namespace", fix: "give PATH or --namespace UUID") }
             let store = try HostStore(directory: hostOption.directory, access: .change)
             let config = try store.loadConfig()
             let entry: HostConfig.Pmem
@@ -121,14 +130,14 @@ struct HostCommand: AsyncParsableCommand {
                 if FileManager.default.fileExists(atPath: abs) {
                     m = try PmemMapping.open(path: abs, expectedSize: size?.bytes, access: .readOnly)
                 } else {
-                    guard let size else { throw ValidationError("\(abs) does not exist: give --size to create it") }
+                    guard let size else { throw RequestFailure(problem: "\(abs) does not exist", fix: "give --size to create it") }
                     m = try PmemMapping.create(path: abs, size: size.bytes)
                 }
                 if let id = BackingIdentity.of(path: abs),
                    let i = config.pmem.firstIndex(where: {
                        $0.path.flatMap { BackingIdentity.of(path: $0.hasPrefix("/") ? $0 : store.directory + "/" + $0) } == id
                    }) {
-                    throw ValidationError("\(abs) is host pmem already (pmem[\(i)] in \(store.configPath))")
+                    throw RequestFailure(problem: "\(abs) is host pmem already (pmem[\(i)] in \(store.configPath))", fix: "attach it to a guest (vpmem nvdimm attach), or add another backing")
                 }
                 guard let spa = config.nextPmemSPA(size: m.length) else { throw HostError.pmemFull(bytes: m.length) }
                 entry = .init(path: abs, size: m.length, spa: spa)
@@ -136,6 +145,10 @@ struct HostCommand: AsyncParsableCommand {
                 entry = try HostSetup.namespaceEntry(namespace!, config: config)
             }
             try store.appendPmem(entry)
+            if output.json {
+                print(try JSONOutput.encode(Report(path: entry.path, namespace: entry.namespace, size: entry.size, spa: entry.spa, config: store.configPath)))
+                return
+            }
             print("host pmem: \(entry.path ?? "namespace " + (entry.namespace ?? "")) \(ByteSize(bytes: entry.size)) at SPA \(addr(entry.spa)), added to \(store.configPath)")
         }
     }

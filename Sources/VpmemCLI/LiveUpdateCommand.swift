@@ -39,7 +39,7 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                 report = try host.liveUpdate()
             }
             if json {
-                print(try JSONOutput.encode(report))
+                print(try JSONOutput.encodeSnakeCase(report))
             } else {
                 print(Self.text(report))
             }
@@ -92,36 +92,48 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                 and the whole backing is checksummed before and after.
                 """)
 
-        @Option(name: .customLong("host-mem"), help: "ModelledHost RAM, e.g. 64G.")
-        var hostMem: String = "64G"
-        @Option(help: "Guests: d1 is a direct-mapped static guest, the rest dynamic.")
+        @Option(name: .customLong("host-mem"), help: "ModelledHost RAM, e.g. 64G (4G to 1T).", transform: parseSize)
+        var hostMem = ByteSize(bytes: 64 << 30)
+        @Option(help: "Guests (1 to 1000): d1 is a direct-mapped static guest, the rest dynamic.", transform: { try Parsers.int($0, in: 1...1000) })
         var guests: Int = 8
-        @Option(help: "Fraction (0 to 1) of each dynamic guest's memory populated in small interleaved runs.")
+        @Option(help: "Fraction (0 to 1) of each dynamic guest's memory populated in small interleaved runs.", transform: parseFraction)
         var fragmentation: Double = 0.3
-        @Option(help: "Seed for the fragmentation pattern and the pmem data.")
+        @Option(help: "Seed for the fragmentation pattern and the pmem data.", transform: parseUInt64)
         var seed: UInt64 = 1
         @Option(help: "ModelledHost pmem given to d1, backed by an emulated pmem file (0 for none).", transform: parseSize)
         var pmem = ByteSize(bytes: 256 << 20)
-        @Option(name: .customLong("pmem-dir"), help: "Directory for the pmem backing file (default: a new temporary directory, removed afterwards).")
+        @Option(name: .customLong("pmem-dir"), help: "Directory for the pmem backing file d1-pmem.img, which must not exist yet (default: a new temporary directory, removed afterwards).")
         var pmemDir: String?
+        @Flag(help: "Run even when the estimated memory is more than the machine has available.")
+        var force = false
         @Flag(help: "Print the report as JSON.")
         var json = false
 
         func run() async throws {
-            let bytes: ByteSize
-            do { bytes = try ByteSize(parsing: hostMem) } catch { throw ValidationError("--host-mem: \(error)") }
+            let bytes = hostMem
+            // The limits LiveUpdateSimulation checks, before anything is estimated or made.
+            do {
+                try LiveUpdateSimulation.checkParameters(.init(hostBytes: bytes.bytes, guests: guests, fragmentation: fragmentation,
+                                                               seed: seed, pmemBytes: pmem.bytes, pmemBackingPath: pmem.bytes > 0 ? "-" : nil))
+            } catch {
+                throw ValidationError(error.description)
+            }
+            try MemoryEstimate.require(
+                MemoryEstimate.liveUpdateSimulation(hostBytes: bytes.bytes, guests: guests, pmemBytes: pmem.bytes),
+                for: "a simulated host of \(bytes)", fix: "give a smaller --host-mem", force: force)
             var backingPath: String?
             var madeDir: String?
             if pmem.bytes > 0 {
                 let dir: String
                 if let pmemDir {
+                    try OutputFiles.makeDirectory(pmemDir)
                     dir = pmemDir
                 } else {
-                    dir = NSTemporaryDirectory() + "vpmem-liveupdate-" + String(ProcessInfo.processInfo.processIdentifier)
+                    dir = try OutputFiles.freshTemporaryDirectory(prefix: "vpmem-liveupdate-")
                     madeDir = dir
                 }
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 backingPath = (dir as NSString).appendingPathComponent("d1-pmem.img")
+                if madeDir == nil { try OutputFiles.requireAbsent(backingPath!) }
             }
             defer { if let madeDir { try? FileManager.default.removeItem(atPath: madeDir) } }
             let report: LiveUpdateSimulation.Report
@@ -132,11 +144,11 @@ struct LiveUpdateCommand: AsyncParsableCommand {
                 throw ValidationError(e.description)
             }
             if json {
-                print(try JSONOutput.encode(report))
+                print(try JSONOutput.encodeSnakeCase(report))
             } else {
                 print(Self.text(report))
             }
-            if !report.verified { throw ExitCode(1) }
+            if !report.verified { throw RequestFailure(problem: "the simulated live update failed a check", fix: "see the report on stdout") }
         }
 
         static func text(_ r: LiveUpdateSimulation.Report) -> String {

@@ -33,27 +33,49 @@ struct NVDIMMCommand: AsyncParsableCommand {
         var size: ByteSize?
         @Option(name: .customLong("label-size"), help: "Label area at the end of the backing (0 for none, else at least 128K).", transform: parseSize)
         var labelSize = NVDIMMConfig.defaultLabelSize
-        @Option(help: "NUMA node (NFIT proximity domain).") var node: UInt32 = 0
-        @Option(help: "Slot (0-255). Default: the lowest free one.") var slot: Int?
+        @Option(help: "NUMA node (NFIT proximity domain).", transform: parseUInt32) var node: UInt32 = 0
+        @Option(help: "Slot (0-255). Default: the lowest free one.", transform: parseSlot) var slot: Int?
         @Flag(help: "Label writes are refused; the backing is opened read-only.") var readonly = false
         @Flag(help: "Set the NFIT 'not armed' flag.") var unarmed = false
         @Flag(help: "Create the backing as an emulated pmem file if it does not exist.") var create = false
         @Option(help: "Pin the guest address (a 1G boundary in the pmem aperture; 0x... or a size). Default: the first free 1G-aligned stretch.", transform: parseAddress)
         var address: Gpa?
+        @OptionGroup var output: JSONFlag
+
+        struct Report: Encodable {
+            let guest: String
+            let slot: Int
+            let device: String
+            let handle: UInt32
+            let gpa_start: UInt64
+            let gpa_last: UInt64
+            let size: UInt64
+            let label_size: UInt64
+            let node: UInt32
+            let readonly: Bool
+            let unarmed: Bool
+            let backing: String
+            let backing_created: Bool
+            let backing_bytes: UInt64
+            let persistence: String
+            let config: String
+        }
 
         func run() async throws {
             let target = try GuestTarget.resolve(config, host: hostOption, change: true)
             let domain = try target.guest(.readWrite)
             let path = GuestTarget.absolute(backing)
-            let chosenSlot = slot ?? (0...NVDIMMConfig.maxSlot).first { s in domain.nvdimm(slot: s) == nil } ?? 0
+            guard let chosenSlot = slot ?? (0...NVDIMMConfig.maxSlot).first(where: { s in domain.nvdimm(slot: s) == nil }) else {
+                throw RequestFailure(problem: "guest '\(domain.config.name)' has a vNVDIMM in every slot (0 to \(NVDIMMConfig.maxSlot))", fix: "detach one first (vpmem nvdimm detach)")
+            }
             var dataSize = size
             if dataSize == nil {
                 guard FileManager.default.fileExists(atPath: path) else {
-                    throw ValidationError("\(path) does not exist: give --size (and --create to make an emulated pmem file)")
+                    throw RequestFailure(problem: "\(path) does not exist", fix: "give --size (and --create to make an emulated pmem file)")
                 }
                 let info = try PmemInfo.inspect(path: path)
                 guard info.size > labelSize.bytes else {
-                    throw ValidationError("\(path) is \(info.size) bytes, not more than the \(labelSize) label area: give --size or a smaller --label-size")
+                    throw RequestFailure(problem: "\(path) is \(info.size) bytes, not more than the \(labelSize) label area", fix: "give --size or a smaller --label-size")
                 }
                 dataSize = ByteSize(bytes: info.size - labelSize.bytes)
             }
@@ -62,6 +84,15 @@ struct NVDIMMCommand: AsyncParsableCommand {
             let attached = try target.host.attach(d, to: target.name, createBacking: create)
             let configPath = try target.host.admittedGuest(target.name).record.config
             let v = attached.virtualNVDIMM
+            if output.json {
+                print(try JSONOutput.encode(Report(
+                    guest: domain.config.name, slot: d.slot, device: "\(v.deviceName)", handle: v.handle,
+                    gpa_start: attached.guestRange.first.raw, gpa_last: attached.guestRange.last.raw, size: d.size.bytes,
+                    label_size: d.labelSize.bytes, node: d.node, readonly: d.readOnly, unarmed: d.unarmed, backing: path,
+                    backing_created: attached.createdBacking, backing_bytes: attached.backing.length,
+                    persistence: "\(attached.backing.persistence)", config: configPath)))
+                return
+            }
             print("attached slot \(d.slot) (\(v.deviceName), NFIT handle \(v.handle)) to '\(domain.config.name)': "
                 + "\(d.size) at gpa \(attached.guestRange), node \(d.node)"
                 + (d.hasLabelArea ? ", \(d.labelSize) label area" : ", no label area")
@@ -77,12 +108,25 @@ struct NVDIMMCommand: AsyncParsableCommand {
             abstract: "Detach a vNVDIMM from a modelled guest and remove it from the config (the backing is kept).")
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name (or its config file).") var config: String
-        @Option(help: "The slot to detach.") var slot: Int
+        @Option(help: "The slot to detach.", transform: parseSlot) var slot: Int
+        @OptionGroup var output: JSONFlag
+
+        struct Report: Encodable {
+            let guest: String
+            let slot: Int
+            let device: String
+            let backing: String
+            let config: String
+        }
 
         func run() async throws {
             let target = try GuestTarget.resolve(config, host: hostOption, change: true)
             let d = try target.host.detach(slot: slot, from: target.name)
             let configPath = try target.host.admittedGuest(target.name).record.config
+            if output.json {
+                print(try JSONOutput.encode(Report(guest: target.name, slot: slot, device: "\(d.virtualNVDIMM.deviceName)", backing: d.path, config: configPath)))
+                return
+            }
             print("detached slot \(slot) (\(d.virtualNVDIMM.deviceName)) from '\(target.name)': gpa \(d.guestRange) unmapped, backing \(d.path) kept (host pmem, now free)")
             print("config \(configPath) rewritten")
         }
@@ -130,16 +174,28 @@ struct NVDIMMCommand: AsyncParsableCommand {
                 """)
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name (or its config file).") var config: String
-        @Option(help: "The vNVDIMM's slot.") var slot: Int
+        @Option(help: "The vNVDIMM's slot.", transform: parseSlot) var slot: Int
         @Option(name: [.customShort("V"), .customLong("label-version")], help: "1.1 (128-byte labels, ndctl's default) or 1.2 (256-byte).")
         var labelVersion = "1.1"
+        @OptionGroup var output: JSONFlag
+
+        struct Report: Encodable {
+            let slot: Int
+            let area_size: Int
+            let version: String
+            let index_size: Int
+            let nslot: Int
+            let label_size: Int
+            let dsm_calls: Int
+            let max_transfer: Int
+        }
 
         func run() async throws {
             let labelBytes: Int
             switch labelVersion {
             case "1.2", "v1.2": labelBytes = 256
             case "1.1", "v1.1": labelBytes = 128
-            default: throw ValidationError("--label-version \(labelVersion): use 1.1 or 1.2")
+            default: throw UsageError(problem: "--label-version \(Echo.quoted(labelVersion)) is not a label version", fix: "use 1.1 or 1.2")
             }
             let target = try GuestTarget.resolve(config, host: hostOption, change: true)
             let domain = try target.guest(.readWrite)
@@ -147,6 +203,12 @@ struct NVDIMMCommand: AsyncParsableCommand {
             let before = domain.device.calls
             let layout = try client.initLabels(labelSize: labelBytes)
             let (_, maxTransfer) = try client.labelSizeInfo()
+            if output.json {
+                print(try JSONOutput.encode(Report(slot: slot, area_size: Int(layout.areaSize), version: "1.\(layout.minor)", index_size: Int(layout.indexSize),
+                                                   nslot: Int(layout.nslot), label_size: Int(layout.labelSize), dsm_calls: Int(domain.device.calls - before),
+                                                   max_transfer: Int(maxTransfer))))
+                return
+            }
             print("slot \(slot): initialised a \(layout.areaSize)-byte label area (v1.\(layout.minor)): "
                 + "2 index blocks of \(layout.indexSize) bytes, \(layout.nslot) slots of \(layout.labelSize) bytes, all free")
             print("through _DSM: \(domain.device.calls - before) calls on port 0x\(String(Guest.dsmPort, radix: 16)), "
@@ -157,10 +219,10 @@ struct NVDIMMCommand: AsyncParsableCommand {
     struct Labels: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Read a vNVDIMM's label area through _DSM, decode and verify it.",
-            discussion: "Reports corruption by block and field; a torn index-block update shows as one bad block and the other current.")
+            discussion: "Reports corruption by block and field; a torn index-block update shows as one bad block and the other current. Exit status 1 when the area has problems (the report is printed first).")
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name, or a config file.") var config: String
-        @Option(help: "The vNVDIMM's slot.") var slot: Int
+        @Option(help: "The vNVDIMM's slot.", transform: parseSlot) var slot: Int
         @OptionGroup var output: JSONFlag
 
         func run() async throws {
@@ -169,11 +231,19 @@ struct NVDIMMCommand: AsyncParsableCommand {
             let area = try NamespaceLabelClient(domain: domain, slot: slot).readArea()
             let report = LabelAreaReport(area: area)
             let namespaces = try NamespaceProvisioner(domain: domain, slot: slot).namespaces(area: area)
-            if output.json { print(try JSONOutput.encode(LabelsWithNamespaces(report: report, namespaces: namespaces))); return }
-            print(Self.render(report, slot: slot))
-            for n in namespaces {
-                print("  namespace \(n.uuid)\(n.name.isEmpty ? "" : " '\(n.name)'"): \(n.mode), " + NVDIMMCommand.sizes(n)
-                    + (n.cookie_valid ? "" : "; its isetcookie is not the region's, so Linux ignores it"))
+            if output.json {
+                print(try JSONOutput.encode(LabelsWithNamespaces(report: report, namespaces: namespaces)))
+            } else {
+                print(Self.render(report, slot: slot))
+                for n in namespaces {
+                    print("  namespace \(n.uuid)\(n.name.isEmpty ? "" : " '\(n.name)'"): \(n.mode), " + NVDIMMCommand.sizes(n)
+                        + (n.cookie_valid ? "" : "; its isetcookie is not the region's, so Linux ignores it"))
+                }
+            }
+            // A report with problems is a failed check: scripts see exit status 1.
+            if !report.clean {
+                throw RequestFailure(problem: "slot \(slot): the label area has \(report.issues.count) problem\(report.issues.count == 1 ? "" : "s")",
+                                     fix: "see the report on stdout; write a fresh area with `vpmem nvdimm init-labels` if its labels are expendable")
             }
         }
 

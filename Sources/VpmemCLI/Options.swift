@@ -3,16 +3,14 @@ import GuestMemory
 import VpmemCore
 
 /// Parses a size with K/M/G/T suffixes; the error names the problem and the fix.
-func parseSize(_ text: String) throws -> ByteSize {
-    do { return try ByteSize(parsing: text) } catch { throw ValidationError(error.description) }
-}
+func parseSize(_ text: String) throws -> ByteSize { try Parsers.size(text) }
 
 /// Parses a guest-physical address: hexadecimal with 0x (`0x140000000`), or a size (`5G`).
 func parseAddress(_ text: String) throws -> Gpa {
     if text.hasPrefix("0x") || text.hasPrefix("0X") {
         let digits = text.dropFirst(2)
         guard !digits.isEmpty, digits.allSatisfy(\.isHexDigit), let v = UInt64(digits, radix: 16) else {
-            throw ValidationError("'\(text)' is not an address: use up to 16 hex digits after 0x (0x140000000) or a size (5G)")
+            throw ValueError.notAddress(text)
         }
         return Gpa(v)
     }

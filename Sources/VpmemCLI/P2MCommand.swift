@@ -15,17 +15,21 @@ struct P2MCommand: AsyncParsableCommand {
             abstract: "Map guest memory with pages of one size and print the p2m's entries and table memory.",
             discussion: """
                 Machine frames are chosen so that the leaves are of --page size (for 4K, one frame \
-                off any 2 MiB alignment). Example: vpmem p2m populate --size 64G --page 4K
+                off any 2 MiB alignment). The table memory is worked out first: more than the machine \
+                has available is refused unless --force, and the run's p2m may never grow past it. \
+                Example: vpmem p2m populate --size 64G --page 4K
                 """)
 
-        @Option(help: "Guest memory to map (K, M, G, T suffixes; a multiple of 4K).")
-        var size: String
+        @Option(help: "Guest memory to map (K, M, G, T suffixes; a multiple of 4K).", transform: parseSize)
+        var size: ByteSize
         @Option(help: "Leaf size: 4K, 2M or 1G.")
         var page: String = "2M"
         @Option(help: "Guest-physical address to start at (hex with 0x, aligned to --page).")
         var at: String = "0"
         @Option(help: "p2m type, in Xen's spelling (ram_rw, ioreq_server, pmem, ...).")
         var type: String = "ram_rw"
+        @Flag(help: "Run even when the tables would need more memory than the machine has available.")
+        var force = false
         @Flag(help: "Print JSON.")
         var json = false
 
@@ -39,25 +43,30 @@ struct P2MCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let bytes: UInt64
-            do { bytes = try ByteSize(parsing: size).bytes } catch { throw ValidationError("--size: \(error)") }
+            let bytes = size.bytes
             guard let order = PageOrder.allCases.first(where: { $0.description == page.uppercased() }) else {
-                throw ValidationError("--page \(page): use 4K, 2M or 1G")
+                throw ValidationError("--page \(Echo.quoted(page)): use 4K, 2M or 1G")
             }
             guard let p2mType = P2MType(name: type), p2mType != .invalid else {
-                throw ValidationError("--type \(type): use one of \(P2MType.allCases.filter { $0 != .invalid }.map(\.name).joined(separator: ", "))")
+                throw ValidationError("--type \(Echo.quoted(type)): use one of \(P2MType.allCases.filter { $0 != .invalid }.map(\.name).joined(separator: ", "))")
             }
-            let startRaw = at.hasPrefix("0x") ? UInt64(at.dropFirst(2), radix: 16) : UInt64(at)
-            guard let startRaw else { throw ValidationError("--at \(at): give a decimal or 0x-hex address") }
+            let startRaw: UInt64
+            do { startRaw = try Parsers.wholeNumber(at, in: 0...UInt64.max) } catch {
+                throw UsageError(problem: "--at \(Echo.quoted(at)): not an address", fix: "give a decimal or 0x-hex address")
+            }
             let start = Gpa(startRaw)
             guard bytes > 0, bytes % PageOrder.frameBytes == 0 else {
                 throw ValidationError("--size \(size): give a non-zero multiple of 4K")
             }
             guard start.isAligned(to: order) else {
-                throw ValidationError("--at \(at): not aligned to \(order) pages; align it or pick a smaller --page")
+                throw ValidationError("--at \(Echo.quoted(at)): not aligned to \(order) pages; align it or pick a smaller --page")
             }
             let gfn = start.frame
             let count = bytes >> PageOrder.frameShift
+            guard gfn.raw <= P2M.maxGfn.raw, count - 1 <= P2M.maxGfn.raw - gfn.raw else {
+                throw UsageError(problem: "--at \(Echo.quoted(at)) --size \(size) runs past the p2m's last guest frame \(P2M.maxGfn)",
+                                 fix: "give a lower --at or a smaller --size (guest-physical addresses have 48 bits)")
+            }
             // mfn - gfn: a multiple of the page size but of nothing larger, so leaves are exactly
             // that size; frameless types have no mfn.
             let offset: UInt64 = switch order {
@@ -71,7 +80,13 @@ struct P2MCommand: AsyncParsableCommand {
             } else {
                 mfn = nil
             }
-            let p2m = P2M()
+            // The tables' memory, exactly as P2M.set reserves it, checked before anything is
+            // allocated; the p2m is then limited to it, so the run stays within the estimate.
+            let nodes = MemoryEstimate.p2mNodes(gfn: gfn.raw, count: count, delta: (mfn?.raw ?? gfn.raw) &- gfn.raw, frameless: mfn == nil)
+            try MemoryEstimate.require(MemoryEstimate.baseline + UInt64(nodes) * 4096,
+                                       for: "p2m populate --size \(size) --page \(order)",
+                                       fix: "give a smaller --size or a larger --page", force: force)
+            let p2m = try P2M(nodeLimit: nodes)
             let clock = ContinuousClock()
             let t0 = clock.now
             do { try p2m.set(gfn: gfn, count: count, to: mfn, type: p2mType) } catch { throw ValidationError("\(error)") }
@@ -81,7 +96,7 @@ struct P2MCommand: AsyncParsableCommand {
             if json {
                 let r = Report(gpa: "0x" + String(start.raw, radix: 16), bytes: bytes, page: order.description,
                                type: p2mType.name, milliseconds: ms, stats: stats)
-                print(try JSONOutput.encode(r))
+                print(try JSONOutput.encodeSnakeCase(r))
                 return
             }
             print("p2m: \(ByteSize(bytes: bytes)) of \(p2mType.name) from \(start), \(order) pages, set in \(String(format: "%.3f", ms)) ms")

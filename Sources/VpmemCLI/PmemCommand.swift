@@ -55,15 +55,26 @@ struct PmemCommand: AsyncParsableCommand {
             abstract: "Map a backing for writing and keep it locked until interrupted.",
             discussion: "Shows what another user of the backing sees (vpmem pmem info, or an attach that is refused). The lock goes away when this process ends, however it ends.")
         @Argument var path: String
-        @Option(help: "Release after this many seconds instead of waiting for a signal.") var seconds: Double?
+        @Option(help: "Release after this many seconds (e.g. 30 or 0.5) instead of waiting for a signal.", transform: parseDuration)
+        var seconds: Duration?
+        @OptionGroup var output: JSONFlag
+
+        struct Report: Encodable {
+            let path: String
+            let size: UInt64
+            let pid: Int32
+        }
 
         func run() async throws {
             let m = try PmemMapping.open(path: path)
             // Unbuffered, so a script reading a pipe sees it while we wait.
-            let line = "holding \(path) (\(ByteSize(bytes: m.length).humanReadable)) as pid \(ProcessInfo.processInfo.processIdentifier)\n"
+            let pid = ProcessInfo.processInfo.processIdentifier
+            let line = output.json
+                ? (try JSONOutput.encode(Report(path: path, size: m.length, pid: pid))) + "\n"
+                : "holding \(path) (\(ByteSize(bytes: m.length).humanReadable)) as pid \(pid)\n"
             FileHandle.standardOutput.write(Data(line.utf8))
             if let seconds {
-                try await Task.sleep(for: .seconds(seconds))
+                try await Task.sleep(for: seconds)
             } else {
                 while true { try await Task.sleep(for: .seconds(3600)) }
             }

@@ -47,7 +47,7 @@ struct QemuCommand: AsyncParsableCommand {
         case "auto": return open("/dev/kvm", O_RDWR).closingIfOpen() ? .kvm : .tcg
         case "kvm": return .kvm
         case "tcg": return .tcg
-        default: throw ValidationError("--accel \(accel) is not known: use kvm, tcg or auto")
+        default: throw ValidationError("--accel \(Echo.quoted(accel)) is not known: use kvm, tcg or auto")
         }
     }
 
@@ -63,7 +63,7 @@ struct QemuCommand: AsyncParsableCommand {
         let target = try GuestTarget.resolve(config, host: hostOption, change: false)
         let guest = try target.guest(.inspect)
         guard !guest.nvdimms.isEmpty else {
-            throw ValidationError("guest '\(guest.config.name)' has no vNVDIMMs: attach one first (vpmem nvdimm attach), or boot it with QEMU directly")
+            throw RequestFailure(problem: "guest '\(guest.config.name)' has no vNVDIMMs", fix: "attach one first (vpmem nvdimm attach), or boot it with QEMU directly")
         }
         let line = try QEMUCommandLine(guest: guest, options: options)
         return (line, line.devices)
@@ -123,11 +123,11 @@ enum QemuProcess {
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF))
         let rc = posix_spawnp(&pid, argv[0], nil, &attr, cArgs, environ)
         guard rc == 0 else {
-            throw ValidationError("cannot run \(argv[0]): \(String(cString: strerror(rc))): install QEMU (apt-get install qemu-system-x86) or give --qemu PATH")
+            throw RequestFailure(problem: "cannot run \(argv[0]): \(String(cString: strerror(rc)))", fix: "install QEMU (apt-get install qemu-system-x86) or give --qemu PATH")
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw ValidationError("waiting for \(argv[0]) failed: \(String(cString: strerror(errno)))") }
+            guard errno == EINTR else { throw RequestFailure(problem: "waiting for \(argv[0]) failed: \(String(cString: strerror(errno)))", fix: "see whether QEMU is still running") }
         }
         let exited = status & 0x7f == 0
         return exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)

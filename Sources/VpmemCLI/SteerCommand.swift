@@ -41,9 +41,9 @@ struct SteerCommand: AsyncParsableCommand {
         var guest: String
         @Option(help: "Workload: xengt (page tables, RAM, BAR, ports), mmio (BAR traffic), port (port IO) or ptwrite (page-table writes only).")
         var workload: String = "xengt"
-        @Option(help: "GPU page-table pages in guest RAM.")
+        @Option(help: "GPU page-table pages in guest RAM.", transform: { try Parsers.int($0, in: 1...Int(Int32.max)) })
         var pages: Int = 8192
-        @Option(help: "0: the page tables are one contiguous run; 1: every page alone; between: that share of runs.")
+        @Option(help: "0: the page tables are one contiguous run; 1: every page alone; between: that share of runs.", transform: parseFraction)
         var fragmentation: Double = 0.5
         @Option(help: "Accesses to run (K, M, G suffixes are powers of 1000).")
         var accesses: String = "1M"
@@ -51,25 +51,25 @@ struct SteerCommand: AsyncParsableCommand {
         var mode: String = "type"
         @Option(name: .customLong("wp-mem-limit"), help: "The host admin raises (or lowers) the guest's wp_mem range limit for this run (default 256; at most min(RAM frames / 2, 2^32 - 1)).")
         var wpMemLimit: String?
-        @Option(help: "Seed of the workload (the same seed gives the same accesses).")
+        @Option(help: "Seed of the workload (the same seed gives the same accesses).", transform: parseUInt64)
         var seed: UInt64 = 1
         @Flag(help: "Print JSON with stable snake_case keys instead of tables.")
         var json = false
 
         func run() async throws {
             guard let kind = WorkloadKind(rawValue: workload) else {
-                throw ValidationError("--workload \(workload): use one of \(WorkloadKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError("--workload \(Echo.quoted(workload)): use one of \(WorkloadKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard let steeringMode = SteeringMode(rawValue: mode) else {
-                throw ValidationError("--mode \(mode): use type or range")
+                throw ValidationError("--mode \(Echo.quoted(mode)): use type or range")
             }
             let total = try parseCount(accesses, option: "--accesses")
             var limit: UInt64?
             if let text = wpMemLimit {
-                guard let v = UInt64(text) else {
-                    throw ValidationError("--wp-mem-limit \(text): give a whole number from 1 to 4294967295")
+                // The guest's maximum depends on its RAM: the steering host checks it.
+                do { limit = try Parsers.wholeNumber(text, in: 1...UInt64.max) } catch {
+                    throw UsageError(problem: "--wp-mem-limit \(Echo.quoted(text))", fix: "\(error)")
                 }
-                limit = v
             }
             // Refusals (a wp_mem range beyond the limit or the allowance) are logged; JSON keeps
             // stderr for errors.
@@ -84,7 +84,16 @@ struct SteerCommand: AsyncParsableCommand {
             let host = target.host
             let g = try target.guest(.inspect)
             // The admin's consent: only the host's SteeringHost raises a guest's wp_mem limit.
-            if let limit { try host.steering.setWpMemRangeLimit(g.id, limit) }
+            if let limit {
+                // Checked here too, so the refusal is the command's one error line rather than
+                // a log line before it.
+                let maximum = HostSteeringConfig.maximumWpMemRanges(ramFrames: g.engine.ramFrames)
+                guard limit <= maximum else {
+                    throw RequestFailure(problem: "--wp-mem-limit \(limit) is above the maximum \(maximum) for guest '\(target.name)'",
+                                         fix: "give at most \(maximum) (min(RAM frames / 2, 2^32 - 1) for \(g.engine.ramFrames) frames of RAM)")
+                }
+                try host.steering.setWpMemRangeLimit(g.id, limit)
+            }
             let options = ScenarioOptions(workload: kind, pageTablePages: pages, fragmentation: fragmentation, seed: seed,
                                           mode: steeringMode)
             let scenario = try SteeringScenario(physmap: g.physmap, ramRegions: g.ramLayout.mappedRAMRegions,
@@ -142,21 +151,9 @@ struct SteerCommand: AsyncParsableCommand {
 
 /// Parses a count with K, M, G suffixes (powers of 1000), from 1 to 10^12.
 func parseCount(_ text: String, option: String) throws -> UInt64 {
-    let multipliers: [Character: UInt64] = ["K": 1_000, "M": 1_000_000, "G": 1_000_000_000]
-    var digits = Substring(text)
-    var multiplier: UInt64 = 1
-    if let last = digits.last?.uppercased().first, let m = multipliers[last] {
-        multiplier = m
-        digits = digits.dropLast()
+    do { return try Parsers.count(text, in: 1...1_000_000_000_000) } catch {
+        throw UsageError(problem: "\(option) \(Echo.quoted(text))", fix: "\(error)")
     }
-    guard let value = UInt64(digits) else {
-        throw ValidationError("\(option) \(text): give a whole number, optionally with K, M or G (10M = 10,000,000)")
-    }
-    let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
-    guard !overflow, product >= 1, product <= 1_000_000_000_000 else {
-        throw ValidationError("\(option) \(text): give from 1 to 1000G")
-    }
-    return product
 }
 
 /// A one-line progress bar on stdout, drawn only when enabled (a terminal, a long run, not JSON).

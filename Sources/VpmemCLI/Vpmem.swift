@@ -9,6 +9,11 @@ struct Vpmem: AsyncParsableCommand {
         discussion: """
             Start with `vpmem demo`. Sizes take K, M, G, T suffixes (powers of 1024). \
             Commands that a script would read take --json.
+
+            Errors are one line on stderr, `vpmem: <what is wrong>: <what to do>`. Exit status: \
+            0 success; 1 the request failed (a refusal, a missing file, guest or host, a failed \
+            check: `nvdimm labels` finding problems, `dsm --fail-on-status` with a non-zero \
+            status); 2 the command line is wrong (nothing was attempted).
             """,
         version: "0.1.0",
         subcommands: [

@@ -1,6 +1,7 @@
 /// A count of bytes as people write it: `4G`, `128K`, `2MiB`, `0x200000`, `4096`.
 ///
-/// Suffixes K, M, G, T, P (optionally followed by `i`, `B` or `iB`) are powers of 1024, as in
+/// Suffixes K, M, G, T, P (optionally followed by `i`, `B` or `iB`; nothing else, and none of
+/// those alone) are powers of 1024, as in
 /// QEMU's `-object memory-backend-file,size=` and ndctl's `--size`. A value that does not fit in
 /// 64 bits is an error, never a wrapped number.
 public struct ByteSize: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
@@ -26,14 +27,15 @@ public struct ByteSize: Hashable, Comparable, Sendable, CustomStringConvertible,
             case .notANumber(let s):
                 return "'\(s)' is not a size: give a number with an optional K, M, G or T suffix, e.g. 4G"
             case let .unknownSuffix(s, suffix):
-                return "'\(s)': unknown size suffix '\(suffix)': use K, M, G, T or P (powers of 1024)"
+                return "'\(s)': unknown size suffix '\(suffix)': use K, M, G, T or P (powers of 1024, optionally with i, B or iB), or none for bytes"
             case .tooLarge(let s):
                 return "'\(s)' does not fit in 64 bits (the largest size is 16E - 1 bytes)"
             }
         }
     }
 
-    /// Parses a size; see the type's documentation for the accepted forms.
+    /// Parses a size; see the type's documentation for the accepted forms. Digits are ASCII;
+    /// `i` and `B` only follow a unit letter (`5i`, `5B` and `5iB` are errors, not 5 bytes).
     public init(parsing text: String) throws(ParseError) {
         let s = text.trimmingWhitespace()
         guard !s.isEmpty else { throw .empty }
@@ -43,25 +45,30 @@ public struct ByteSize: Hashable, Comparable, Sendable, CustomStringConvertible,
             digits = digits.dropFirst(2)
             radix = 16
         }
-        let numberEnd = digits.firstIndex { !$0.isHexDigit || (radix == 10 && !$0.isNumber) } ?? digits.endIndex
+        let isDigit = { (c: Character) -> Bool in
+            guard c.isASCII else { return false }
+            return radix == 16 ? c.isHexDigit : c.isNumber
+        }
+        let numberEnd = digits.firstIndex { !isDigit($0) } ?? digits.endIndex
         let number = digits[digits.startIndex..<numberEnd]
-        var suffix = String(digits[numberEnd...])
+        let suffix = String(digits[numberEnd...])
         guard !number.isEmpty else { throw .notANumber(text) }
         guard let value = UInt64(number, radix: radix) else {
             // All digits but no UInt64: too many of them.
             throw .tooLarge(text)
         }
-        if suffix.hasSuffix("B") || suffix.hasSuffix("b") { suffix.removeLast() }
-        if suffix.hasSuffix("i") { suffix.removeLast() }
-        let shift: UInt64
-        switch suffix.uppercased() {
-        case "": shift = 0
-        case "K": shift = 10
-        case "M": shift = 20
-        case "G": shift = 30
-        case "T": shift = 40
-        case "P": shift = 50
-        default: throw .unknownSuffix(text, suffix: String(digits[numberEnd...]))
+        var shift: UInt64 = 0
+        if let unit = suffix.first {
+            switch unit {
+            case "K", "k": shift = 10
+            case "M", "m": shift = 20
+            case "G", "g": shift = 30
+            case "T", "t": shift = 40
+            case "P", "p": shift = 50
+            default: throw .unknownSuffix(text, suffix: suffix)
+            }
+            // After the unit: nothing, "i", "B" or "iB" (KiB, KB); "b" would be bits.
+            guard ["", "i", "B", "iB"].contains(suffix.dropFirst()) else { throw .unknownSuffix(text, suffix: suffix) }
         }
         guard shift == 0 || value <= (UInt64.max >> shift) else { throw .tooLarge(text) }
         self.bytes = value << shift

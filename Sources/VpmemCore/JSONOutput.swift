@@ -8,4 +8,13 @@ public enum JSONOutput {
         let data = try encoder.encode(value)
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// The same, with camelCase property names written in snake_case like every other report.
+    /// Only for values holding no dictionaries: the strategy would rewrite their keys too.
+    public static func encodeSnakeCase<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
 }

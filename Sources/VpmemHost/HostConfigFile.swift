@@ -44,13 +44,18 @@ public enum HostConfigFile {
 
     public static func parse(_ text: String, path: String) throws(HostError) -> HostConfig {
         let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
+        let prepared: String
+        do { prepared = try TOMLControlCharacters.prepare(text) } catch {
+            throw .syntax(path: path, message: "line \(error.line), column \(error.column): a NUL byte, which TOML does not allow: remove it")
+        }
+        do { table = try TOMLTable(string: prepared) } catch let e as TOMLParseError {
             throw .syntax(path: path, message: "line \(e.source.begin.line): \(e.description)")
         } catch { throw .syntax(path: path, message: "\(error)") }
+        let r = HostReader(path: path)
         for key in table.keys.sorted() where !keys.contains(key) {
+            try r.checkKey(key, in: "")
             throw .config(path: path, key: key, problem: "is not a host key", fix: "use one of: " + keys.joined(separator: ", "))
         }
-        let r = HostReader(path: path)
         var banks: [MfnRange] = []
         if let ram = table["ram"] {
             let size = try r.size(ram, key: "ram")
@@ -76,11 +81,15 @@ public enum HostConfigFile {
         config.steering = steering
         if let v = table["allowance"] {
             let t = try r.table(v, key: "allowance")
-            for name in t.keys.sorted() { config.allowances[name] = try r.size(t[name]!, key: "allowance.\(name)") }
+            for name in t.keys.sorted() {
+                try r.checkKey(name, in: "allowance.")
+                guard let v = t[name] else { throw .config(path: path, key: "allowance.\(name)", problem: "cannot be read back", fix: "write the guest's name as a plain key") }
+                config.allowances[name] = try r.size(v, key: "allowance.\(name)")
+            }
         }
         for (i, t) in try r.tables(table["static_memory"], key: "static_memory").enumerated() {
             try r.only(t, ["guest", "start", "size"], key: "static_memory[\(i)]")
-            guard let g = t["guest"]?.string else {
+            guard let g = try t["guest"].map({ v throws(HostError) in try r.text(v, key: "static_memory[\(i)].guest") }) ?? nil else {
                 throw .config(path: path, key: "static_memory[\(i)].guest", problem: "is missing", fix: "name the guest: guest = \"d1\"")
             }
             config.staticMemory.append(.init(guest: g, range: try r.range(t, key: "static_memory[\(i)]")))
@@ -91,7 +100,8 @@ public enum HostConfigFile {
             guard let size = t["size"], let spa = t["spa"] else {
                 throw .config(path: path, key: key, problem: "lacks size or spa", fix: "give both (vpmem host add-pmem writes them)")
             }
-            config.pmem.append(.init(path: t["path"]?.string, namespace: t["namespace"]?.string,
+            config.pmem.append(.init(path: try t["path"].flatMap { v throws(HostError) in try r.text(v, key: "\(key).path") },
+                                     namespace: try t["namespace"].flatMap { v throws(HostError) in try r.text(v, key: "\(key).namespace") },
                                      size: try r.size(size, key: "\(key).size"), spa: try r.address(spa, key: "\(key).spa")))
         }
         try config.validate(path: path)
@@ -151,7 +161,7 @@ private struct HostReader {
             guard n >= 0 else { throw .config(path: path, key: key, problem: "is negative", fix: "give a size like \"16G\"") }
             return UInt64(n)
         }
-        guard let s = v.string else { throw .config(path: path, key: key, problem: "is not a size", fix: "give a size like \"16G\"") }
+        guard let s = try text(v, key: key) else { throw .config(path: path, key: key, problem: "is not a size", fix: "give a size like \"16G\"") }
         do { return try ByteSize(parsing: s).bytes } catch {
             throw .config(path: path, key: key, problem: "= \"\(s)\" is not a size (\(error))", fix: "give a size like \"16G\"")
         }
@@ -159,13 +169,29 @@ private struct HostReader {
 
     /// A byte address: hex ("0x..."), or a size ("4G").
     func address(_ v: TOMLValueConvertible, key: String) throws(HostError) -> UInt64 {
-        if let s = v.string, s.hasPrefix("0x") || s.hasPrefix("0X") {
+        if let s = try text(v, key: key), s.hasPrefix("0x") || s.hasPrefix("0X") {
             guard let a = UInt64(s.dropFirst(2), radix: 16) else {
                 throw .config(path: path, key: key, problem: "= \"\(s)\" is not a 64-bit hex address", fix: "give e.g. \"0x100000000\"")
             }
             return a
         }
         return try size(v, key: key)
+    }
+
+    /// A string value (nil when `v` is no string) with no control character in it.
+    func text(_ v: TOMLValueConvertible, key: String) throws(HostError) -> String? {
+        guard let s = v.string else { return nil }
+        if let c = TOMLControlCharacters.controlCharacter(in: s) {
+            throw .config(path: path, key: key, problem: "contains a control character (\(c.name))", fix: "remove it")
+        }
+        return s
+    }
+
+    /// A key with no control character in it (`prefix` places it in messages).
+    func checkKey(_ k: String, in prefix: String) throws(HostError) {
+        if let c = TOMLControlCharacters.controlCharacter(in: k) {
+            throw .config(path: path, key: prefix + TOMLControlCharacters.escaped(k), problem: "contains a control character (\(c.name))", fix: "remove it")
+        }
     }
 
     func table(_ v: TOMLValueConvertible, key: String) throws(HostError) -> TOMLTable {
@@ -186,6 +212,7 @@ private struct HostReader {
 
     func only(_ t: TOMLTable, _ allowed: [String], key: String) throws(HostError) {
         for k in t.keys.sorted() where !allowed.contains(k) {
+            try checkKey(k, in: "\(key).")
             throw .config(path: path, key: "\(key).\(k)", problem: "is not a key here", fix: "use " + allowed.joined(separator: ", "))
         }
     }

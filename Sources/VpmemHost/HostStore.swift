@@ -112,8 +112,10 @@ public final class HostStore {
     /// once it is whole.
     public static func create(directory: String, config: HostConfig) throws(HostError) -> HostStore {
         guard !exists(directory) else { throw .hostExists(directory: directory) }
-        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw .cannotUse(path: directory, step: "create the host directory", reason: (error as NSError).localizedFailureReason ?? "permission denied or not a directory")
+        if let e = makeDirectories(directory) {
+            let reason = String(cString: strerror(e))
+            throw .cannotUse(path: directory, step: "create the host directory",
+                             reason: reason.prefix(1).lowercased() + reason.dropFirst() + ": choose another directory with --host")
         }
         let fd = open(lockPath(directory), O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .cannotUse(path: lockPath(directory), step: "create the host lock", reason: String(cString: strerror(errno))) }
@@ -121,6 +123,16 @@ public final class HostStore {
         try write(HostState().encoded(), to: directory + "/state.json")
         try write(HostConfigFile.render(config), to: directory + "/host.toml")
         return try HostStore(directory: directory, access: .change)
+    }
+
+    /// mkdir -p with mkdir(2): nil, or the errno of the step that failed (ENOTDIR for a file
+    /// in the way), so the error is the system's words and not Foundation's.
+    private static func makeDirectories(_ path: String) -> Int32? {
+        var st = stat()
+        if stat(path, &st) == 0 { return st.st_mode & S_IFMT == S_IFDIR ? nil : ENOTDIR }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path, let e = makeDirectories(parent) { return e }
+        return mkdir(path, 0o755) == 0 || errno == EEXIST ? nil : errno
     }
 
     public func loadConfig() throws(HostError) -> HostConfig { try HostConfigFile.load(from: configPath) }

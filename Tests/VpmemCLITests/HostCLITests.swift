@@ -213,7 +213,8 @@ import HostPmem
         let before = try snapshot()
         for args in [["nvdimm", "list", "g"], ["nvdimm", "labels", "g", "--slot", "0"], ["guest", "keys", "g"], ["dsm", "g", "--nvdimm", "0", "label-size"], ["host", "show"]] {
             let r = try host.run(args)
-            #expect(r.status == 0, "\(args): \(r.stderr)")
+            // The label area was never initialised: `labels` reports that with status 1.
+            #expect(r.status == (args[1] == "labels" ? 1 : 0), "\(args): \(r.stderr)")
         }
         // A config naming a backing that does not exist: the error names it, nothing is made.
         let ghost = host.file("ghost.toml")

@@ -41,7 +41,7 @@ import Testing
         #expect(r.status != 0)
         #expect(r.stderr.contains("4294967301") && r.stderr.contains("above the maximum"))
         let bad = try Self.vpmem(["steer", Self.example, "--accesses", "ten"], host: dir.file("no-host"))
-        #expect(bad.status != 0 && bad.stderr.contains("--accesses ten"))
+        #expect(bad.status != 0 && bad.stderr.contains("--accesses 'ten'"))
     }
 
     @Test func textNamesTheServersAndTheRate() throws {

@@ -8,8 +8,10 @@ struct VpmemProcess {
         var stderr: String
     }
 
-    /// The `vpmem` binary SwiftPM built next to this test bundle.
+    /// The `vpmem` binary SwiftPM built next to this test bundle, or $VPMEM_TEST_BINARY (to run
+    /// the suites, the bad-input table above all, against another build).
     static var binary: URL {
+        if let other = ProcessInfo.processInfo.environment["VPMEM_TEST_BINARY"], !other.isEmpty { return URL(fileURLWithPath: other) }
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         return exe.deletingLastPathComponent().appendingPathComponent("vpmem")
     }

@@ -18,6 +18,23 @@ import VpmemCore
         #expect(throws: ByteSize.ParseError.unknownSuffix("4.5G", suffix: ".5G")) { try ByteSize(parsing: "4.5G") }
     }
 
+    @Test(arguments: ["4KiB", "4KB", "4Ki", "4k", "4kiB"])
+    func aUnitTakesIAndB(text: String) throws {
+        #expect(try ByteSize(parsing: text).bytes == 4096)
+    }
+
+    /// `i` and `B` belong to a unit: alone they used to vanish, so `5i` and `5iB` meant 5 bytes.
+    @Test(arguments: ["5i", "5iB", "5B", "5b", "4Kb", "4KiBB", "4KBi", "4Ki B", "4ii"])
+    func rejectsSuffixesWithoutAUnit(text: String) {
+        #expect(throws: ByteSize.ParseError.self) { try ByteSize(parsing: text) }
+    }
+
+    @Test func digitsAreASCII() {
+        // U+0663 ARABIC-INDIC DIGIT THREE is a number to Character but not a size digit.
+        #expect(throws: ByteSize.ParseError.notANumber("\u{663}M")) { try ByteSize(parsing: "\u{663}M") }
+        #expect(throws: ByteSize.ParseError.notANumber("0x\u{FF11}")) { try ByteSize(parsing: "0x\u{FF11}") }
+    }
+
     @Test func neverWrapsPast64Bits() {
         // 16384P is exactly 2^64: one past the largest value.
         #expect(throws: ByteSize.ParseError.tooLarge("16384P")) { try ByteSize(parsing: "16384P") }

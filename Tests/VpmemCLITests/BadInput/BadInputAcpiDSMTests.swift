@@ -1,0 +1,52 @@
+import Testing
+
+/// `vpmem acpi dump`, `vpmem dsm`, `vpmem qemu`: output paths, hex data, UUIDs, 32-bit fields.
+@Suite struct BadInputAcpiDSMTests {
+    static let cases: [BadInput] = [
+        .init(["acpi", "dump", "g"], 2, mentions: ["--out"], "missing --out"),
+        .init(["acpi", "dump", "g", "--out", "/proc/vpmem-x"], 1, mentions: ["/proc/vpmem-x"], "/proc"),
+        .init(["acpi", "dump", "g", "--out", "@S/acpi-existing"], 1, mentions: ["nfit.aml exists", "--force"], "existing file"),
+        .init(["acpi", "dump", "g", "--out", "@S/acpi-link"], 1, mentions: ["symbolic link"], "symlink at the output path"),
+        .init(["acpi", "dump", "g", "--out", "@S/acpi-link", "--force"], 1, mentions: ["symbolic link"], "symlink, even with --force"),
+        .init(["acpi", "dump", "g", "--out", "/dev/null"], 1, mentions: ["/dev/null"], "/dev/null"),
+        .init(["acpi", "dump", "g", "--out", "@S/a-file"], 1, mentions: ["not a directory"], "a file"),
+        .init(["acpi", "dump", "g", "--out", "@S/a-file/sub"], 1, mentions: ["a-file"], "under a file"),
+        .init(["acpi", "dump", "plain", "--out", "@S/acpi-new"], 1, mentions: ["no vNVDIMMs"], "guest without vNVDIMMs"),
+        .init(["acpi", "dump", "nobody", "--out", "@S/acpi-new"], 1, mentions: ["no guest 'nobody'"], "no such guest"),
+        .init(["acpi", "dump", "@S/nul-name.toml", "--out", "@S/acpi-new"], 1, mentions: ["NUL"], "NUL config"),
+        .init(["dsm", "g", "query", "--nvdimm", "0", "--uuid", "nonsense"], 2, mentions: ["--uuid"], "not a UUID"),
+        .init(["dsm", "g", "query", "--nvdimm", "0", "--uuid", ""], 2, mentions: ["--uuid"], "empty UUID"),
+        .init(["dsm", "g", "query", "--nvdimm", "0", "--uuid", "4309ac30-0d11-11e4-9191-0800200c9a6"], 2, mentions: ["--uuid"], "short UUID"),
+        .init(["dsm", "g", "query", "--nvdimm", "0", "--uuid", "4309ac30-0d11-11e4-9191-0800200c9a6g"], 2, mentions: ["--uuid"], "non-hex UUID"),
+        .init(["dsm", "g", "query", "--nvdimm", "0", "--uuid", "{4309ac30-0d11-11e4-9191-0800200c9a66}"], 2, mentions: ["--uuid"], "braced UUID"),
+        .init(["dsm", "g", "set-label", "--nvdimm", "0", "--data", "+f+f"], 2, mentions: ["--data"], "signs in hex"),
+        .init(["dsm", "g", "set-label", "--nvdimm", "0", "--data", "f"], 2, mentions: ["--data", "odd"], "odd digits"),
+        .init(["dsm", "g", "set-label", "--nvdimm", "0", "--data", "0g"], 2, mentions: ["--data"], "not hex"),
+        .init(["dsm", "g", "set-label", "--nvdimm", "0", "--data", ":0a"], 2, mentions: ["--data"], "leading separator"),
+        .init(["dsm", "g", "set-label", "--nvdimm", "0", "--data", "0a:"], 2, mentions: ["--data"], "trailing separator"),
+        .init(["dsm", "g", "set-label", "--nvdimm", "0", "--data", "0a::0b"], 2, mentions: ["--data"], "two separators"),
+        .init(["dsm", "g", "set-label", "--nvdimm", "0", "--data", "0x0a"], 2, mentions: ["--data"], "0x prefix"),
+        .init(["dsm", "g", "set-label", "--nvdimm", "0", "--data", String(repeating: "00", count: 5000)], 2, mentions: ["--data", "too long"], "past the DSM page"),
+        .init(["dsm", "g", "get-label", "--nvdimm", "0", "--offset", "-1"], 2, mentions: ["--offset"], "negative offset"),
+        .init(["dsm", "g", "get-label", "--nvdimm", "0", "--offset", "4294967296"], 2, mentions: ["--offset"], "offset past 32 bits"),
+        .init(["dsm", "g", "get-label", "--nvdimm", "0", "--length", "x"], 2, mentions: ["--length"], "not a number"),
+        .init(["dsm", "g", "get-label", "--nvdimm", "0", "--revision", "+1"], 2, mentions: ["--revision"], "sign"),
+        .init(["dsm", "g", "query", "--nvdimm", "-1"], 2, mentions: ["--nvdimm"], "negative slot"),
+        .init(["dsm", "g", "query", "--nvdimm", "256"], 2, mentions: ["--nvdimm"], "slot past 255"),
+        .init(["dsm", "g", "query"], 2, mentions: ["--nvdimm"], "neither --nvdimm nor --root"),
+        .init(["dsm", "g", "bogus", "--nvdimm", "0"], 2, mentions: ["unknown function"], "unknown function"),
+        .init(["dsm", "g", "+4", "--nvdimm", "0"], 2, mentions: ["unknown function"], "signed function"),
+        .init(["dsm", "g", "4294967296", "--nvdimm", "0"], 2, mentions: ["unknown function"], "function past 32 bits"),
+        .init(["dsm", "g", "query", "--nvdimm", "0", "--uuid", "00000000-0000-0000-0000-000000000000", "--fail-on-status"], 1, mentions: ["no supported functions"], "--fail-on-status, wrong UUID"),
+        .init(["dsm", "g", "get-label", "--nvdimm", "0", "--offset", "999999", "--length", "4", "--fail-on-status"], 1, mentions: ["status"], "--fail-on-status, bad offset"),
+        .init(["dsm", "g", "get-label", "--nvdimm", "5", "--fail-on-status"], 1, mentions: ["status"], "--fail-on-status, empty slot"),
+        .init(["dsm", "@S/outside.toml", "set-label", "--nvdimm", "0", "--data", "00"], 1, mentions: ["not the config of a guest"], "write to a config outside the host"),
+        .init(["dsm", "nobody", "query", "--root"], 1, mentions: ["no guest 'nobody'"], "no such guest"),
+        .init(["qemu", "g", "--accel", "bogus"], 2, mentions: ["--accel"], "unknown accelerator"),
+        .init(["qemu", "plain"], 1, mentions: ["no vNVDIMMs"], "guest without vNVDIMMs"),
+        .init(["qemu", "nobody"], 1, mentions: ["no guest 'nobody'"], "no such guest"),
+        .init(["qemu", "g", "--exec", "--qemu", "@S/no-such-qemu"], 1, mentions: ["cannot run"], "missing QEMU"),
+    ]
+
+    @Test(arguments: cases) func badInput(_ input: BadInput) throws { try checkBadInput(input) }
+}
