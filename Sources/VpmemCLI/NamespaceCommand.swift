@@ -19,16 +19,18 @@ extension NVDIMMCommand {
                 """)
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name (or its config file).") var config: String
-        @Option(help: "The vNVDIMM's slot.") var slot: Int
+        @Option(help: "The vNVDIMM's slot.", transform: parseSlot) var slot: Int
         @Option(help: "The namespace's size on the DIMM (a multiple of 16M; fsdax at least 16M).", transform: parseSize)
         var size: ByteSize
-        @Option(help: "A name for the namespace (at most 63 bytes).") var name = ""
-        @Option(help: "The namespace's uuid (default: a random one).") var uuid: String?
+        @Option(help: "A name for the namespace (at most 63 bytes, no control characters).", transform: parsePlainText) var name = ""
+        @Option(help: "The namespace's uuid (default: a random one).", transform: parseUUID) var uuid: String?
         @Option(help: "fsdax (default, as ndctl) or raw.") var mode = "fsdax"
         @OptionGroup var output: JSONFlag
 
         func run() async throws {
-            guard let m = NamespaceMode(rawValue: mode) else { throw ValidationError("--mode \(mode): use fsdax or raw") }
+            guard let m = NamespaceMode(rawValue: mode) else {
+                throw UsageError(problem: "--mode \(Echo.quoted(mode)) is not a mode vpmem creates", fix: "use fsdax or raw")
+            }
             var u: NamespaceUUID? = nil
             if let uuid {
                 guard let parsed = NamespaceUUID(uuid) else { throw NamespaceError.invalidUUID(uuid) }
@@ -68,9 +70,9 @@ extension NVDIMMCommand {
                 """)
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name (or its config file).") var config: String
-        @Option(help: "The vNVDIMM's slot.") var slot: Int
-        @Option(help: "The namespace's uuid.") var uuid: String?
-        @Option(help: "The namespace's name.") var name: String?
+        @Option(help: "The vNVDIMM's slot.", transform: parseSlot) var slot: Int
+        @Option(help: "The namespace's uuid.", transform: parseUUID) var uuid: String?
+        @Option(help: "The namespace's name.", transform: parsePlainText) var name: String?
         @OptionGroup var output: JSONFlag
 
         struct Report: Encodable {
@@ -87,7 +89,7 @@ extension NVDIMMCommand {
                 guard let parsed = NamespaceUUID(u) else { throw NamespaceError.invalidUUID(u) }
                 key = .uuid(parsed)
             case let (nil, n?): key = .name(n)
-            default: throw ValidationError("give exactly one of --uuid and --name")
+            default: throw UsageError(problem: "which namespace to destroy is not given once", fix: "give exactly one of --uuid and --name")
             }
             let target = try GuestTarget.resolve(config, host: hostOption, change: true)
             let domain = try target.guest(.readWrite)

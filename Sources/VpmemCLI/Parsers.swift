@@ -207,3 +207,4 @@ func parseUInt64(_ text: String) throws -> UInt64 { try Parsers.integer(text, as
 func parseDuration(_ text: String) throws -> Duration { try Parsers.duration(text) }
 func parseFraction(_ text: String) throws -> Double { try Parsers.fraction(text) }
 func parseUUID(_ text: String) throws -> String { try Parsers.uuid(text) }
+func parsePlainText(_ text: String) throws -> String { try Parsers.plainText(text) }
