@@ -85,7 +85,7 @@ import Testing
             (["--size", "100M"], "use 96M or 112M"),
             (["--size", "2G"], "no free contiguous, aligned range of 2G"),
             (["--size", "16M", "--mode", "devdax"], "use fsdax or raw"),
-            (["--size", "16M", "--uuid", "not-a-uuid"], "is not a uuid"),
+            (["--size", "16M", "--uuid", "not-a-uuid"], "--uuid 'not-a-uuid': not a UUID"),
             (["--size", "16M", "--uuid", "00000000-0000-0000-0000-000000000000"], "all-zero uuid"),
             (["--size", "16M", "--name", String(repeating: "n", count: 64)], "at most 63"),
             (["--size", "16M", "--slot", "5"], "no vNVDIMM in slot 5"),

@@ -42,13 +42,24 @@ import Testing
         _ = try guest(host)
         let fake = host.file("fake-qemu")
         let record = host.file("record")
-        try """
+        let script = """
             #!/bin/sh
             printf '%s\\n' "$@" > '\(record)'
             '\(VpmemProcess.binary.path)' pmem info '\(host.file("g1.pmem"))' --json >> '\(record)'
             exit 7
-            """.write(toFile: fake, atomically: true, encoding: .utf8)
-        chmod(fake, 0o755)
+            """
+        // Written by a child process: a descriptor of ours open for writing would be inherited by
+        // the children other tests fork meanwhile, and exec of the script would fail (ETXTBSY).
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", "cat > \"$0\" && chmod 755 \"$0\"", fake]
+        let input = Pipe()
+        writer.standardInput = input
+        try writer.run()
+        input.fileHandleForWriting.write(Data(script.utf8))
+        try input.fileHandleForWriting.close()
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0)
         let r = try host.run(["qemu", "g", "--accel", "tcg", "--qemu", fake, "--exec"])
         #expect(r.status == 7, "QEMU's status is vpmem's: \(r.stderr)")
         let recorded = try String(contentsOfFile: record, encoding: .utf8)

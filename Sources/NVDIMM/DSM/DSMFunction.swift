@@ -35,12 +35,15 @@ public struct DSMFunctionSet: Sendable, Hashable {
 
     /// What an NVDIMM device answers: the label functions when it has a label area, without Set
     /// Namespace Label Data when the area is read-only; nothing without a label area.
+    /// On every call's path: folds to a constant, no allocation.
+    @inlinable
     public static func nvdimm(hasLabelArea: Bool, readOnly: Bool) -> DSMFunctionSet {
         guard hasLabelArea else { return DSMFunctionSet(rawValue: 0) }
-        var functions: [NVDIMMFunction] = [.getNamespaceLabelSize, .getNamespaceLabelData]
-        if !readOnly { functions.append(.setNamespaceLabelData) }
-        return DSMFunctionSet(functions.map(\.rawValue))
+        let read = bit(.query) | bit(.getNamespaceLabelSize) | bit(.getNamespaceLabelData)
+        return DSMFunctionSet(rawValue: readOnly ? read : read | bit(.setNamespaceLabelData))
     }
+
+    @inlinable static func bit(_ f: NVDIMMFunction) -> UInt32 { 1 << f.rawValue }
 
     /// QEMU's reserved root: Read FIT.
     public static let reservedRoot = DSMFunctionSet([ReservedRootFunction.readFIT.rawValue])
