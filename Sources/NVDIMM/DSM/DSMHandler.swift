@@ -10,6 +10,10 @@
 ///   the input has been copied, so output and input may be the same page, as they are for guests.
 /// - `devices[h]` is the NVDIMM with NFIT handle h (slot + 1), for h in 1...256; index 0 (the root)
 ///   is always nil. Lookups are an index after a range check: no hashing on the request path.
+/// - `summaries[h]` says what `devices[h]` is (present, label area size, read-only) in plain
+///   values, kept in step by `attach` and `detach`: a call decides on it and touches `devices[h]`
+///   only in place to move label bytes, so no request copies a device (no reference counting).
+///   A label area's size does not change while it is attached.
 /// - Bounds checks happen in 64-bit arithmetic before any label byte moves: offset + length must
 ///   not overflow 32 bits, must stay within the label area and length must not exceed
 ///   `DSMPage.maxTransfer`; a failed check leaves the label area unchanged.
@@ -34,6 +38,15 @@ public struct DSMHandler<Storage: LabelStorage> {
     public static var labelFunctions: UInt32 { DSMFunctionSet.nvdimm(hasLabelArea: true, readOnly: false).rawValue }
 
     @usableFromInline var devices: [Device?]
+    /// What each handle's device is, without its storage (see the invariants).
+    @usableFromInline struct Summary {
+        @usableFromInline var present = false
+        /// Nil: no label area.
+        @usableFromInline var areaSize: UInt32?
+        @usableFromInline var readOnly = false
+        @usableFromInline init() {}
+    }
+    @usableFromInline var summaries: [Summary]
     public private(set) var fit: [UInt8]
     public private(set) var fitGeneration: UInt64
     /// The generation a Read FIT at offset 0 last saw; nil before any.
@@ -43,6 +56,7 @@ public struct DSMHandler<Storage: LabelStorage> {
 
     public init(fit: [UInt8] = []) {
         devices = Array(repeating: nil, count: VirtualNVDIMM.maxSlot + 2)
+        summaries = Array(repeating: Summary(), count: VirtualNVDIMM.maxSlot + 2)
         self.fit = fit
         fitGeneration = 0
         fitReadGeneration = nil
@@ -53,12 +67,18 @@ public struct DSMHandler<Storage: LabelStorage> {
     public mutating func attach(slot: Int, _ device: Device) throws(NVDIMMConfigError) {
         guard (0...VirtualNVDIMM.maxSlot).contains(slot) else { throw .slotOutOfRange(slot: slot) }
         devices[slot + 1] = device
+        var summary = Summary()
+        summary.present = true
+        summary.areaSize = device.labelArea?.size
+        summary.readOnly = device.readOnly
+        summaries[slot + 1] = summary
     }
 
     /// Detaches the device in `slot`; later calls on its handle answer "non-existing memory device".
     public mutating func detach(slot: Int) throws(NVDIMMConfigError) {
         guard (0...VirtualNVDIMM.maxSlot).contains(slot) else { throw .slotOutOfRange(slot: slot) }
         devices[slot + 1] = nil
+        summaries[slot + 1] = Summary()
     }
 
     /// The device in `slot`, e.g. to inspect its label area.
@@ -97,31 +117,33 @@ public struct DSMHandler<Storage: LabelStorage> {
         if header.handle == 0 {
             return header.function == NVDIMMFunction.query.rawValue ? DSMFunctionSet(rawValue: 0).write(into: output) : DSMStatus.notSupported.write(into: output)
         }
-        let device: Device? = header.handle < UInt32(devices.count) ? devices[Int(header.handle)] : nil
-        let supported = DSMFunctionSet.nvdimm(hasLabelArea: device?.labelArea != nil, readOnly: device?.readOnly ?? false)
+        let index = Int(header.handle)
+        let summary = index < summaries.count ? summaries[index] : Summary()
+        let supported = DSMFunctionSet.nvdimm(hasLabelArea: summary.areaSize != nil, readOnly: summary.readOnly)
         if header.function == NVDIMMFunction.query.rawValue { return supported.write(into: output) }
-        guard let device else { return DSMStatus.nonExistingMemoryDevice.write(into: output) }
-        guard let area = device.labelArea, let function = NVDIMMFunction(rawValue: header.function) else {
+        guard summary.present else { return DSMStatus.nonExistingMemoryDevice.write(into: output) }
+        guard let areaSize = summary.areaSize, let function = NVDIMMFunction(rawValue: header.function) else {
             return DSMStatus.notSupported.write(into: output)
         }
         switch function {
         case .query:
             return supported.write(into: output)
         case .getNamespaceLabelSize:
-            return LabelSizeInfo(size: area.size).write(into: output)
+            return LabelSizeInfo(size: areaSize).write(into: output)
         case .getNamespaceLabelData:
-            guard let range = LabelDataRange(copying: arg3), range.isValid(areaSize: area.size) else {
+            guard let range = LabelDataRange(copying: arg3), range.isValid(areaSize: areaSize) else {
                 return DSMStatus.invalidInput.write(into: output)
             }
             let data = LabelResult.dataOffset
             do {
-                try area.read(at: range.offset, into: UnsafeMutableRawBufferPointer(rebasing: output[data..<data + Int(range.length)]))
+                // In place: the device is not copied.
+                try devices[index]!.labelArea!.read(at: range.offset, into: UnsafeMutableRawBufferPointer(rebasing: output[data..<data + Int(range.length)]))
             } catch {
                 return DSMStatus.hardwareError.write(into: output)
             }
             return LabelResult.writeHeader(dataLength: Int(range.length), into: output)
         case .setNamespaceLabelData:
-            guard let range = LabelDataRange(copying: arg3), range.isValid(areaSize: area.size),
+            guard let range = LabelDataRange(copying: arg3), range.isValid(areaSize: areaSize),
                   arg3.count - LabelDataRange.size >= Int(range.length) else {
                 return DSMStatus.invalidInput.write(into: output)
             }
@@ -136,7 +158,7 @@ public struct DSMHandler<Storage: LabelStorage> {
             let result: DSMStatus = data.withUnsafeBytes { src in
                 do {
                     // In place: a value-typed label area is not copied.
-                    try devices[Int(header.handle)]!.labelArea!.write(at: range.offset, from: UnsafeRawBufferPointer(rebasing: src[0..<length]))
+                    try devices[index]!.labelArea!.write(at: range.offset, from: UnsafeRawBufferPointer(rebasing: src[0..<length]))
                     return .success
                 } catch {
                     return .hardwareError
