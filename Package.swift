@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     ],
     targets: [
         // C libraries, found with pkg-config. Only HostPmem imports these.
@@ -64,6 +65,7 @@ let package = Package(
             dependencies: [
                 "GuestMemory", "HostPmem", "VpmemCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ]),
         // The guest config file (TOML, like an xl.cfg): load, validate into GuestMemory's
         // GuestConfig, save atomically. Kept apart so GuestMemory (and the benchmarks that link
@@ -117,6 +119,7 @@ let package = Package(
             dependencies: [
                 "DeviceModel", "GuestMemory", "HostPmem", "VpmemCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
                 "VpmemTestSupport",
             ]),
         .testTarget(
