@@ -34,6 +34,8 @@ let package = Package(
             name: "CNdctl", path: "CModules/CNdctl", pkgConfig: "libndctl",
             providers: [.apt(["libndctl-dev", "libdaxctl-dev"])]),
 
+        // Cache prefetch hints (one header of static inline functions) for the steering delivery.
+        .target(name: "CPrefetch"),
         // Shared vocabulary: byte sizes, JSON output helpers.
         .target(name: "VpmemCore"),
         // Host side of persistent memory: libpmem mappings, libndctl inventory, backing locks.
@@ -63,7 +65,7 @@ let package = Package(
         .target(
             name: "DeviceModel",
             dependencies: [
-                "GuestMemory", "HostPmem", "VpmemCore",
+                "GuestMemory", "HostPmem", "VpmemCore", "CPrefetch",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ]),

@@ -129,7 +129,7 @@ struct SteerCommand: AsyncParsableCommand {
                     let n = Int(min(UInt64(batch), total - done))
                     let start = clock.now
                     stream.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
-                    for i in 0..<n { _ = try engine.handle(buffer[i]) }
+                    try engine.handle(UnsafeBufferPointer(rebasing: buffer[0..<n]))
                     elapsed += clock.now - start
                     done += UInt64(n)
                     progress.update(done)

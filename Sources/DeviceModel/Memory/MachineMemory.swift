@@ -8,7 +8,7 @@ import HostPmem
 ///
 /// Invariants: `backings` is sorted by first mfn and the backings' frame runs are disjoint; a
 /// pmem backing's frames lie inside its mapping (`offset + frames * 4096 <= length`).
-/// `ramRuns[0..<ramRunCount]` are the RAM backings' (first mfn, frames, bytes), in the same
+/// `ram.runs[0..<ram.count]` are the RAM backings' (first mfn, frames, bytes), in the same
 /// order: the delivery path finds a RAM frame's bytes there with no reference counting
 /// (`ramBytes(of:)`), a compare per run. Backings change only while no access is performed
 /// (not thread-safe against accesses, like the p2m).
@@ -45,23 +45,32 @@ public final class MachineMemory {
         @usableFromInline let base: UnsafeMutableRawPointer
     }
 
-    @usableFromInline private(set) var ramRuns: UnsafeMutablePointer<RAMRun>
-    @usableFromInline private(set) var ramRunCount = 0
+    /// The RAM runs and their count, behind a `let` pointer: the access path reads them with
+    /// plain loads (a `var` of the class would be read under a dynamic exclusivity check).
+    @usableFromInline struct RAMTable {
+        @usableFromInline var runs: UnsafeMutablePointer<RAMRun>
+        @usableFromInline var count: Int
+    }
+
+    @usableFromInline let ram: UnsafeMutablePointer<RAMTable>
 
     public init() {
-        ramRuns = .allocate(capacity: 1)
+        ram = .allocate(capacity: 1)
+        ram.initialize(to: RAMTable(runs: .allocate(capacity: 1), count: 0))
     }
 
     deinit {
-        ramRuns.deallocate()
+        ram.pointee.runs.deallocate()
+        ram.deallocate()
     }
 
     /// The bytes of RAM frame `mfn`, or nil when no RAM backing holds it (pmem, or nothing).
     @inlinable @inline(__always)
     public func ramBytes(of mfn: Mfn) -> UnsafeMutableRawPointer? {
+        let table = ram.pointee
         var i = 0
-        while i < ramRunCount {
-            let r = ramRuns[i]
+        while i < table.count {
+            let r = table.runs[i]
             let k = mfn.raw &- r.first
             if k < r.frames { return r.base + Int(truncatingIfNeeded: k &<< PageOrder.frameShift) }
             i &+= 1
@@ -75,12 +84,12 @@ public final class MachineMemory {
             if case let .ram(s) = b { return s }
             return nil
         }
-        ramRuns.deallocate()
-        ramRuns = .allocate(capacity: max(stores.count, 1))
+        ram.pointee.runs.deallocate()
+        let runs = UnsafeMutablePointer<RAMRun>.allocate(capacity: max(stores.count, 1))
         for (i, s) in stores.enumerated() {
-            (ramRuns + i).initialize(to: RAMRun(first: s.firstMfn.raw, frames: s.frames, base: s.base))
+            (runs + i).initialize(to: RAMRun(first: s.firstMfn.raw, frames: s.frames, base: s.base))
         }
-        ramRunCount = stores.count
+        ram.pointee = RAMTable(runs: runs, count: stores.count)
     }
 
     /// Adds modelled RAM for `frames` machine frames from `firstMfn` and returns it.

@@ -7,11 +7,20 @@ import GuestMemory
 /// pages of them), not with the accesses.
 public final class RegisterFileDevice: EmulatedDevice {
     public let name: String
-    public private(set) var reads: UInt64 = 0
-    public private(set) var writes: UInt64 = 0
     let space = RegisterSpace()
+    /// Reads and writes taken, behind a `let` pointer (no exclusivity check per access).
+    let tally: UnsafeMutablePointer<(reads: UInt64, writes: UInt64)>
 
-    public init(name: String) { self.name = name }
+    public init(name: String) {
+        self.name = name
+        tally = .allocate(capacity: 1)
+        tally.initialize(to: (0, 0))
+    }
+
+    deinit { tally.deallocate() }
+
+    public var reads: UInt64 { tally.pointee.reads }
+    public var writes: UInt64 { tally.pointee.writes }
 
     /// The value of the `size`-byte register at `address` of ioreq type `type`.
     public func register(_ type: IoreqType, _ address: UInt64, size: Int = 8) -> UInt64 {
@@ -30,11 +39,11 @@ public final class RegisterFileDevice: EmulatedDevice {
     func deliver(_ ioreq: Ioreq) -> UInt64 {
         let key = Self.key(ioreq.type, ioreq.address)
         if ioreq.direction == .write {
-            writes &+= 1
+            tally.pointee.writes &+= 1
             space.store(key, size: Int(truncatingIfNeeded: ioreq.size), ioreq.data)
             return 0
         }
-        reads &+= 1
+        tally.pointee.reads &+= 1
         return space.load(key, size: Int(truncatingIfNeeded: ioreq.size))
     }
 
@@ -51,13 +60,21 @@ public final class RegisterFileDevice: EmulatedDevice {
 /// does. BAR registers and VGA ports are a register file.
 public final class GTTShadowDevice: EmulatedDevice {
     public let name = "xengt vgpu"
-    /// Page-table entries the shadow has taken in.
-    public private(set) var shadowUpdates: UInt64 = 0
-    /// A running digest of the shadowed entries (so the work cannot be skipped, and runs compare).
-    public private(set) var shadowDigest: UInt64 = 0
     public let registers = RegisterFileDevice(name: "xengt registers")
+    /// The shadow's tally, behind a `let` pointer (no exclusivity check per access).
+    let shadow: UnsafeMutablePointer<(updates: UInt64, digest: UInt64)>
 
-    public init() {}
+    public init() {
+        shadow = .allocate(capacity: 1)
+        shadow.initialize(to: (0, 0))
+    }
+
+    deinit { shadow.deallocate() }
+
+    /// Page-table entries the shadow has taken in.
+    public var shadowUpdates: UInt64 { shadow.pointee.updates }
+    /// A running digest of the shadowed entries (so the work cannot be skipped, and runs compare).
+    public var shadowDigest: UInt64 { shadow.pointee.digest }
 
     public func handle(_ ioreq: Ioreq, guestMemory: GuestMemoryAccess) throws -> UInt64 {
         try deliver(ioreq, guestMemory: guestMemory)
@@ -72,8 +89,8 @@ public final class GTTShadowDevice: EmulatedDevice {
             // A read claimed by type (read flag): the entry as the guest wrote it.
             guard ioreq.direction == .write else { return try guestMemory.load(ioreq.address, size: size) }
             try guestMemory.store(ioreq.address, size: size, ioreq.data)
-            shadowUpdates &+= 1
-            shadowDigest = (shadowDigest ^ ioreq.data) &* 0x100_0000_01B3
+            shadow.pointee.updates &+= 1
+            shadow.pointee.digest = (shadow.pointee.digest ^ ioreq.data) &* 0x100_0000_01B3
             return 0
         default:
             return registers.deliver(ioreq)
