@@ -25,6 +25,8 @@ protocol RangeSetUnderTest: ~Copyable {
 
 extension RangeSet: RangeSetUnderTest {
     func expectInternalsAgree(with model: NaiveRangeSet) {
+        let broken = invariantViolations()
+        #expect(broken.isEmpty, "RangeSet invariants: \(broken.prefix(5).joined(separator: "; "))")
         expectDirectoryAgreesWithIndex(self, model)
         expectPointTableAgrees(self, model)
     }
