@@ -1,4 +1,5 @@
 @testable import GuestMemory
+import Testing
 
 /// What the property tests need from a rangeset; both RangeSet and the Xen-style baseline have it.
 protocol RangeSetUnderTest: ~Copyable {
