@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     ],
     targets: [
         // C libraries, found with pkg-config. Only HostPmem imports these.
@@ -33,6 +34,8 @@ let package = Package(
             name: "CNdctl", path: "CModules/CNdctl", pkgConfig: "libndctl",
             providers: [.apt(["libndctl-dev", "libdaxctl-dev"])]),
 
+        // Cache prefetch hints (one header of static inline functions) for the steering delivery.
+        .target(name: "CPrefetch"),
         // Shared vocabulary: byte sizes, JSON output helpers.
         .target(name: "VpmemCore"),
         // Host side of persistent memory: libpmem mappings, libndctl inventory, backing locks.
@@ -62,8 +65,9 @@ let package = Package(
         .target(
             name: "DeviceModel",
             dependencies: [
-                "GuestMemory", "HostPmem", "VpmemCore",
+                "GuestMemory", "HostPmem", "VpmemCore", "CPrefetch",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ]),
         // The guest config file (TOML, like an xl.cfg): load, validate into GuestMemory's
         // GuestConfig, save atomically. Kept apart so GuestMemory (and the benchmarks that link
@@ -117,6 +121,7 @@ let package = Package(
             dependencies: [
                 "DeviceModel", "GuestMemory", "HostPmem", "VpmemCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
                 "VpmemTestSupport",
             ]),
         .testTarget(

@@ -48,6 +48,13 @@ let package = Package(
             dependencies: vpmemLibraries + ["CGate", "BenchFixtures", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Gate",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        // Steering on many vCPUs (issue 18): decisions a second at 1 and 2 threads with and
+        // without a writer, against rwlock_t-per-set baselines, in one run.
+        .executableTarget(
+            name: "vpmem-steering-concurrency",
+            dependencies: vpmemLibraries,
+            path: "Sources/SteeringConcurrency",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     ] + suites.map { name in
         .executableTarget(
             name: name,

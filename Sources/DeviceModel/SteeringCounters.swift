@@ -61,12 +61,15 @@ extension SteeringEngine {
     /// The counters since creation or the last `resetCounters()`.
     public var counters: SteeringCounters {
         var d: [DecisionCounter: UInt64] = [:]
-        for c in DecisionCounter.allCases { d[c] = decisionCounts[c.rawValue] }
+        for c in DecisionCounter.allCases { d[c] = decisionCounts[c.rawValue] + vcpus.reduce(0) { $0 + $1.decisionCounts[c.rawValue] } }
         var s: [IoreqServerID: [ServerCounter: UInt64]] = [:]
         for i in 0..<hot.pointee.activeCount {
             let id = Int(active[i])
             var per: [ServerCounter: UInt64] = [:]
-            for c in ServerCounter.allCases { per[c] = serverCounts[id * ServerCounter.caseCount + c.rawValue] }
+            for c in ServerCounter.allCases {
+                let i = id * ServerCounter.caseCount + c.rawValue
+                per[c] = serverCounts[i] + vcpus.reduce(0) { $0 + $1.serverCounts[i] }
+            }
             s[IoreqServerID(UInt16(id))] = per
         }
         return SteeringCounters(decisions: d, servers: s)
@@ -75,5 +78,9 @@ extension SteeringEngine {
     public func resetCounters() {
         decisionCounts.update(repeating: 0, count: DecisionCounter.caseCount)
         serverCounts.update(repeating: 0, count: SteeringEngine.maxServers * ServerCounter.caseCount)
+        for v in vcpus {
+            v.decisionCounts.update(repeating: 0, count: DecisionCounter.caseCount)
+            v.serverCounts.update(repeating: 0, count: SteeringEngine.maxServers * ServerCounter.caseCount)
+        }
     }
 }

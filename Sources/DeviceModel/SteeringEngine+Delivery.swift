@@ -1,3 +1,4 @@
+import CPrefetch
 import GuestMemory
 
 extension SteeringEngine {
@@ -9,6 +10,7 @@ extension SteeringEngine {
     /// The vNVDIMM _DSM transport, for example: `register(dsm, server: s, kind: .port, first: 0x0a18, last: 0x0a1b)`.
     public func register(_ device: any EmulatedDevice, server id: IoreqServerID, kind: IoRangeKind,
                          first: UInt64, last: UInt64) throws(SteeringError) {
+        defer { publish() }
         let slot = try existing(id)
         try checkRange(kind, first, last)
         if let other = records[slot].unsafelyUnwrapped.devices.first(where: { $0.kind == kind && $0.first <= last && first <= $0.last }) {
@@ -16,17 +18,20 @@ extension SteeringEngine {
         }
         try change(slot: slot, kind: kind, first: first, last: last, adding: true)
         records[slot]!.devices.append(DeviceRegistration(device: device, kind: kind, first: first, last: last))
+        unpublished = true
     }
 
     /// Registers `device` as the handler of every ioreq the server receives that no registered
     /// range matches: type-claimed and wp_mem accesses, default-server traffic, ranges mapped
     /// with `mapRange`. One per server.
     public func registerCatchAll(_ device: any EmulatedDevice, server id: IoreqServerID) throws(SteeringError) {
+        defer { publish() }
         let slot = try existing(id)
         if let other = records[slot].unsafelyUnwrapped.catchAll {
             throw .catchAllExists(domain, id, device: other.name)
         }
         records[slot]!.catchAll = device
+        unpublished = true
     }
 
     /// Removes every registration of `device` with the server and unmaps its ranges. All or
@@ -35,6 +40,7 @@ extension SteeringEngine {
     /// allowance) the ranges already unmapped are mapped again, the device stays registered,
     /// and the refusal is thrown.
     public func unregister(_ device: any EmulatedDevice, server id: IoreqServerID) throws(SteeringError) {
+        defer { publish() }
         let slot = try existing(id)
         var rec = records[slot].unsafelyUnwrapped
         let mine = rec.devices.filter { $0.device === device }
@@ -65,25 +71,7 @@ extension SteeringEngine {
         rec.devices.removeAll { $0.device === device }
         if rec.catchAll === device { rec.catchAll = nil }
         records[slot] = rec
-    }
-
-    /// The device that handles `ioreq` on its server.
-    func device(for ioreq: Ioreq) -> (any EmulatedDevice)? {
-        guard let rec = records[Int(ioreq.server.raw)] else { return nil }
-        let kind: IoRangeKind?
-        let value: UInt64
-        switch ioreq.route {
-        case let .rangeset(k):
-            kind = k
-            value = k == .wpMem ? ioreq.address >> PageOrder.frameShift : (k == .pciConfig ? ioreq.address >> 32 : ioreq.address)
-        case .typeClaim, .defaultServer:
-            kind = nil
-            value = 0
-        }
-        if let kind, let r = rec.devices.first(where: { $0.kind == kind && $0.first <= value && value <= $0.last }) {
-            return r.device
-        }
-        return rec.catchAll
+        unpublished = true
     }
 
     // MARK: Performing an access
@@ -92,42 +80,126 @@ extension SteeringEngine {
     /// backing memory (pmem writes are durable on return), an emulated one is delivered to its
     /// server's device model, a fault is returned as the result. Throws only when the backing
     /// memory or a device model fails.
+    ///
+    /// The path is the decision, then for RAM one add into the flat mapping of guest RAM, and
+    /// for an emulated access the published view's route (a binary search over the kind's
+    /// registrations, else the server's catch-all) and a direct call into the built-in device
+    /// models (the vGPU's shadow, the register file); no reference counting, no allocation.
     public func handle(_ access: GuestAccess) throws(SteeringError) -> AccessResult {
-        let decision = steer(access)
+        let v = view
+        let decision = Self.decide(access, v, p2m)
+        count(decision, access)
+        return try Self.perform(access, decision, v, memory)
+    }
+
+    /// `handle` for each of `accesses` in order, each result into `results` (when given, at
+    /// least as long): a vCPU's run of exits. While it carries out access i it asks the cache
+    /// for the guest RAM access i + 8 will touch, so the batch's cache misses overlap instead of
+    /// following one another (guest RAM is gigabytes touched at random: each access is a miss).
+    /// Throws at the first failure; the accesses before it are done.
+    public func handle(_ accesses: UnsafeBufferPointer<GuestAccess>,
+                       into results: UnsafeMutableBufferPointer<AccessResult>? = nil) throws(SteeringError) {
+        let v = view
+        let n = accesses.count
+        let ahead = 8
+        for i in 0..<min(ahead, n) { prefetch(accesses[i]) }
+        for i in 0..<n {
+            if i &+ ahead < n { prefetch(accesses[i &+ ahead]) }
+            let access = accesses[i]
+            let decision = Self.decide(access, v, p2m)
+            count(decision, access)
+            let r = try Self.perform(access, decision, v, memory)
+            if let results { results[i] = r }
+        }
+    }
+
+    /// Asks the cache for the guest RAM byte a memory access will touch (nothing for others).
+    @inline(__always)
+    func prefetch(_ access: GuestAccess) {
+        guard access.space == .memory, let t = p2m.translate(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)),
+              let mfn = t.mfn, let page = memory.machine.ramBytes(of: mfn) else { return }
+        vpmem_prefetch_write(page + Int(truncatingIfNeeded: access.address & (PageOrder.frameBytes &- 1)))
+    }
+
+    /// Carries out `access` as `decision` says, through view `v`.
+    @inline(__always)
+    static func perform(_ access: GuestAccess, _ decision: SteeringDecision, _ v: UnsafeMutablePointer<SteeringView>,
+                        _ memory: GuestMemoryAccess) throws(SteeringError) -> AccessResult {
         switch decision {
         case let .direct(mfn, _):
-            let offset = Int(access.address & (PageOrder.frameBytes - 1))
-            let n = Int(access.size)
-            if access.direction == .write {
-                var v = access.data.littleEndian
-                do {
-                    try withUnsafeBytes(of: &v) { (raw) throws(MachineMemoryError) in
-                        try memory.machine.write(mfn, offset: offset, from: UnsafeRawBufferPointer(rebasing: raw[0..<n]))
-                    }
-                } catch { throw .machineMemory(error) }
-                return .completed(data: 0)
-            }
-            var v: UInt64 = 0
-            do {
-                try withUnsafeMutableBytes(of: &v) { (raw) throws(MachineMemoryError) in
-                    try memory.machine.read(mfn, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<n]))
+            let size = Int(truncatingIfNeeded: access.size)
+            if let page = memory.machine.ramBytes(of: mfn) {
+                let p = page + Int(truncatingIfNeeded: access.address & (PageOrder.frameBytes &- 1))
+                if access.direction == .write {
+                    GuestMemoryAccess.store(p, size: size, access.data)
+                    return .completed(data: 0)
                 }
-            } catch { throw .machineMemory(error) }
-            return .completed(data: UInt64(littleEndian: v))
+                return .completed(data: GuestMemoryAccess.load(p, size: size))
+            }
+            return try directOnBacking(access, mfn, memory)
         case let .emulate(server, route):
             let ioreq = Ioreq(access, server: server, route: route)
-            let mask: UInt64 = access.size == 8 ? .max : (1 << (UInt64(access.size) * 8)) - 1
-            guard let device = device(for: ioreq) else {
+            let mask: UInt64 = access.size == 8 ? .max : (1 &<< (UInt64(access.size) &* 8)) &- 1
+            let kind: Int?
+            let value: UInt64
+            switch route {
+            case let .rangeset(k):
+                kind = Int(truncatingIfNeeded: k.rawValue)
+                value = k == .wpMem ? access.address &>> PageOrder.frameShift : (k == .pciConfig ? access.address &>> 32 : access.address)
+            case .typeClaim, .defaultServer:
+                kind = nil
+                value = 0
+            }
+            guard let handler = v.pointee.handler(server: Int(truncatingIfNeeded: server.raw), kind: kind, value: value) else {
                 return .unhandled(server: server, data: access.direction == .read ? mask : 0)
             }
             let data: UInt64
-            do { data = try device.handle(ioreq, guestMemory: memory) } catch {
-                throw .deviceFailed(device: device.name, ioreq: ioreq, reason: "\(error)")
+            switch handler {
+            case let .gttShadow(d):
+                do { data = try d._withUnsafeGuaranteedRef { g throws(GuestMemoryFault) in try g.deliver(ioreq, guestMemory: memory) } } catch {
+                    throw .deviceFailed(device: d.takeUnretainedValue().name, ioreq: ioreq, reason: "\(error)")
+                }
+            case let .registerFile(d):
+                data = d._withUnsafeGuaranteedRef { $0.deliver(ioreq) }
+            case let .device(i):
+                data = try deliver(ioreq, to: v.pointee.devices[i], memory)
             }
             return .completed(data: access.direction == .read ? data & mask : 0)
         case let .fault(f):
             if case .writeDiscarded = f { return .discarded }
             return .fault(f)
         }
+    }
+
+    /// A device model outside DeviceModel, through the protocol.
+    @inline(never)
+    static func deliver(_ ioreq: Ioreq, to device: any EmulatedDevice, _ memory: GuestMemoryAccess) throws(SteeringError) -> UInt64 {
+        do { return try device.handle(ioreq, guestMemory: memory) } catch {
+            throw .deviceFailed(device: device.name, ioreq: ioreq, reason: "\(error)")
+        }
+    }
+
+    /// A direct access to memory that is not RAM (pmem): through the backing, with its checks
+    /// and its durability.
+    @inline(never)
+    static func directOnBacking(_ access: GuestAccess, _ mfn: Mfn, _ memory: GuestMemoryAccess) throws(SteeringError) -> AccessResult {
+        let offset = Int(access.address & (PageOrder.frameBytes - 1))
+        let n = Int(access.size)
+        if access.direction == .write {
+            var v = access.data.littleEndian
+            do {
+                try withUnsafeBytes(of: &v) { (raw) throws(MachineMemoryError) in
+                    try memory.machine.write(mfn, offset: offset, from: UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+                }
+            } catch { throw .machineMemory(error) }
+            return .completed(data: 0)
+        }
+        var v: UInt64 = 0
+        do {
+            try withUnsafeMutableBytes(of: &v) { (raw) throws(MachineMemoryError) in
+                try memory.machine.read(mfn, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<n]))
+            }
+        } catch { throw .machineMemory(error) }
+        return .completed(data: UInt64(littleEndian: v))
     }
 }

@@ -23,6 +23,7 @@ extension SteeringEngine {
     /// Creates a server in the lowest free slot and returns its id. With `isDefault`, it
     /// receives every port, MMIO and PCI-config access no server claims (one per guest).
     public func createServer(name: String, isDefault: Bool = false) throws(SteeringError) -> IoreqServerID {
+        defer { publish() }
         if isDefault, hot.pointee.defaultServer >= 0 {
             throw .defaultServerExists(domain, existing: IoreqServerID(UInt16(hot.pointee.defaultServer)))
         }
@@ -31,6 +32,7 @@ extension SteeringEngine {
             throw .serverSlotsFull(domain, maximum: Self.maxServers)
         }
         records[slot] = ServerRecord(name: name, isDefault: isDefault, devices: [], catchAll: nil)
+        unpublished = true
         // Keep `active` ascending.
         var n = hot.pointee.activeCount
         var i = n
@@ -49,16 +51,17 @@ extension SteeringEngine {
     /// Destroys a server: its ranges are freed (and credited to the allowance), its claim of
     /// the ioreq_server type released, its devices unregistered.
     public func destroyServer(_ id: IoreqServerID) throws(SteeringError) {
+        defer { publish() }
         let slot = try existing(id)
         var freed = 0
         for k in 0..<Self.kinds {
             let i = slot * Self.kinds + k
             freed += rangeSets[i].bytesAllocated
-            (rangeSets + i).deinitialize(count: 1)
-            (rangeSets + i).initialize(to: Self.emptySet(domain: domain, slot: i, wpMemLimit: wpMemLimit))
+            replaceSet(i, with: Self.emptySet(domain: domain, slot: i, wpMemLimit: wpMemLimit))
         }
         account.charged -= UInt64(freed)
         records[slot] = nil
+        unpublished = true
         let n = hot.pointee.activeCount
         var j = 0
         for i in 0..<n where Int(active[i]) != slot {
@@ -73,14 +76,33 @@ extension SteeringEngine {
         }
         if hot.pointee.defaultServer == slot { hot.pointee.defaultServer = -1 }
         serverCounts.advanced(by: slot * ServerCounter.caseCount).update(repeating: 0, count: ServerCounter.caseCount)
+        for v in vcpus {
+            v.serverCounts.advanced(by: slot * ServerCounter.caseCount).update(repeating: 0, count: ServerCounter.caseCount)
+        }
     }
 
-    /// Points `hot.newestSets` (its kind-0, port, set) and `hot.newestID` at the newest server
-    /// (invariant 2a).
+    /// Sets `hot.newestID` to the newest server (invariant 2a; each view points its own
+    /// `newestSets` at that server's sets).
     func refreshNewest() {
         let n = hot.pointee.activeCount
-        hot.pointee.newestSets = n == 0 ? nil : set(of: n - 1, .port)
+        hot.pointee.newestSets = nil
         hot.pointee.newestID = n == 0 ? 0 : active[n - 1]
+    }
+
+    /// Puts `set` in slot `i`: the old set is freed now if no view names it (a duplicate made
+    /// since the last publication), else with the views that do.
+    func replaceSet(_ i: Int, with set: consuming RangeSet) {
+        let bit: UInt32 = 1 << UInt32(i)
+        if duplicated & bit != 0 {
+            (rangeSets + i).deinitialize(count: 1)
+        } else {
+            let old = UnsafeMutablePointer<RangeSet>.allocate(capacity: 1)
+            old.moveInitialize(from: rangeSets + i, count: 1)
+            replaced.append(old)
+            duplicated |= bit
+        }
+        (rangeSets + i).initialize(to: set)
+        unpublished = true
     }
 
     /// The existing servers, ascending by id.
@@ -109,6 +131,14 @@ extension SteeringEngine {
         return rangeSets[slot * Self.kinds + Int(kind.rawValue)].ranges
     }
 
+    /// True when a server's set of `kind` holds all of `[first, last]` (the writer's state: the
+    /// last completed change).
+    public func holds(_ id: IoreqServerID, _ kind: IoRangeKind, first: UInt64, last: UInt64) throws(SteeringError) -> Bool {
+        let slot = try existing(id)
+        try checkRange(kind, first, last)
+        return rangeSets[slot * Self.kinds + Int(kind.rawValue)].contains(first...last)
+    }
+
     /// The limit of one of a server's sets: 256, or the admin's wp_mem limit.
     public func rangeLimit(_ kind: IoRangeKind) -> UInt64 {
         kind == .wpMem ? wpMemLimit : HostSteeringConfig.defaultRangeLimit
@@ -123,6 +153,7 @@ extension SteeringEngine {
     /// for wp_mem, HVMOP_IO_RANGE_WP_MEM with gfns). Fails, changing nothing and logging, when the
     /// set's limit or the guest's allowance would be exceeded.
     public func mapRange(_ id: IoreqServerID, _ kind: IoRangeKind, first: UInt64, last: UInt64) throws(SteeringError) {
+        defer { publish() }
         let slot = try existing(id)
         try checkRange(kind, first, last)
         try change(slot: slot, kind: kind, first: first, last: last, adding: true)
@@ -130,6 +161,7 @@ extension SteeringEngine {
 
     /// Removes `[first, last]`, which must be wholly mapped, from a server's set of `kind`.
     public func unmapRange(_ id: IoreqServerID, _ kind: IoRangeKind, first: UInt64, last: UInt64) throws(SteeringError) {
+        defer { publish() }
         let slot = try existing(id)
         try checkRange(kind, first, last)
         guard rangeSets[slot * Self.kinds + Int(kind.rawValue)].contains(first...last) else {
@@ -161,7 +193,7 @@ extension SteeringEngine {
     /// may also need the side buffer of wide blocks, which the set forecasts before the change
     /// is made. Removes may free memory, which is credited.
     func change(slot: Int, kind: IoRangeKind, first: UInt64, last: UInt64, adding: Bool) throws(SteeringError) {
-        let set = rangeSets + (slot * Self.kinds + Int(kind.rawValue))
+        let set = writableSet(slot * Self.kinds + Int(kind.rawValue))
         let id = IoreqServerID(UInt16(slot))
         let before = set.pointee.bytesAllocated
         let grows: Bool
@@ -232,8 +264,8 @@ extension SteeringEngine {
     /// Gives set (slot, kind) back `capacity` slots if a remove shrank it below that, charging
     /// the bytes: for undoing a change, so the set ends with exactly the memory it had.
     func restoreCapacity(slot: Int, kind: IoRangeKind, _ capacity: Int) {
-        let set = rangeSets + (slot * Self.kinds + Int(kind.rawValue))
-        guard set.pointee.memory.capacity < capacity else { return }
+        guard rangeSets[slot * Self.kinds + Int(kind.rawValue)].memory.capacity < capacity else { return }
+        let set = writableSet(slot * Self.kinds + Int(kind.rawValue))
         let before = set.pointee.bytesAllocated
         set.pointee.restoreSlots(capacity)
         account.charged += UInt64(set.pointee.bytesAllocated - before)
@@ -252,6 +284,7 @@ extension SteeringEngine {
 
     /// Sets every wp_mem set's limit (the admin's path, through `SteeringHost`). All or nothing.
     func setWpMemLimit(_ value: UInt64) throws(SteeringError) {
+        defer { publish() }
         let maximum = HostSteeringConfig.maximumWpMemRanges(ramFrames: ramFrames)
         guard value <= maximum else {
             logger.warning("wp_mem limit refused: above maximum", metadata: [
@@ -274,5 +307,6 @@ extension SteeringEngine {
             try? rangeSets[slot * Self.kinds + Int(IoRangeKind.wpMem.rawValue)].setLimit(value)
         }
         wpMemLimit = value
+        unpublished = true
     }
 }

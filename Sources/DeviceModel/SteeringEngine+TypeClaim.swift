@@ -22,6 +22,7 @@ extension SteeringEngine {
     /// that type go to it. One claimant at a time: while any server holds the claim, another
     /// claim (by any server, as in Xen) fails with `.claimBusy`.
     public func claimIoreqServerType(_ id: IoreqServerID, flags: IoreqClaimFlags) throws(SteeringError) {
+        defer { publish() }
         let slot = try existing(id)
         guard !flags.isEmpty, flags.rawValue & ~(IoreqClaimFlags.read.rawValue | IoreqClaimFlags.write.rawValue) == 0 else {
             throw .emptyClaimFlags(domain, id)
@@ -35,15 +36,18 @@ extension SteeringEngine {
         }
         hot.pointee.claimant = slot
         hot.pointee.claimFlags = flags.rawValue
+        unpublished = true
     }
 
     /// The claimant releases the type. Pages keep their `ioreq_server` type and behave as RAM
     /// until a server claims it again (the behaviour reverts, not the types).
     public func releaseIoreqServerType(_ id: IoreqServerID) throws(SteeringError) {
+        defer { publish() }
         let slot = try existing(id)
         guard hot.pointee.claimant == slot else { throw .notClaimant(domain, id, holder: claimant?.server) }
         hot.pointee.claimant = -1
         hot.pointee.claimFlags = 0
+        unpublished = true
     }
 
     /// The server claiming the `ioreq_server` type, and for which directions.

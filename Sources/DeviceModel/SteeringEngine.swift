@@ -1,3 +1,4 @@
+import Atomics
 import GuestMemory
 import Logging
 
@@ -20,26 +21,34 @@ import Logging
 // fault(noServer). "First" is in descending server id, as Xen's FOR_EACH_IOREQ_SERVER walks its
 // server array (and as the 2016 code walked its list, newest server first).
 //
-// Invariants:
+// Invariants (of the writer's state; every published view is a copy of it, SteeringView.swift):
 //  1. `rangeSets` holds maxServers * 4 initialised RangeSets; set (id, kind) is at
 //     id * 4 + kind.rawValue. A slot without a server holds four empty sets (no heap memory).
 //  2. `active[0..<hot.activeCount]` are the ids of the existing servers, ascending; `records[id]`
 //     is non-nil exactly for those ids.
-//  2a. hot.newestSets is nil when no server exists, else the first set of the newest server,
-//     `rangeSets + active[activeCount - 1] * 4`, and hot.newestID that server's id: the walk's
-//     first step is one load.
+//  2a. In a view, hot.newestSets is nil when no server exists, else the first set of the newest
+//     server in that view, and hot.newestID that server's id: the walk's first step is one load.
 //  3. hot.claimant is -1 or an existing server's id, and hot.claimFlags is non-zero exactly when
 //     it is not -1; hot.defaultServer is -1 or an existing server's id.
 //  4. account.charged equals the sum of bytesAllocated over all 32 sets, and never exceeds
 //     account.allowance (checked before a set grows its slots, and against the set's forecast
 //     of its bytes before any add or remove: see `change`).
 //  5. Every wp_mem set's limit equals wpMemLimit; every other set's limit is 256.
-//  6. A method that throws has changed none of the above.
+//  6. A method that throws has changed none of the above, and publishes nothing new.
+//  7. `published` names a view of the state as it was after the last completed change. A set
+//     whose buffers a published (or retired, not yet freed) view names is never written: a
+//     change writes a duplicate (`writableSet`), and the original is freed with the views.
 //
-// Why unsafe buffers: the decision reads the hot state, the active ids and the sets through
-// `let` pointers of a final class, so each read is a plain load: no exclusivity check, no
-// retain/release, no bounds check, no copy of a RangeSet (which is ~Copyable and is borrowed in
-// place). Not thread-safe: serialise changes with the decision, as Xen's ioreq server lock does.
+// Concurrency: the decision reads only the published view, loaded once (an acquire load, a plain
+// load on x86), so any number of vCPUs (`makeVCPU`) may decide while one writer changes servers,
+// ranges, claims and devices (changes are serialised by the caller, as Xen's ioreq server lock
+// does). A lookup never blocks and sees a whole change or none of it. The p2m and machine memory
+// are not published: change them only while no vCPU steers. `decide`, `steer` and `handle` on the
+// engine itself are for the thread that makes the changes (tests, the CLI's single vCPU).
+//
+// Why unsafe buffers: the decision reads the view, the active ids and the sets through pointers,
+// so each read is a plain load: no exclusivity check, no retain/release, no bounds check, no copy
+// of a RangeSet (which is ~Copyable and is borrowed in place).
 
 /// One guest's ioreq servers, their rangesets and type claim, and the steering decision.
 /// Created by `SteeringHost.createGuest`; the host admin's settings (wp_mem limit, range
@@ -57,17 +66,29 @@ public final class SteeringEngine {
     /// Frames of guest RAM, as the admin declared at creation (bounds the wp_mem limit).
     public let ramFrames: UInt64
 
-    @usableFromInline let rangeSets: UnsafeMutablePointer<RangeSet>
-    @usableFromInline let hot: UnsafeMutablePointer<HotState>
-    @usableFromInline let active: UnsafeMutablePointer<UInt16>
+    /// The current view: what every decision reads (invariant 7).
+    @usableFromInline let published: UnsafeAtomic<UnsafeMutablePointer<SteeringView>>
     @usableFromInline let decisionCounts: UnsafeMutablePointer<UInt64>
     @usableFromInline let serverCounts: UnsafeMutablePointer<UInt64>
 
+    // The writer's state.
+    let rangeSets: UnsafeMutablePointer<RangeSet>
+    let hot: UnsafeMutablePointer<HotState>
+    let active: UnsafeMutablePointer<UInt16>
     var records: [ServerRecord?]
     var account: RangeMemoryAccount
     /// The limit of every wp_mem set of this guest.
     public internal(set) var wpMemLimit: UInt64
     var quotes: [Int: Int] = [:]
+    let reclamation = SteeringReclamation()
+    /// Sets duplicated since the last publication (bit per slot), and the originals they
+    /// replace, freed with the view that names them.
+    var duplicated: UInt32 = 0
+    var replaced: [UnsafeMutablePointer<RangeSet>] = []
+    /// The writer's state differs from the published view.
+    var unpublished = false
+    /// The vCPUs made with `makeVCPU`, for the counters.
+    var vcpus: [SteeringVCPU] = []
 
     @usableFromInline struct HotState {
         /// The four sets of the newest server (the highest id), or nil (invariant 2a).
@@ -121,9 +142,16 @@ public final class SteeringEngine {
         decisionCounts.initialize(repeating: 0, count: DecisionCounter.caseCount)
         serverCounts = .allocate(capacity: Self.maxServers * ServerCounter.caseCount)
         serverCounts.initialize(repeating: 0, count: Self.maxServers * ServerCounter.caseCount)
+        published = .create(SteeringView.make(hot: hot.pointee, active: active, sets: rangeSets, records: records))
     }
 
     deinit {
+        SteeringView.free(published.load(ordering: .sequentiallyConsistent))
+        published.destroy()
+        for old in replaced {
+            old.deinitialize(count: 1)
+            old.deallocate()
+        }
         rangeSets.deinitialize(count: Self.maxServers * Self.kinds)
         rangeSets.deallocate()
         hot.deallocate()
@@ -131,6 +159,47 @@ public final class SteeringEngine {
         decisionCounts.deallocate()
         serverCounts.deallocate()
     }
+
+    // MARK: Publication (the writer side)
+
+    /// Set `slot` of the writer's state, safe to write: on its first write since the last
+    /// publication it is replaced by a duplicate, and the original, which published views name,
+    /// is kept until they are freed (invariant 7).
+    func writableSet(_ slot: Int) -> UnsafeMutablePointer<RangeSet> {
+        let set = rangeSets + slot
+        if duplicated & (1 << UInt32(slot)) == 0 {
+            let old = UnsafeMutablePointer<RangeSet>.allocate(capacity: 1)
+            old.moveInitialize(from: set, count: 1)
+            set.initialize(to: old.pointee.duplicate())
+            replaced.append(old)
+            duplicated |= 1 << UInt32(slot)
+        }
+        unpublished = true
+        return set
+    }
+
+    /// Publishes the writer's state as the new view, if it changed, and retires the old view with
+    /// the sets only it names. Every public change ends here.
+    func publish() {
+        guard unpublished else { return }
+        let view = SteeringView.make(hot: hot.pointee, active: active, sets: rangeSets, records: records)
+        let old = published.exchange(view, ordering: .sequentiallyConsistent)
+        let sets = replaced
+        replaced = []
+        duplicated = 0
+        unpublished = false
+        reclamation.retire {
+            SteeringView.free(old)
+            for s in sets {
+                s.deinitialize(count: 1)
+                s.deallocate()
+            }
+        }
+    }
+
+    /// The current view (for the writer side's reads and the engine's own decisions).
+    @inlinable @inline(__always)
+    var view: UnsafeMutablePointer<SteeringView> { published.load(ordering: .acquiring) }
 
     /// The empty set of slot `i` (server i / 4, kind i % 4). Limits are in range, so it cannot throw.
     static func emptySet(domain: DomainID, slot i: Int, wpMemLimit: UInt64) -> RangeSet {
@@ -147,19 +216,25 @@ public final class SteeringEngine {
     /// nothing (counters included): see `steer(_:)` and `handle(_:)`.
     @inlinable @inline(__always)
     public func decide(_ access: GuestAccess) -> SteeringDecision {
+        Self.decide(access, view, p2m)
+    }
+
+    /// The decision against view `v` (what `SteeringVCPU.decide` calls too).
+    @inlinable @inline(__always)
+    static func decide(_ access: GuestAccess, _ v: UnsafeMutablePointer<SteeringView>, _ p2m: P2M) -> SteeringDecision {
         switch access.space {
         case .memory:
-            return decideMemory(access)
+            return decideMemory(access, v, p2m)
         case .port:
-            return select(.port, first: access.address, last: access.lastByte, space: .port)
+            return select(.port, first: access.address, last: access.lastByte, space: .port, v)
         case .pciConfig:
             let sbdf = access.address &>> 32
-            return select(.pciConfig, first: sbdf, last: sbdf, space: .pciConfig)
+            return select(.pciConfig, first: sbdf, last: sbdf, space: .pciConfig, v)
         }
     }
 
     @inlinable @inline(__always)
-    func decideMemory(_ access: GuestAccess) -> SteeringDecision {
+    static func decideMemory(_ access: GuestAccess, _ v: UnsafeMutablePointer<SteeringView>, _ p2m: P2M) -> SteeringDecision {
         let gfn = Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)
         guard let t = p2m.translate(gfn) else { return .fault(.unmapped(gfn: gfn)) }
         // The direction's raw value is its P2MAccess bit number (read 0, write 1).
@@ -171,11 +246,11 @@ public final class SteeringEngine {
         // are Xen's, which are sparse) and switch.
         if t.isType(.ramRW) { return .direct(mfn: t.mfn.unsafelyUnwrapped, type: .ramRW) }
         if t.isType(.ioreqServer) {
-            let h = hot.pointee
+            let h = v.pointee.hot
             if h.claimant >= 0 && h.claimFlags & (1 &<< access.direction.rawValue) != 0 {
                 return .emulate(server: IoreqServerID(UInt16(truncatingIfNeeded: h.claimant)), route: .typeClaim)
             }
-            if access.direction == .write, let s = lookup(.wpMem, point: gfn.raw) {
+            if access.direction == .write, let s = lookup(.wpMem, point: gfn.raw, v) {
                 return .emulate(server: s, route: .rangeset(.wpMem))
             }
             return .direct(mfn: t.mfn.unsafelyUnwrapped, type: .ioreqServer)
@@ -183,7 +258,7 @@ public final class SteeringEngine {
         let type = t.type
         switch type {
         case .mmioDM:
-            return select(.mmio, first: access.address, last: access.lastByte, space: .memory)
+            return select(.mmio, first: access.address, last: access.lastByte, space: .memory, v)
         case .ramRO, .grantMapRO:
             if access.direction == .write { return .fault(.writeDiscarded(gfn: gfn, type: type)) }
             return .direct(mfn: t.mfn.unsafelyUnwrapped, type: type)
@@ -196,9 +271,10 @@ public final class SteeringEngine {
 
     /// The server whose `kind` set holds [first, last], else the default server, else a fault.
     @inlinable @inline(__always)
-    func select(_ kind: IoRangeKind, first: UInt64, last: UInt64, space: AccessSpace) -> SteeringDecision {
-        if let s = lookup(kind, first: first, last: last) { return .emulate(server: s, route: .rangeset(kind)) }
-        let d = hot.pointee.defaultServer
+    static func select(_ kind: IoRangeKind, first: UInt64, last: UInt64, space: AccessSpace,
+                       _ v: UnsafeMutablePointer<SteeringView>) -> SteeringDecision {
+        if let s = lookup(kind, first: first, last: last, v) { return .emulate(server: s, route: .rangeset(kind)) }
+        let d = v.pointee.hot.defaultServer
         if d >= 0 { return .emulate(server: IoreqServerID(UInt16(truncatingIfNeeded: d)), route: .defaultServer) }
         return .fault(.noServer(space: space))
     }
@@ -206,20 +282,20 @@ public final class SteeringEngine {
     /// The highest-id server whose `kind` set holds all of [first, last] (Xen's
     /// rangeset_contains_range).
     @inlinable @inline(__always)
-    func lookup(_ kind: IoRangeKind, first: UInt64, last: UInt64) -> IoreqServerID? {
+    static func lookup(_ kind: IoRangeKind, first: UInt64, last: UInt64, _ v: UnsafeMutablePointer<SteeringView>) -> IoreqServerID? {
         let range = ClosedRange(uncheckedBounds: (lower: first, upper: last))
-        guard let newest = hot.pointee.newestSets else { return nil }
+        guard let newest = v.pointee.hot.newestSets else { return nil }
         if (newest + Int(truncatingIfNeeded: kind.rawValue)).pointee.contains(range) {
-            return IoreqServerID(hot.pointee.newestID)
+            return IoreqServerID(v.pointee.hot.newestID)
         }
-        return lookupBelow(kind, range)
+        return lookupBelow(kind, range, v)
     }
 
     /// `lookup` for one value (a wp_mem gfn). `RangeSet.contains` takes a one-value range to
     /// the point query, and with both bounds the same value here that test folds away.
     @inlinable @inline(__always)
-    func lookup(_ kind: IoRangeKind, point: UInt64) -> IoreqServerID? {
-        lookup(kind, first: point, last: point)
+    static func lookup(_ kind: IoRangeKind, point: UInt64, _ v: UnsafeMutablePointer<SteeringView>) -> IoreqServerID? {
+        lookup(kind, first: point, last: point, v)
     }
 
     // The walk goes from the highest id down (Xen's order), and its first step, the newest
@@ -227,19 +303,17 @@ public final class SteeringEngine {
     // device's BARs), that is the whole walk, and the code carries no loop state across the
     // set's cold calls (so the set's fields stay in registers). The rest of the walk is a call.
 
-    /// The `kind` set of the server at `active[i]`, in place.
-    @inlinable @inline(__always)
-    func set(of i: Int, _ kind: IoRangeKind) -> UnsafeMutablePointer<RangeSet> {
-        rangeSets + (Int(truncatingIfNeeded: active[i]) &* SteeringEngine.kinds &+ Int(truncatingIfNeeded: kind.rawValue))
-    }
-
     /// The highest-id server below the newest whose `kind` set holds all of `range`.
     @usableFromInline @inline(never)
-    func lookupBelow(_ kind: IoRangeKind, _ range: ClosedRange<UInt64>) -> IoreqServerID? {
-        var i = hot.pointee.activeCount &- 1
+    static func lookupBelow(_ kind: IoRangeKind, _ range: ClosedRange<UInt64>, _ v: UnsafeMutablePointer<SteeringView>) -> IoreqServerID? {
+        let view = v.pointee
+        var i = view.hot.activeCount &- 1
         while i > 0 {
             i &-= 1
-            if set(of: i, kind).pointee.contains(range) { return IoreqServerID(active[i]) }
+            let id = view.active[i]
+            if view.set(Int(truncatingIfNeeded: id), Int(truncatingIfNeeded: kind.rawValue)).pointee.contains(range) {
+                return IoreqServerID(id)
+            }
         }
         return nil
     }
@@ -254,6 +328,12 @@ public final class SteeringEngine {
 
     @inlinable @inline(__always)
     func count(_ d: SteeringDecision, _ access: GuestAccess) {
+        Self.count(d, access, decisionCounts, serverCounts)
+    }
+
+    @inlinable @inline(__always)
+    static func count(_ d: SteeringDecision, _ access: GuestAccess, _ decisionCounts: UnsafeMutablePointer<UInt64>,
+                      _ serverCounts: UnsafeMutablePointer<UInt64>) {
         decisionCounts[d.counter.rawValue] &+= 1
         if case let .emulate(server, route) = d {
             let base = Int(truncatingIfNeeded: server.raw) &* ServerCounter.caseCount

@@ -33,6 +33,12 @@ struct SteerCommand: AsyncParsableCommand {
                 and within the guest's allowance; runs beyond either are left unprotected, as XenGT \
                 re-shadows them). The run changes nothing on disk. A config that is no guest of the \
                 host runs on a private, throw-away host with the default allowance. \
+                With one vCPU (the default) every access is carried out end to end, and the time per \
+                access covers generating it, the decision, the delivery to memory or a device model and \
+                the model's work. With --vcpus N (or --changes-per-second), N threads steer at once \
+                (decision and counters, each its own stream of accesses, --accesses split between \
+                them) while a device-model thread maps and unmaps the vGPU's page-table runs in its \
+                wp_mem set at --changes-per-second (default 1000; 0 as fast as it can). \
                 Example: vpmem steer hole-3g --host DIR --workload xengt --pages 8192 --fragmentation 0.5 --accesses 10M
                 """)
 
@@ -53,6 +59,10 @@ struct SteerCommand: AsyncParsableCommand {
         var wpMemLimit: String?
         @Option(help: "Seed of the workload (the same seed gives the same accesses).", transform: parseUInt64)
         var seed: UInt64 = 1
+        @Option(help: "vCPU threads steering at once (1 to 64); above 1 a device-model thread changes wp_mem ranges meanwhile.")
+        var vcpus: Int = 1
+        @Option(name: .customLong("changes-per-second"), help: "wp_mem changes a second the device-model thread makes while the vCPUs steer (default 1000 with --vcpus above 1; 0: as fast as it can).")
+        var changesPerSecond: Double?
         @Flag(help: "Print JSON with stable snake_case keys instead of tables.")
         var json = false
 
@@ -64,6 +74,10 @@ struct SteerCommand: AsyncParsableCommand {
                 throw ValidationError("--mode \(Echo.quoted(mode)): use type or range")
             }
             let total = try parseCount(accesses, option: "--accesses")
+            guard (1...64).contains(vcpus) else { throw ValidationError("--vcpus \(vcpus): give 1 to 64") }
+            if let c = changesPerSecond, !(c >= 0 && c <= 1e7) {
+                throw ValidationError("--changes-per-second \(c): give 0 (as fast as possible) to 10000000")
+            }
             var limit: UInt64?
             if let text = wpMemLimit {
                 // The guest's maximum depends on its RAM: the steering host checks it.
@@ -107,24 +121,32 @@ struct SteerCommand: AsyncParsableCommand {
                 allowanceFrom: host.store == nil ? "default (private host)"
                     : host.config.allowances[target.name] != nil ? "[allowance] \(target.name)" : "guest_allowance")
 
-            let progress = ProgressBar(total: total, enabled: !json && isatty(STDOUT_FILENO) != 0 && total >= 2_000_000)
             let batch = 4096
             let buffer = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: batch)
             defer { buffer.deallocate() }
-            var done: UInt64 = 0
-            var elapsed = Duration.zero
             let clock = ContinuousClock()
-            while done < total {
-                let n = Int(min(UInt64(batch), total - done))
-                stream.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
-                let start = clock.now
-                for i in 0..<n { _ = try engine.handle(buffer[i]) }
-                elapsed += clock.now - start
-                done += UInt64(n)
-                progress.update(done)
+            var elapsed = Duration.zero
+            var concurrent: ConcurrentSteeringResult?
+            if vcpus > 1 || changesPerSecond != nil {
+                concurrent = try Self.steerConcurrently(scenario, vcpus: vcpus, total: total,
+                                                        changesPerSecond: changesPerSecond ?? 1000)
+            } else {
+                let progress = ProgressBar(total: total, enabled: !json && isatty(STDOUT_FILENO) != 0 && total >= 2_000_000)
+                var done: UInt64 = 0
+                // Generation is inside the timed loop: the cost per access is all of it.
+                while done < total {
+                    let n = Int(min(UInt64(batch), total - done))
+                    let start = clock.now
+                    stream.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
+                    try engine.handle(UnsafeBufferPointer(rebasing: buffer[0..<n]))
+                    elapsed += clock.now - start
+                    done += UInt64(n)
+                    progress.update(done)
+                }
+                progress.finish()
             }
-            progress.finish()
-            // The decision alone, on a fresh stream of the same accesses (counters untouched).
+            // The decision alone, on a fresh stream of the same accesses, generated beforehand
+            // (counters untouched).
             let decideCount = min(total, 1_000_000)
             var again = try scenario.stream()
             var decideElapsed = Duration.zero
@@ -138,14 +160,74 @@ struct SteerCommand: AsyncParsableCommand {
                 decideElapsed += clock.now - start
                 decided += UInt64(n)
             }
-            let report = SteerReport(scenario: scenario, context: context, accesses: total, elapsed: elapsed,
+            if let c = concurrent {
+                elapsed = .nanoseconds(Int64(c.seconds * 1e9))
+                sink ^= c.checksum
+            }
+            var report = SteerReport(scenario: scenario, context: context, accesses: total, elapsed: elapsed,
                                      decideAccesses: decideCount, decideElapsed: decideElapsed, checksum: sink)
+            report.vcpus = vcpus
+            if let c = concurrent {
+                report.concurrent = .init(vcpus: vcpus, decisionsPerVCPU: c.decisions, changes: c.changes,
+                                          refusedChanges: c.refusedChanges, changesPerSecond: c.changesPerSecond)
+            }
+            report.maxRSSBytes = Self.maxRSSBytes()
             if json {
                 print(try JSONOutput.encode(report))
             } else {
                 print(report.text, terminator: "")
             }
         }
+    }
+}
+
+extension SteerCommand.Run {
+    /// `--vcpus N`: N threads each steer their share of the accesses (their own stream, seeded
+    /// apart) on their own SteeringVCPU, quiescent between batches, while a device-model thread
+    /// toggles the vGPU's page-table runs in its wp_mem set.
+    static func steerConcurrently(_ scenario: SteeringScenario, vcpus: Int, total: UInt64,
+                                  changesPerSecond: Double) throws -> ConcurrentSteeringResult {
+        let engine = scenario.engine
+        var streams: [AccessStream] = []
+        for i in 0..<vcpus {
+            var s = try scenario.stream()
+            if i > 0 {
+                s = try AccessStream(mix: s.mix, targets: s.targets, seed: scenario.options.seed &+ 1 &+ UInt64(i) &* 0x9E37_79B9)
+            }
+            streams.append(s)
+        }
+        let handles = (0..<vcpus).map { _ in engine.makeVCPU() }
+        let vcpuHandles = handles
+        let vcpuStreams = streams
+        let share = total / UInt64(vcpus), extra = total % UInt64(vcpus)
+        let result = ConcurrentSteering.run(vcpus: vcpus, changesPerSecond: changesPerSecond,
+                                            change: changesPerSecond >= 0 ? scenario.wpMemChanger() : nil) { i in
+            let vcpu = vcpuHandles[i]
+            var stream = vcpuStreams[i]
+            let mine = share + (UInt64(i) < extra ? 1 : 0)
+            let batch = 4096
+            let buffer = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: batch)
+            defer { buffer.deallocate() }
+            var done: UInt64 = 0, sum: UInt64 = 0
+            while done < mine {
+                let n = Int(min(UInt64(batch), mine - done))
+                stream.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
+                for k in 0..<n { sum &+= UInt64(vcpu.steer(buffer[k]).counter.rawValue) }
+                vcpu.quiescent()
+                done += UInt64(n)
+            }
+            vcpu.offline()
+            return (done, sum)
+        }
+        engine.reclaim()
+        return result
+    }
+
+    /// The process's peak resident memory.
+    static func maxRSSBytes() -> UInt64 {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        return UInt64(max(usage.ru_maxrss, 0)) * 1024  // kilobytes on Linux
     }
 }
 
@@ -242,6 +324,24 @@ struct SteerReport: Encodable {
     var rangeMemoryCharged: UInt64
     var shadowUpdates: UInt64
     var checksum: UInt64
+    var vcpus = 1
+    /// With several vCPUs: what each steered and what the device-model thread changed.
+    struct Concurrent: Encodable {
+        var vcpus: Int
+        var decisionsPerVCPU: [UInt64]
+        var changes: UInt64
+        var refusedChanges: UInt64
+        var changesPerSecond: Double
+
+        enum CodingKeys: String, CodingKey {
+            case vcpus, changes
+            case decisionsPerVCPU = "decisions_per_vcpu"
+            case refusedChanges = "refused_changes"
+            case changesPerSecond = "changes_per_second"
+        }
+    }
+    var concurrent: Concurrent?
+    var maxRSSBytes: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
         case guest, host, domid, config, workload, mode, pages, fragmentation, seed, degradation, claimant, accesses, seconds
@@ -258,6 +358,8 @@ struct SteerReport: Encodable {
         case rangeMemoryAllowance = "range_memory_allowance"
         case rangeMemoryCharged = "range_memory_charged"
         case shadowUpdates = "shadow_updates"
+        case vcpus, concurrent
+        case maxRSSBytes = "max_rss_bytes"
     }
 
     init(scenario s: SteeringScenario, context: Context, accesses: UInt64, elapsed: Duration,
@@ -325,8 +427,17 @@ struct SteerReport: Encodable {
         }
         out += "\n\(accesses) accesses in \(String(format: "%.3f", seconds)) s: "
         out += "\(String(format: "%.2f", accessesPerSecond / 1e6))M accesses/s, "
-        out += "\(String(format: "%.1f", nanosecondsPerAccess)) ns each (decision and delivery); "
-        out += "decision alone \(String(format: "%.1f", decisionNanoseconds)) ns\n\n"
+        if let c = concurrent {
+            out += "\(c.vcpus) vCPUs steering (decision and counters) while a device-model thread made "
+            out += "\(c.changes) wp_mem changes (\(String(format: "%.0f", c.changesPerSecond))/s, \(c.refusedChanges) refused); "
+        } else {
+            out += "\(String(format: "%.1f", nanosecondsPerAccess)) ns each (generation, decision, delivery, device model); "
+        }
+        out += "decision alone \(String(format: "%.1f", decisionNanoseconds)) ns"
+        if concurrent == nil && decisionNanoseconds > 0 {
+            out += " (end to end \(String(format: "%.1f", nanosecondsPerAccess / decisionNanoseconds))x)"
+        }
+        out += "\npeak RSS \(ByteSize(bytes: maxRSSBytes))\n\n"
         out += "Decisions\n"
         var rows: [[String]] = []
         for c in DecisionCounter.allCases {

@@ -1,4 +1,5 @@
 @testable import GuestMemory
+import Testing
 
 /// What the property tests need from a rangeset; both RangeSet and the Xen-style baseline have it.
 protocol RangeSetUnderTest: ~Copyable {
@@ -25,6 +26,8 @@ protocol RangeSetUnderTest: ~Copyable {
 
 extension RangeSet: RangeSetUnderTest {
     func expectInternalsAgree(with model: NaiveRangeSet) {
+        let broken = invariantViolations()
+        #expect(broken.isEmpty, "RangeSet invariants: \(broken.prefix(5).joined(separator: "; "))")
         expectDirectoryAgreesWithIndex(self, model)
         expectPointTableAgrees(self, model)
     }

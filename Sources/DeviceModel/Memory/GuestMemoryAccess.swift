@@ -8,6 +8,8 @@ import GuestMemory
 //   write(_ gpa: Gpa, from: UnsafeRawBufferPointer) throws(GuestMemoryFault)
 //   read(_ gpa: Gpa, count: Int) throws(GuestMemoryFault) -> [UInt8]
 //   write(_ gpa: Gpa, _ bytes: [UInt8]) throws(GuestMemoryFault)
+//   load(_ gpa: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64       (one access, in one page)
+//   store(_ gpa: UInt64, size: Int, _ value: UInt64) throws(GuestMemoryFault)
 //
 // Rules:
 //  - Any length, any alignment: the range is walked page by page through the guest's p2m.
@@ -72,6 +74,65 @@ public final class GuestMemoryAccess {
             Result { () throws(GuestMemoryFault) in try write(gpa, from: buf) }
         }
         try result.get()
+    }
+
+    // MARK: One access (the delivery path)
+
+    /// The little-endian value of the `size` (1, 2, 4 or 8) bytes at `gpa`, which lie in one
+    /// page: what a device model reads when it emulates one guest access. RAM is read in place
+    /// (one p2m walk, no copy through buffers); pmem and faults take the general path.
+    @inlinable @inline(__always)
+    public func load(_ gpa: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64 {
+        if let p = ramBytes(gpa, write: false) { return Self.load(p, size: size) }
+        var v: UInt64 = 0
+        try withUnsafeMutableBytes(of: &v) { (raw) throws(GuestMemoryFault) in
+            try read(Gpa(gpa), into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<size]))
+        }
+        return UInt64(littleEndian: v)
+    }
+
+    /// Stores the low `size` (1, 2, 4 or 8) bytes of `value`, little-endian, at `gpa`, in one
+    /// page: how a device model commits one guest write it has emulated.
+    @inlinable @inline(__always)
+    public func store(_ gpa: UInt64, size: Int, _ value: UInt64) throws(GuestMemoryFault) {
+        if let p = ramBytes(gpa, write: true) { return Self.store(p, size: size, value) }
+        var v = value.littleEndian
+        try withUnsafeBytes(of: &v) { (raw) throws(GuestMemoryFault) in
+            try write(Gpa(gpa), from: UnsafeRawBufferPointer(rebasing: raw[0..<size]))
+        }
+    }
+
+    /// The bytes at `gpa` when its page is RAM the rules let a device model reach in this
+    /// direction; nil sends the access down the general path (which reports why, or reaches pmem).
+    @inlinable @inline(__always)
+    func ramBytes(_ gpa: UInt64, write: Bool) -> UnsafeMutableRawPointer? {
+        guard gpa <= IoRangeKind.mmio.maxValue,
+              let t = p2m.translate(Gfn(uncheckedRaw: gpa &>> PageOrder.frameShift)),
+              t.isType(.ramRW) || t.isType(.ioreqServer) || (!write && t.isType(.ramRO)),
+              let page = machine.ramBytes(of: t.mfn.unsafelyUnwrapped) else { return nil }
+        return page + Int(truncatingIfNeeded: gpa & (PageOrder.frameBytes &- 1))
+    }
+
+    /// Loads `size` bytes at `p`, little-endian, any alignment.
+    @inlinable @inline(__always)
+    static func load(_ p: UnsafeRawPointer, size: Int) -> UInt64 {
+        switch size {
+        case 8: return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+        case 4: return UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+        case 2: return UInt64(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self)))
+        default: return UInt64(p.load(as: UInt8.self))
+        }
+    }
+
+    /// Stores the low `size` bytes of `value` at `p`, little-endian, any alignment.
+    @inlinable @inline(__always)
+    static func store(_ p: UnsafeMutableRawPointer, size: Int, _ value: UInt64) {
+        switch size {
+        case 8: p.storeBytes(of: value.littleEndian, as: UInt64.self)
+        case 4: p.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
+        case 2: p.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
+        default: p.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+        }
     }
 
     // MARK: Internals

@@ -2,13 +2,16 @@ import GuestMemory
 import HostPmem
 
 /// The memory behind machine frames, as the model has it: modelled host RAM
-/// (`SparseFrameStore`, lazily allocated) and host pmem (`PmemMapping`, a file or device
+/// (`SparseFrameStore`, one flat mapping per run, backed where written) and host pmem (`PmemMapping`, a file or device
 /// mapped through libpmem). Direct guest accesses and device models' guest-memory accesses
 /// end here once the p2m has turned a gfn into an mfn.
 ///
 /// Invariants: `backings` is sorted by first mfn and the backings' frame runs are disjoint; a
-/// pmem backing's frames lie inside its mapping (`offset + frames * 4096 <= length`). Not a
-/// hot path of the steering decision: the lookup is a binary search over a handful of runs.
+/// pmem backing's frames lie inside its mapping (`offset + frames * 4096 <= length`).
+/// `ram.runs[0..<ram.count]` are the RAM backings' (first mfn, frames, bytes), in the same
+/// order: the delivery path finds a RAM frame's bytes there with no reference counting
+/// (`ramBytes(of:)`), a compare per run. Backings change only while no access is performed
+/// (not thread-safe against accesses, like the p2m).
 ///
 /// Writes to pmem go through `PmemMapping.write`, which makes them durable before returning
 /// (a cache flush on real pmem, msync otherwise), so they survive the process.
@@ -35,7 +38,59 @@ public final class MachineMemory {
 
     public private(set) var backings: [Backing] = []
 
-    public init() {}
+    /// One RAM backing as the access path reads it.
+    @usableFromInline struct RAMRun {
+        @usableFromInline let first: UInt64
+        @usableFromInline let frames: UInt64
+        @usableFromInline let base: UnsafeMutableRawPointer
+    }
+
+    /// The RAM runs and their count, behind a `let` pointer: the access path reads them with
+    /// plain loads (a `var` of the class would be read under a dynamic exclusivity check).
+    @usableFromInline struct RAMTable {
+        @usableFromInline var runs: UnsafeMutablePointer<RAMRun>
+        @usableFromInline var count: Int
+    }
+
+    @usableFromInline let ram: UnsafeMutablePointer<RAMTable>
+
+    public init() {
+        ram = .allocate(capacity: 1)
+        ram.initialize(to: RAMTable(runs: .allocate(capacity: 1), count: 0))
+    }
+
+    deinit {
+        ram.pointee.runs.deallocate()
+        ram.deallocate()
+    }
+
+    /// The bytes of RAM frame `mfn`, or nil when no RAM backing holds it (pmem, or nothing).
+    @inlinable @inline(__always)
+    public func ramBytes(of mfn: Mfn) -> UnsafeMutableRawPointer? {
+        let table = ram.pointee
+        var i = 0
+        while i < table.count {
+            let r = table.runs[i]
+            let k = mfn.raw &- r.first
+            if k < r.frames { return r.base + Int(truncatingIfNeeded: k &<< PageOrder.frameShift) }
+            i &+= 1
+        }
+        return nil
+    }
+
+    /// Rebuilds `ramRuns` from `backings` (after every change of the backings).
+    private func refreshRAMRuns() {
+        let stores = backings.compactMap { b -> SparseFrameStore? in
+            if case let .ram(s) = b { return s }
+            return nil
+        }
+        ram.pointee.runs.deallocate()
+        let runs = UnsafeMutablePointer<RAMRun>.allocate(capacity: max(stores.count, 1))
+        for (i, s) in stores.enumerated() {
+            (runs + i).initialize(to: RAMRun(first: s.firstMfn.raw, frames: s.frames, base: s.base))
+        }
+        ram.pointee = RAMTable(runs: runs, count: stores.count)
+    }
 
     /// Adds modelled RAM for `frames` machine frames from `firstMfn` and returns it.
     @discardableResult
@@ -68,6 +123,7 @@ public final class MachineMemory {
             return false
         }) else { return false }
         backings.remove(at: i)
+        refreshRAMRuns()
         return true
     }
 
@@ -80,6 +136,7 @@ public final class MachineMemory {
             return false
         }) else { return false }
         backings.remove(at: i)
+        refreshRAMRuns()
         return true
     }
 
@@ -93,6 +150,7 @@ public final class MachineMemory {
         }
         let i = backings.firstIndex { $0.firstMfn.raw > first } ?? backings.endIndex
         backings.insert(b, at: i)
+        refreshRAMRuns()
     }
 
     /// The backing holding `mfn`, or nil.
@@ -149,6 +207,8 @@ public enum MachineMemoryError: Error, CustomStringConvertible, Sendable {
     case pmemOffsetMisaligned(offset: UInt64)
     case pmemTooSmall(path: String, length: UInt64, offset: UInt64, frames: UInt64)
     case pmem(HostPmemError)
+    /// The host refused the address space for a RAM run (mmap failed with `errno`).
+    case hostMappingRefused(first: Mfn, frames: UInt64, errno: Int32)
 
     public var description: String {
         switch self {
@@ -168,6 +228,9 @@ public enum MachineMemoryError: Error, CustomStringConvertible, Sendable {
             return "machine memory: \(frames) frames from offset \(offset) do not fit in \(path) (\(length) bytes): use a larger backing or fewer frames"
         case let .pmem(e):
             return "machine memory: \(e)"
+        case let .hostMappingRefused(first, frames, e):
+            return "machine memory: the host refused \(frames) frames of address space for RAM from \(first) (mmap errno \(e)): "
+                + "give the guest less RAM, or allow overcommit (vm.overcommit_memory 0 or 1)"
         }
     }
 }

@@ -1,77 +1,82 @@
 import GuestMemory
 
-// SparseFrameStore: modelled host RAM for a run of machine frames, allocated on first write, so
-// a 16 GiB guest costs only the frames its workload writes.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// SparseFrameStore: modelled host RAM for a run of machine frames, as one flat anonymous
+// mapping of `frames` pages reserved without commitment (MAP_NORESERVE): the kernel backs a
+// page with memory the first time it is written and reads an untouched page as zeros. So a
+// 16 GiB guest costs only the pages its workload writes, each exactly its 4 KiB, and a frame's
+// bytes are at `base + (mfn - firstMfn) * 4096`: one add, no directory, no allocation on the
+// access path (the copy-free path `bytes(of:)` is what the steering delivery uses).
 //
 // Invariants:
-//  1. `directory` has `chunks = ceil(frames / 512)` slots; slot c is nil or a chunk of 512 page
-//     pointers, each nil or one 4 KiB page (zero-filled when allocated).
-//  2. A frame whose page pointer is nil reads as zeros; writing it allocates the page.
-//  3. `pagesAllocated` counts the non-nil page pointers; pages are freed only in `deinit`.
-//  4. Every public access is checked against [firstMfn, firstMfn + frames) and the 4 KiB page
+//  1. `base` maps `frames * 4096` bytes, readable and writable, for the store's lifetime.
+//  2. Every public access is checked against [firstMfn, firstMfn + frames) and the 4 KiB page
 //     before a byte moves.
+//  3. Pages are given back only in `deinit` (munmap).
 
-/// Machine frames of modelled host RAM, backed lazily.
+/// Machine frames of modelled host RAM, backed by the host kernel where written.
 public final class SparseFrameStore {
     public let firstMfn: Mfn
     public let frames: UInt64
-    public private(set) var pagesAllocated: Int = 0
+    /// The first frame's bytes; frame `firstMfn + i` is at `base + i * 4096`.
+    public let base: UnsafeMutableRawPointer
 
-    private static let framesPerChunk: UInt64 = 512
-    private let directory: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutableRawPointer?>?>
-    private let chunks: Int
-
-    /// Frames `[firstMfn, firstMfn + frames)`. Costs 8 bytes per 512 frames up front.
+    /// Frames `[firstMfn, firstMfn + frames)`. Reserves address space only: no memory is
+    /// committed until a page is written.
     public init(firstMfn: Mfn, frames: UInt64) throws(MachineMemoryError) {
         guard frames > 0 else { throw .emptyBacking(first: firstMfn) }
         do { _ = try firstMfn.advanced(by: frames - 1) } catch { throw .beyondFrameSpace(first: firstMfn, frames: frames) }
         guard frames <= 1 << 40 else { throw .beyondFrameSpace(first: firstMfn, frames: frames) }
+        let bytes = Int(frames) * Int(PageOrder.frameBytes)
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let p, p != MAP_FAILED else {
+            throw .hostMappingRefused(first: firstMfn, frames: frames, errno: errno)
+        }
         self.firstMfn = firstMfn
         self.frames = frames
-        chunks = Int((frames + Self.framesPerChunk - 1) / Self.framesPerChunk)
-        directory = .allocate(capacity: chunks)
-        directory.initialize(repeating: nil, count: chunks)
+        base = p
     }
 
     deinit {
-        for c in 0..<chunks {
-            guard let chunk = directory[c] else { continue }
-            for i in 0..<Int(Self.framesPerChunk) { chunk[i]?.deallocate() }
-            chunk.deallocate()
-        }
-        directory.deallocate()
+        munmap(base, Int(frames) * Int(PageOrder.frameBytes))
     }
 
-    /// Bytes of host memory the store holds: pages plus directory and chunks.
-    public var bytesAllocated: Int {
-        var n = chunks * 8 + pagesAllocated * Int(PageOrder.frameBytes)
-        for c in 0..<chunks where directory[c] != nil { n += Int(Self.framesPerChunk) * 8 }
-        return n
+    /// Pages the host has backed with memory (written, or read after the kernel chose to back
+    /// them): what the store costs. Asks the kernel (mincore), so it is for reports and tests.
+    public var pagesAllocated: Int {
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let length = Int(frames) * Int(PageOrder.frameBytes)
+        let pages = (length + pageSize - 1) / pageSize
+        var resident = 0
+        // In slices, so the vector stays small for a large store.
+        let slice = 1 << 20
+        var vector = [UInt8](repeating: 0, count: min(pages, slice))
+        var at = 0
+        while at < pages {
+            let n = min(slice, pages - at)
+            let r = vector.withUnsafeMutableBufferPointer { v in
+                mincore(base + at * pageSize, n * pageSize, v.baseAddress)
+            }
+            if r == 0 { for i in 0..<n where vector[i] & 1 != 0 { resident += 1 } }
+            at += n
+        }
+        return resident * pageSize / Int(PageOrder.frameBytes)
     }
 
-    public func contains(_ mfn: Mfn) -> Bool { mfn.raw >= firstMfn.raw && mfn.raw - firstMfn.raw < frames }
+    /// Bytes of host memory the store holds: its backed pages.
+    public var bytesAllocated: Int { pagesAllocated * Int(PageOrder.frameBytes) }
 
-    /// The page of `mfn`, or nil when it was never written (and `allocate` is false).
-    private func page(_ mfn: Mfn, allocate: Bool) -> UnsafeMutableRawPointer? {
-        let i = mfn.raw - firstMfn.raw
-        let c = Int(i / Self.framesPerChunk)
-        let slot = Int(i % Self.framesPerChunk)
-        var chunk = directory[c]
-        if chunk == nil {
-            guard allocate else { return nil }
-            let new = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: Int(Self.framesPerChunk))
-            new.initialize(repeating: nil, count: Int(Self.framesPerChunk))
-            directory[c] = new
-            chunk = new
-        }
-        let chunkPtr = chunk.unsafelyUnwrapped
-        if let p = chunkPtr[slot] { return p }
-        guard allocate else { return nil }
-        let p = UnsafeMutableRawPointer.allocate(byteCount: Int(PageOrder.frameBytes), alignment: Int(PageOrder.frameBytes))
-        p.initializeMemory(as: UInt8.self, repeating: 0, count: Int(PageOrder.frameBytes))
-        chunkPtr[slot] = p
-        pagesAllocated += 1
-        return p
+    @inlinable public func contains(_ mfn: Mfn) -> Bool { mfn.raw &- firstMfn.raw < frames }
+
+    /// The bytes of frame `mfn`, which must be in the store.
+    @inlinable @inline(__always)
+    public func bytes(of mfn: Mfn) -> UnsafeMutableRawPointer {
+        base + Int(truncatingIfNeeded: (mfn.raw &- firstMfn.raw) &<< PageOrder.frameShift)
     }
 
     private func check(_ mfn: Mfn, _ offset: Int, _ count: Int) throws(MachineMemoryError) {
@@ -85,17 +90,13 @@ public final class SparseFrameStore {
     public func read(_ mfn: Mfn, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(MachineMemoryError) {
         try check(mfn, offset, buffer.count)
         guard let dst = buffer.baseAddress, buffer.count > 0 else { return }
-        if let p = page(mfn, allocate: false) {
-            dst.copyMemory(from: p + offset, byteCount: buffer.count)
-        } else {
-            dst.initializeMemory(as: UInt8.self, repeating: 0, count: buffer.count)
-        }
+        dst.copyMemory(from: bytes(of: mfn) + offset, byteCount: buffer.count)
     }
 
-    /// Copies `bytes` to `offset` in frame `mfn`, allocating the page on first write.
-    public func write(_ mfn: Mfn, offset: Int, from bytes: UnsafeRawBufferPointer) throws(MachineMemoryError) {
-        try check(mfn, offset, bytes.count)
-        guard let src = bytes.baseAddress, bytes.count > 0 else { return }
-        page(mfn, allocate: true).unsafelyUnwrapped.advanced(by: offset).copyMemory(from: src, byteCount: bytes.count)
+    /// Copies `bytes` to `offset` in frame `mfn`.
+    public func write(_ mfn: Mfn, offset: Int, from source: UnsafeRawBufferPointer) throws(MachineMemoryError) {
+        try check(mfn, offset, source.count)
+        guard let src = source.baseAddress, source.count > 0 else { return }
+        (bytes(of: mfn) + offset).copyMemory(from: src, byteCount: source.count)
     }
 }

@@ -1,26 +1,56 @@
 import GuestMemory
 
 /// A device whose registers hold what was last written to them: what a device model does for
-/// registers with no side effect (QEMU's default for many BAR and port registers). Reads of a
-/// register never written return 0.
+/// registers with no side effect (QEMU's default for many BAR and port registers). Registers are
+/// bytes (a 4-byte write then a 1-byte read of its second byte returns that byte), one space per
+/// ioreq type; bytes never written read as 0. Memory grows with the registers touched (4 KiB
+/// pages of them), not with the accesses.
 public final class RegisterFileDevice: EmulatedDevice {
     public let name: String
-    public private(set) var registers: [UInt64: UInt64] = [:]
-    public private(set) var reads: UInt64 = 0
-    public private(set) var writes: UInt64 = 0
+    let space = RegisterSpace()
+    /// Reads and writes taken, behind a `let` pointer (no exclusivity check per access).
+    let tally: UnsafeMutablePointer<(reads: UInt64, writes: UInt64)>
 
-    public init(name: String) { self.name = name }
+    public init(name: String) {
+        self.name = name
+        tally = .allocate(capacity: 1)
+        tally.initialize(to: (0, 0))
+    }
+
+    deinit { tally.deallocate() }
+
+    public var reads: UInt64 { tally.pointee.reads }
+    public var writes: UInt64 { tally.pointee.writes }
+
+    /// The value of the `size`-byte register at `address` of ioreq type `type`.
+    public func register(_ type: IoreqType, _ address: UInt64, size: Int = 8) -> UInt64 {
+        space.load(Self.key(type, address), size: size)
+    }
+
+    /// Pages of registers written so far.
+    public var registerPages: Int { space.pages }
 
     public func handle(_ ioreq: Ioreq, guestMemory: GuestMemoryAccess) throws -> UInt64 {
-        // Registers of different spaces never collide: the ioreq type is in the top bits.
-        let key = ioreq.address ^ (UInt64(ioreq.type.rawValue) << 62)
+        deliver(ioreq)
+    }
+
+    /// `handle`, as the steering engine calls it (directly, on the delivery path).
+    @inline(__always)
+    func deliver(_ ioreq: Ioreq) -> UInt64 {
+        let key = Self.key(ioreq.type, ioreq.address)
         if ioreq.direction == .write {
-            writes &+= 1
-            registers[key] = ioreq.data
+            tally.pointee.writes &+= 1
+            space.store(key, size: Int(truncatingIfNeeded: ioreq.size), ioreq.data)
             return 0
         }
-        reads &+= 1
-        return registers[key] ?? 0
+        tally.pointee.reads &+= 1
+        return space.load(key, size: Int(truncatingIfNeeded: ioreq.size))
+    }
+
+    /// Registers of different spaces never collide: the ioreq type is above the 48 address bits.
+    @inline(__always)
+    static func key(_ type: IoreqType, _ address: UInt64) -> UInt64 {
+        UInt64(type.rawValue) &<< 48 | (address & 0xFFFF_FFFF_FFFF)
     }
 }
 
@@ -30,30 +60,40 @@ public final class RegisterFileDevice: EmulatedDevice {
 /// does. BAR registers and VGA ports are a register file.
 public final class GTTShadowDevice: EmulatedDevice {
     public let name = "xengt vgpu"
-    /// Page-table entries the shadow has taken in.
-    public private(set) var shadowUpdates: UInt64 = 0
-    /// A running digest of the shadowed entries (so the work cannot be skipped, and runs compare).
-    public private(set) var shadowDigest: UInt64 = 0
     public let registers = RegisterFileDevice(name: "xengt registers")
+    /// The shadow's tally, behind a `let` pointer (no exclusivity check per access).
+    let shadow: UnsafeMutablePointer<(updates: UInt64, digest: UInt64)>
 
-    public init() {}
+    public init() {
+        shadow = .allocate(capacity: 1)
+        shadow.initialize(to: (0, 0))
+    }
+
+    deinit { shadow.deallocate() }
+
+    /// Page-table entries the shadow has taken in.
+    public var shadowUpdates: UInt64 { shadow.pointee.updates }
+    /// A running digest of the shadowed entries (so the work cannot be skipped, and runs compare).
+    public var shadowDigest: UInt64 { shadow.pointee.digest }
 
     public func handle(_ ioreq: Ioreq, guestMemory: GuestMemoryAccess) throws -> UInt64 {
+        try deliver(ioreq, guestMemory: guestMemory)
+    }
+
+    /// `handle`, as the steering engine calls it (directly, on the delivery path).
+    @inline(__always)
+    func deliver(_ ioreq: Ioreq, guestMemory: GuestMemoryAccess) throws(GuestMemoryFault) -> UInt64 {
         switch ioreq.route {
         case .typeClaim, .rangeset(.wpMem):
-            guard ioreq.direction == .write else {
-                // A read claimed by type (read flag): the entry as the guest wrote it.
-                var v: UInt64 = 0
-                try withUnsafeMutableBytes(of: &v) { try guestMemory.read(Gpa(ioreq.address), into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<Int(ioreq.size)])) }
-                return UInt64(littleEndian: v)
-            }
-            var v = ioreq.data.littleEndian
-            try withUnsafeBytes(of: &v) { try guestMemory.write(Gpa(ioreq.address), from: UnsafeRawBufferPointer(rebasing: $0[0..<Int(ioreq.size)])) }
-            shadowUpdates &+= 1
-            shadowDigest = (shadowDigest ^ ioreq.data) &* 0x100_0000_01B3
+            let size = Int(truncatingIfNeeded: ioreq.size)
+            // A read claimed by type (read flag): the entry as the guest wrote it.
+            guard ioreq.direction == .write else { return try guestMemory.load(ioreq.address, size: size) }
+            try guestMemory.store(ioreq.address, size: size, ioreq.data)
+            shadow.pointee.updates &+= 1
+            shadow.pointee.digest = (shadow.pointee.digest ^ ioreq.data) &* 0x100_0000_01B3
             return 0
         default:
-            return try registers.handle(ioreq, guestMemory: guestMemory)
+            return registers.deliver(ioreq)
         }
     }
 }

@@ -178,6 +178,33 @@ public final class SteeringScenario {
     }
 }
 
+extension SteeringScenario {
+    /// The vGPU's device model re-shadowing page tables, for a writer thread: each call toggles
+    /// the next page-table run (cycling over them) in the vGPU's wp_mem set, unmapping it when
+    /// the set holds it and mapping it otherwise. Returns false when the change was refused (the
+    /// limit, the allowance). Call from one thread at a time (the engine's writer side).
+    public func wpMemChanger() -> @Sendable () -> Bool {
+        nonisolated(unsafe) let engine = self.engine
+        let gpu = self.gpu
+        let runs = targets.pageTables.runs
+        nonisolated(unsafe) var next = 0
+        return {
+            let r = runs[next]
+            next = next + 1 == runs.count ? 0 : next + 1
+            do {
+                if try engine.holds(gpu, .wpMem, first: r.first.raw, last: r.last.raw) {
+                    try engine.unmapRange(gpu, .wpMem, first: r.first.raw, last: r.last.raw)
+                } else {
+                    try engine.mapRange(gpu, .wpMem, first: r.first.raw, last: r.last.raw)
+                }
+                return true
+            } catch {
+                return false
+            }
+        }
+    }
+}
+
 public enum ScenarioError: Error, CustomStringConvertible {
     case guestMemory(GuestMemoryBuildError)
     case steering(SteeringError)

@@ -5,6 +5,7 @@ import NVDIMM
 
 /// Every kernel the gate can measure. Each hot path has its baseline beside it.
 let allKernels: [Kernel] = addressKernels + p2mKernels + nvdimmKernels + rangeSetKernels + steeringKernels + liveUpdateKernels
+    + steeringEndToEndKernels
 
 /// Random 32-bit frame deltas, fixed by the seed: kernels read them from memory so the
 /// optimizer cannot fold a loop into a closed form.

@@ -1,0 +1,1 @@
+// The header is the whole of CPrefetch: static inline functions Swift inlines.

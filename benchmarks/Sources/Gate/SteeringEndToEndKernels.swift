@@ -1,0 +1,43 @@
+import DeviceModel
+import GuestMemory
+import VpmemCore
+
+/// `vpmem steer`'s run as the user makes it (issue 18): hole-3g (16 GiB, a 3 GiB MMIO hole), the
+/// xengt workload, 8,192 page-table pages at fragmentation 0.5, range mode with a wp_mem limit of
+/// 8,192. The kernel generates each access and carries it out (`SteeringEngine.handle`: decision,
+/// counters, delivery, the device model, its write into guest RAM); the baseline decides the
+/// same accesses, generated beforehand.
+func endToEndScenario() -> SteeringScenario {
+    let config = GuestConfig(name: "hole-3g", memory: ByteSize(bytes: 16 << 30), mmioHole: ByteSize(bytes: 3 << 30))
+    let physmap = try! GuestPhysmap(config: config)
+    let options = ScenarioOptions(workload: .xengt, pageTablePages: 8192, fragmentation: 0.5, seed: 1, mode: .range)
+    return try! SteeringScenario(physmap: physmap, options: options, domain: try! DomainID(1), wpMemRangeLimit: 8192)
+}
+
+let steeringEndToEndKernels: [Kernel] = [
+    Kernel(name: "steer.end-to-end-xengt", summary: "generate and handle one xengt access (range mode, 8,192 pt pages)") {
+        let scenario = endToEndScenario()
+        var stream = try! scenario.stream()
+        let engine = scenario.engine
+        return { n in
+            var sum: UInt64 = 0
+            for _ in 0..<Int(n) {
+                if case let .completed(d) = try! engine.handle(stream.next()) { sum &+= d }
+            }
+            consume(sum)
+        }
+    },
+    Kernel(name: "steer.decide-xengt", summary: "SteeringEngine.decide of the same xengt accesses, generated beforehand") {
+        let scenario = endToEndScenario()
+        var stream = try! scenario.stream()
+        let accesses = (0..<4096).map { _ in stream.next() }
+        let engine = scenario.engine
+        return { n in
+            accesses.withUnsafeBufferPointer { a in
+                var sum: UInt64 = 0
+                for i in 0..<Int(n) { sum &+= UInt64(engine.decide(a[i & 4095]).counter.rawValue) }
+                consume(sum)
+            }
+        }
+    },
+]
