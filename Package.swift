@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "DeviceModel", targets: ["DeviceModel"]),
         .library(name: "HostMemory", targets: ["HostMemory"]),
         .library(name: "VpmemHost", targets: ["VpmemHost"]),
+        .library(name: "HotPathKernels", targets: ["HotPathKernels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        // Latency percentiles for `vpmem bench` (the histogram package-benchmark uses too).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.4"),
     ],
     targets: [
         // C libraries, found with pkg-config. Only HostPmem imports these.
@@ -86,12 +89,23 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
 
+        // The hot-path kernels and their baselines, one copy shared by `vpmem bench hotpaths`,
+        // benchmarks/'s suites and its callgrind gate. Unchecked in release like the suites, so
+        // a baseline's loop carries no overflow checks the hot path's library code would not.
+        .target(name: "CHotPathSink", path: "Sources/CHotPathSink"),
+        .target(
+            name: "HotPathKernels",
+            dependencies: ["CHotPathSink", "VpmemCore", "GuestMemory", "HostMemory", "NVDIMM", "DeviceModel"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+
         .executableTarget(
             name: "VpmemCLI",
             dependencies: [
                 "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "DeviceModel", "NVDIMM", "DomainModel", "HostMemory", "VpmemHost",
+                "HotPathKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
 
         // Test support: `checkProperty`, the property-test entry point every test target uses

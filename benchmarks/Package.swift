@@ -27,6 +27,7 @@ let vpmemLibraries: [Target.Dependency] = [
     .product(name: "DomainModel", package: "vpmem"),
     .product(name: "HostMemory", package: "vpmem"),
     .product(name: "VpmemHost", package: "vpmem"),
+    .product(name: "HotPathKernels", package: "vpmem"),
 ]
 
 let package = Package(
@@ -41,11 +42,11 @@ let package = Package(
         // The instruction-count gate (see Sources/Gate): callgrind counts a kernel's loop inside
         // vpmem_gate_measured, compared with a baseline kernel measured in the same run.
         .target(name: "CGate", path: "Sources/CGate"),
-        // Baselines shared by the suites and the gate (one copy of each floor).
-        .target(name: "BenchFixtures", path: "Sources/BenchFixtures", swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        // HostPmemBench's floor: PmemMapping.write's libpmem calls made straight from C.
+        .target(name: "CPmemDirect", path: "Sources/CPmemDirect", linkerSettings: [.linkedLibrary("pmem")]),
         .executableTarget(
             name: "vpmem-gate",
-            dependencies: vpmemLibraries + ["CGate", "BenchFixtures", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: vpmemLibraries + ["CGate", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Gate",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         // Steering on many vCPUs (issue 18): decisions a second at 1 and 2 threads with and
@@ -58,7 +59,8 @@ let package = Package(
     ] + suites.map { name in
         .executableTarget(
             name: name,
-            dependencies: vpmemLibraries + ["BenchFixtures", .product(name: "Benchmark", package: "benchmark")],
+            dependencies: vpmemLibraries + (name == "HostPmemBench" ? ["CPmemDirect"] : [])
+                + [.product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/\(name)",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

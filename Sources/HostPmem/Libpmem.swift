@@ -61,6 +61,24 @@ enum Libpmem {
         _ = pmem_memcpy(d, s, n, UInt32(PMEM_F_MEM_NODRAIN))
     }
 
+    /// pmem_memcpy with explicit PMEM_F_MEM_* flags (non-temporal or temporal stores, drain
+    /// or not), for the write methods `vpmem bench pmem` measures one by one.
+    @inline(__always) static func memcpy(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, flags: UInt32) {
+        _ = pmem_memcpy(d, s, n, flags)
+    }
+    static let flagNoDrain = UInt32(PMEM_F_MEM_NODRAIN)
+    static let flagNonTemporal = UInt32(PMEM_F_MEM_NONTEMPORAL)
+    static let flagTemporal = UInt32(PMEM_F_MEM_TEMPORAL)
+
+    /// Whether the platform has a hardware drain instruction (pmem_has_hw_drain).
+    static var hasHardwareDrain: Bool { pmem_has_hw_drain() != 0 }
+    /// Whether the platform flushes CPU caches on power loss, eADR (pmem_has_auto_flush: 1 yes,
+    /// 0 no, -1 could not tell).
+    static var autoFlush: Int32 { pmem_has_auto_flush() }
+
+    /// pmem_msync without the error mapping, for loops that check the result themselves.
+    @inline(__always) static func msyncStatus(_ p: UnsafeRawPointer, _ n: Int) -> Int32 { pmem_msync(p, n) }
+
     /// msync for mappings that are not pmem; libpmem rounds to pages.
     static func msync(_ p: UnsafeRawPointer, _ n: Int, path: String) throws(HostPmemError) {
         if pmem_msync(p, n) != 0 {

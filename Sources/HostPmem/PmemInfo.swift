@@ -13,9 +13,13 @@ public struct PmemInfo: Codable, Equatable, Sendable {
     public var locked: Bool
     /// That process's pid, when the lock tells it.
     public var lockHolderPid: Int32?
+    /// Whether a write is durable when it returns, by what, and set-ups that lose data.
+    public var durability: BackingDurability
+    /// The device, filesystem, namespace and NUMA node under the backing.
+    public var facts: BackingFacts
 
     enum CodingKeys: String, CodingKey {
-        case path, kind, size, allocated, persistence, locked
+        case path, kind, size, allocated, persistence, locked, durability, facts
         case isPmem = "is_pmem", lockHolderPid = "lock_holder_pid"
     }
 
@@ -30,10 +34,11 @@ public struct PmemInfo: Codable, Equatable, Sendable {
         let m = try Libpmem.mapFile(path)
         defer { Libpmem.unmap(m) }
         let isFile = st.type == .regular
+        let facts = BackingFacts.gather(path: path, isPmem: m.isPmem)
         return PmemInfo(
             path: path, kind: isFile ? .file : .devdax, size: UInt64(m.length),
             allocated: isFile ? UInt64(max(0, st.sizeAllocated)) : nil,
             isPmem: m.isPmem, persistence: m.isPmem ? .cacheFlush : .msync,
-            locked: locked, lockHolderPid: holder)
+            locked: locked, lockHolderPid: holder, durability: facts.durability, facts: facts)
     }
 }

@@ -47,6 +47,7 @@ struct PmemCommand: AsyncParsableCommand {
                 info.allocated.map { ByteSize(bytes: $0).humanReadable } ?? "-",
                 info.isPmem ? "yes" : "no", info.persistence.rawValue, holder,
             ]]))
+            printDurability(info.durability)
         }
     }
 
@@ -81,4 +82,10 @@ struct PmemCommand: AsyncParsableCommand {
             withExtendedLifetime(m) {}
         }
     }
+}
+
+/// Item 6 of `pmem info` and `bench pmem`: whether a write here is durable when it returns.
+func printDurability(_ d: BackingDurability) {
+    print("durable: \(d.durable ? "yes" : "NO"): \(d.explanation)")
+    for w in d.warnings { print("warning: \(w)") }
 }

@@ -28,6 +28,7 @@ struct Vpmem: AsyncParsableCommand {
             P2MCommand.self,
             SteerCommand.self,
             LiveUpdateCommand.self,
+            BenchCommand.self,
         ]
     )
 }

@@ -1,4 +1,4 @@
-import BenchFixtures
+import HotPathKernels
 import Benchmark
 import DomainModel
 import Foundation

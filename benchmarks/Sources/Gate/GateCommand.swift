@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HotPathKernels
 
 /// The performance gate: instruction counts (callgrind) of each hot path against its baseline
 /// measured in the same run, held to the ratios in gate.json. Instruction counts repeat exactly

@@ -1,5 +1,6 @@
 import CGate
 import Foundation
+import HotPathKernels
 
 /// Runs a kernel's loop inside `vpmem_gate_measured`, the one function callgrind collects in.
 func runMeasured(_ kernel: Kernel, iterations: Int64) {

@@ -10,7 +10,4 @@ typedef void (*vpmem_gate_body)(void *context, int64_t iterations);
 /// kernel's loop, without its setup.
 void vpmem_gate_measured(vpmem_gate_body body, void *context, int64_t iterations);
 
-
-/// An opaque use of a value, so the loop that computed it cannot be removed. One per loop.
-void vpmem_gate_sink(uint64_t value);
 #endif

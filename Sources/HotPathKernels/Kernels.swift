@@ -1,15 +1,14 @@
-import BenchFixtures
 import GuestMemory
 import HostMemory
 import NVDIMM
 
 /// Every kernel the gate can measure. Each hot path has its baseline beside it.
-let allKernels: [Kernel] = addressKernels + p2mKernels + nvdimmKernels + rangeSetKernels + steeringKernels + liveUpdateKernels
-    + steeringEndToEndKernels
+public let allKernels: [Kernel] = addressKernels + p2mKernels + nvdimmKernels + rangeSetKernels + steeringKernels + liveUpdateKernels
+    + lookupKernels + p2mBaselineKernels + steeringBaselineKernels + steeringEndToEndKernels
 
 /// Random 32-bit frame deltas, fixed by the seed: kernels read them from memory so the
 /// optimizer cannot fold a loop into a closed form.
-func deltas(_ count: Int, seed: UInt64) -> [UInt64] {
+public func deltas(_ count: Int, seed: UInt64) -> [UInt64] {
     var x = seed | 1
     return (0..<count).map { _ in x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x & 0xffff }
 }

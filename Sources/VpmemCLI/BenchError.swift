@@ -1,0 +1,36 @@
+/// Errors of `vpmem bench`, each naming the problem and the fix.
+enum BenchError: Error, CustomStringConvertible {
+    case unreadableBaseline(path: String, reason: String)
+    case cannotWrite(path: String, reason: String)
+    case kindMismatch(path: String, saved: String, running: String)
+    case badPercentage(String)
+    case badPlotFile(String)
+    case gnuplotMissing
+    case gnuplotFailed(status: Int32, output: String)
+    case backingTooSmall(size: UInt64, needed: UInt64)
+    case pathAndEmulated
+    case badThreads(Int)
+    case msyncFailed(path: String, errno: Int32)
+    case fioFailed(status: Int32, output: String)
+    case regressions(count: Int, threshold: String)
+
+    var description: String {
+        switch self {
+        case let .unreadableBaseline(p, r): return "\(p): \(r): give a file written by `vpmem bench ... --save FILE`"
+        case let .cannotWrite(p, r): return "cannot write \(p): \(r)"
+        case let .kindMismatch(p, saved, running):
+            return "\(p) holds a `bench \(saved)` baseline, but this is `bench \(running)`: compare like with like"
+        case .badPercentage(let s): return "'\(s)' is not a percentage: give e.g. 5% or 2.5"
+        case .badPlotFile(let s): return "--plot \(s): the file must end in .svg or .png"
+        case .gnuplotMissing: return "--plot needs gnuplot: run scripts/setup (apt-get install gnuplot-nox)"
+        case let .gnuplotFailed(s, o): return "gnuplot failed (status \(s)): \(o.suffix(400))"
+        case let .backingTooSmall(size, needed):
+            return "the backing has \(size) bytes; the sweep needs at least \(needed) (2 MiB per thread, twice over): use a bigger backing or fewer --threads"
+        case .pathAndEmulated: return "give a PATH or --emulated SIZE, not both"
+        case .badThreads(let n): return "--threads \(n): give 1 to 256"
+        case let .msyncFailed(p, e): return "msync of \(p) failed (errno \(e)): is the filesystem full or read-only?"
+        case let .fioFailed(s, o): return "fio failed (status \(s)): \(o.suffix(400))"
+        case let .regressions(n, t): return "\(n) figure\(n == 1 ? "" : "s") regressed by more than \(t)"
+        }
+    }
+}

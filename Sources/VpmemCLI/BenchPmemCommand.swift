@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import HostPmem
+import VpmemCore
+
+extension BenchCommand {
+    struct Pmem: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sweep a pmem backing: every libpmem write + persist method, reads, durable-store latency, against DRAM.",
+            discussion: """
+                PATH is a /dev/daxN.M device, a file (on an fsdax mount, or anywhere), or a directory \
+                to put a temporary file of --size in. Without PATH, --emulated SIZE makes a temporary \
+                emulated file (in --dir, else /dev/shm, else the temporary directory). Temporary files \
+                are removed at the end and on Ctrl-C. The run OVERWRITES the first part of an existing \
+                backing (2 MiB per thread and up): never point it at data you keep. Sizes 64 B to 2 MiB, \
+                sequential and random, on 1 to N threads; every figure beside the same copy DRAM to DRAM.
+                """)
+        @Argument(help: "A device-dax device, a file, or a directory for a temporary file.") var path: String?
+        @Option(help: "Make a temporary emulated pmem file of this size (default 256M; 8M with --quick).", transform: parseSize)
+        var emulated: ByteSize?
+        @Option(help: "Size of the temporary file when PATH is a directory (default 256M).", transform: parseSize) var size: ByteSize?
+        @Option(help: "Where --emulated puts its file.") var dir: String?
+        @Option(help: "Measure on 1, 2, 4 ... up to N threads.") var threads = 1
+        @Flag(name: .customLong("compare-fio"), help: "Run fio's libpmem engine on the same backing and sizes and print it beside vpmem.")
+        var compareFio = false
+        @OptionGroup var output: Output
+
+        func validate() throws {
+            guard (1...256).contains(threads) else { throw BenchError.badThreads(threads) }
+            if path != nil && emulated != nil { throw BenchError.pathAndEmulated }
+        }
+
+        func run() async throws {
+            let threadCounts = Array(Set(sequence(first: 1) { $0 * 2 <= threads ? $0 * 2 : nil } + [threads])).sorted()
+            let minimum = UInt64(PmemSweep.maxSize * 2 * threads)
+            let defaultSize = UInt64(output.quick ? 8 << 20 : 256 << 20)
+            var temporary: TemporaryBacking?
+            let mapping: PmemMapping
+            var isDirectory: ObjCBool = false
+            if let path, !(FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue) {
+                mapping = try PmemMapping.open(path: path)
+            } else {
+                let t = TemporaryBacking(directory: path ?? dir ?? TemporaryBacking.defaultDirectory)
+                temporary = t
+                let asked = (path == nil ? emulated : size)?.bytes
+                if let asked, asked < minimum {
+                    t.remove()
+                    throw BenchError.backingTooSmall(size: asked, needed: minimum)
+                }
+                let bytes = asked ?? max(defaultSize, minimum)
+                do { mapping = try PmemMapping.create(path: t.path, size: bytes) } catch {
+                    t.remove()
+                    throw error
+                }
+            }
+            defer { temporary?.remove() }
+            guard mapping.length >= minimum else { throw BenchError.backingTooSmall(size: mapping.length, needed: minimum) }
+
+            let facts = BackingFacts.gather(path: mapping.path, isPmem: mapping.isPmem)
+            let choice = LibpmemChoice.current()
+            let plan = PmemSweep.Plan(
+                sizes: output.quick ? PmemSweep.quickSizes : PmemSweep.fullSizes, threads: threadCounts,
+                methods: PmemWriteMethod.offered(isPmem: mapping.isPmem),
+                nanosecondsPerFigure: output.quick ? 2_000_000 : 100_000_000,
+                latencySamples: output.quick ? 2000 : 200_000)
+            let steps = threadCounts.count * 2 * plan.sizes.count * (plan.methods.count + 2) + 1
+            let progress = BenchProgress(total: steps)
+            let isPmem = mapping.isPmem, path = mapping.path
+            var regionBytes = 0
+            let swept = try mapping.withUnsafeMutableBytes(offset: 0, count: Int(mapping.length)) { buf -> [BenchReport.Figure] in
+                let sweep = try PmemSweep(pmem: buf.baseAddress!, length: buf.count, isPmem: isPmem, path: path, plan: plan)
+                defer { sweep.release() }
+                regionBytes = sweep.region
+                return try sweep.run(progress: progress.advance)
+            }
+            // A method is durable here only if the backing can be: nothing on tmpfs is.
+            let figures = try swept.get().map { f in
+                var f = f
+                if f.durable == true && !facts.durability.durable { f.durable = false }
+                return f
+            }
+            var report = BenchReport(kind: .pmem, host: .current(), backing: facts, libpmem: choice, quick: output.quick,
+                                     figures: figures)
+            if compareFio {
+                if let fio = which("fio") {
+                    let fioProgress = BenchProgress(total: plan.sizes.count * threadCounts.count * 3)
+                    do {
+                        report.fio = try BenchFio.compare(report: report, fio: fio, path: path, regionBytes: regionBytes,
+                                                          threshold: choice.nonTemporalThreshold, seconds: output.quick ? 0.1 : 1,
+                                                          forcePmem: !isPmem, progress: fioProgress.advance)
+                        if !isPmem {
+                            report.fioNote = "fio's libpmem engine refuses a backing that is not pmem: it ran with PMEM_IS_PMEM_FORCE=1, making the same flush-based calls (durable on neither)"
+                        }
+                    } catch {
+                        // The sweep is done and worth printing: fio's failure is reported, not fatal.
+                        report.fioSkipped = "\(error)"
+                    }
+                    fioProgress.finish()
+                } else {
+                    report.fioSkipped = "fio is not installed: apt-get install fio (its libpmem engine is built in)"
+                }
+            }
+            progress.finish()
+            withExtendedLifetime(mapping) {}
+            try BenchCommand.finish(report, output, text: { Self.text(report) }, plot: BenchPlot.pmemBandwidth)
+        }
+
+        static func text(_ r: BenchReport) -> String {
+            var lines: [String] = []
+            if r.host.build == "debug" { lines.append("note: a debug build: rebuild with `swift build -c release` for figures worth reading") }
+            if let b = r.backing {
+                lines.append("backing: \(b.path) (\(b.kind.rawValue)), \(b.isPmem ? "real pmem (pmem_is_pmem)" : "not pmem (pmem_is_pmem says no)")")
+                lines.append("device: \(b.device ?? "none")\(b.mount.map { ", \($0.fsType) on \($0.source) at \($0.mountPoint)\($0.dax ? ", dax" : "")" } ?? "")"
+                             + "\(b.namespace.map { ", namespace \($0)" } ?? "")")
+                lines.append("NUMA node: \(b.numaNode.map(String.init) ?? "unknown") (\(b.numaSource))")
+            }
+            if let c = r.libpmem {
+                lines.append("libpmem: flush \(c.flush), copy \(c.copy) (non-temporal from \(c.nonTemporalThreshold) B), "
+                             + "hardware drain \(c.hardwareDrain ? "yes" : "no"), eADR \(c.autoFlush.map { $0 ? "yes" : "no" } ?? "unknown")")
+                lines.append("PMEM_IS_PMEM_FORCE: \(c.pmemIsPmemForce ?? "not set")\(c.overrides.isEmpty ? "" : "; set: " + c.overrides.joined(separator: " "))")
+            }
+            if let d = r.backing?.durability {
+                lines.append("durable: \(d.durable ? "yes" : "NO"): \(d.explanation)")
+                for w in d.warnings { lines.append("warning: \(w)") }
+            }
+            let bandwidth = r.figures.filter { $0.group == "write" || $0.group == "read" }
+            let threads = Array(Set(bandwidth.compactMap(\.threads))).sorted()
+            let columns = BenchPlot.uniq(bandwidth.map { $0.group == "read" ? "read" : $0.method ?? "?" })
+            for t in threads {
+                for pattern in ["seq", "rand"] {
+                    let rows = bandwidth.filter { $0.threads == t && $0.pattern == pattern }
+                    let sizes = Array(Set(rows.compactMap(\.size))).sorted()
+                    lines.append("")
+                    lines.append("\(pattern == "seq" ? "sequential" : "random"), \(t) thread\(t == 1 ? "" : "s"): GB/s (x DRAM memcpy of the same size)")
+                    lines.append(table(["SIZE", "DRAM COPY"] + columns, sizes.map { s in
+                        let at = rows.filter { $0.size == s }
+                        let dram = at.first { $0.group == "write" }?.baselineValue ?? 0
+                        return [sizeLabel(s), fmt(dram, 2)] + columns.map { c in
+                            at.first { ($0.group == "read" ? "read" : $0.method) == c }
+                                .map { fmt($0.value, 2) + " (" + fmt($0.ratio, 2) + "x)" + ($0.durable == false ? "*" : "") } ?? "-"
+                        }
+                    }))
+                }
+            }
+            if bandwidth.contains(where: { $0.durable == false }) {
+                lines.append("* not durable on this backing when the call returns (see durable: above)")
+            }
+            let latency = r.figures.filter { $0.group.hasPrefix("latency") }
+            if let first = latency.first {
+                lines.append("")
+                lines.append("\(first.method ?? "store") latency, ns (DRAM 8-byte store in brackets): "
+                             + latency.map { "\($0.name.split(separator: " ").last!) \(fmt($0.value, 0)) (\(fmt($0.baselineValue, 0)))" }.joined(separator: ", "))
+            }
+            if let fio = r.fio, !fio.isEmpty {
+                lines.append("")
+                lines.append("fio libpmem engine on the same backing, sequential: GB/s")
+                lines.append(table(["METHOD", "FIO SETTINGS", "SIZE", "THREADS", "VPMEM", "FIO", "VPMEM/FIO"], fio.map {
+                    [$0.method, $0.fioSettings, sizeLabel($0.size), String($0.threads), fmt($0.vpmemGBps, 2), fmt($0.fioGBps, 2), fmt($0.ratio, 3)]
+                }))
+            }
+            if let note = r.fioNote { lines.append("note: \(note)") }
+            if let why = r.fioSkipped { lines.append("fio: not run: \(why)") }
+            return lines.joined(separator: "\n")
+        }
+    }
+}

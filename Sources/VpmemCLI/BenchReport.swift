@@ -1,0 +1,115 @@
+import Foundation
+import HostPmem
+
+/// What `vpmem bench` measured, as printed with --json and written with --save: the host, and
+/// every figure beside its same-run baseline as a ratio. `--compare` reads ratios only, so a
+/// baseline saved on a quiet machine still judges a run on a busy one.
+struct BenchReport: Codable {
+    enum Kind: String, Codable { case pmem, hotpaths }
+    enum Better: String, Codable { case higher, lower }
+
+    struct Figure: Codable, Equatable {
+        /// Unique within a report; --compare matches figures by it.
+        var name: String
+        /// write, read, latency, hotpath.
+        var group: String
+        var method: String?
+        var pattern: String?
+        var size: Int?
+        var threads: Int?
+        var value: Double
+        /// GB/s, ns, ns/op.
+        var unit: String
+        var baseline: String
+        var baselineValue: Double
+        /// value / baseline_value.
+        var ratio: Double
+        /// Which way the ratio improves.
+        var better: Better
+        /// For writes: whether the method makes data durable on this backing.
+        var durable: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case name, group, method, pattern, size, threads, value, unit, baseline, ratio, better, durable
+            case baselineValue = "baseline_value"
+        }
+    }
+
+    /// fio beside vpmem: one row per matched method and size.
+    struct FioRow: Codable, Equatable {
+        var method: String
+        var fioSettings: String
+        var size: Int
+        var threads: Int
+        var vpmemGBps: Double
+        var fioGBps: Double
+        /// vpmem / fio.
+        var ratio: Double
+
+        enum CodingKeys: String, CodingKey {
+            case method, size, threads, ratio
+            case fioSettings = "fio_settings", vpmemGBps = "vpmem_gbps", fioGBps = "fio_gbps"
+        }
+    }
+
+    struct Host: Codable, Equatable {
+        var hostname: String
+        var cpu: String
+        var cores: Int
+        var kernel: String
+        /// "release" or "debug": a debug build's figures say little.
+        var build: String
+
+        static func current() -> Host {
+            var u = utsname()
+            uname(&u)
+            let kernel = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+            let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+                .flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+            #if DEBUG
+            let build = "debug"
+            #else
+            let build = "release"
+            #endif
+            return Host(hostname: ProcessInfo.processInfo.hostName, cpu: model,
+                        cores: ProcessInfo.processInfo.activeProcessorCount, kernel: kernel, build: build)
+        }
+    }
+
+    var kind: Kind
+    var host: Host
+    var backing: BackingFacts?
+    var libpmem: LibpmemChoice?
+    var quick: Bool
+    var figures: [Figure]
+    var fio: [FioRow]?
+    /// Why fio was not run, when --compare-fio was asked for and could not be.
+    var fioSkipped: String?
+    /// How fio was run, when that differs from a plain run.
+    var fioNote: String?
+
+    enum CodingKeys: String, CodingKey {
+        case kind, host, backing, libpmem, quick, figures, fio
+        case fioSkipped = "fio_skipped", fioNote = "fio_note"
+    }
+
+    static func load(_ path: String) throws -> BenchReport {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw BenchError.unreadableBaseline(path: path, reason: "cannot read it (\(error.localizedDescription))")
+        }
+        do { return try JSONDecoder().decode(BenchReport.self, from: data) } catch {
+            throw BenchError.unreadableBaseline(path: path, reason: "not a vpmem bench report (\(error))")
+        }
+    }
+
+    func save(_ path: String) throws {
+        let text = try JSONOutput.encode(self) + "\n"
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw BenchError.cannotWrite(path: path, reason: error.localizedDescription)
+        }
+    }
+}
+
+import VpmemCore
