@@ -27,9 +27,12 @@ struct BenchCommand: AsyncParsableCommand {
                 transform: parsePercentage)
         var maxRegression = 0.05
         @Option(help: "Draw the curves with gnuplot into FILE.svg or FILE.png.") var plot: String?
+        @Flag(help: "Replace an existing --save or --plot file (atomically); without it they must not exist.") var force = false
 
         func validate() throws {
             if let plot { _ = try BenchPlot.format(of: plot) }
+            // Refused before the run, not after minutes of it.
+            for path in [save, plot].compactMap({ $0 }) { try OutputFiles.checkWritable(path, force: force) }
         }
     }
 
@@ -37,7 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
     /// comparison still leaves the report and the picture behind.
     static func finish(_ report: BenchReport, _ output: Output, text: () -> String, plot: (BenchReport, String) throws -> Void) throws {
         if output.json { print(try JSONOutput.encode(report)) } else { print(text()) }
-        if let save = output.save { try report.save(save) }
+        if let save = output.save { try report.save(save, force: output.force) }
         if let path = output.plot { try plot(report, path) }
         guard let path = output.compare else { return }
         let saved = try BenchReport.load(path)
@@ -57,8 +60,12 @@ struct BenchCommand: AsyncParsableCommand {
             abstract: "Draw the curves of a saved report (bench pmem: bandwidth; bench hotpaths: lookup) with gnuplot.")
         @Argument(help: "A report written by --save.") var report: String
         @Argument(help: "FILE.svg or FILE.png.") var file: String
+        @Flag(help: "Replace FILE if it exists.") var force = false
 
-        func validate() throws { _ = try BenchPlot.format(of: file) }
+        func validate() throws {
+            _ = try BenchPlot.format(of: file)
+            try OutputFiles.checkWritable(file, force: force)
+        }
 
         func run() async throws {
             let r = try BenchReport.load(report)

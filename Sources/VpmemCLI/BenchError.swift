@@ -1,7 +1,6 @@
 /// Errors of `vpmem bench`, each naming the problem and the fix.
 enum BenchError: Error, CustomStringConvertible {
     case unreadableBaseline(path: String, reason: String)
-    case cannotWrite(path: String, reason: String)
     case kindMismatch(path: String, saved: String, running: String)
     case badPercentage(String)
     case badPlotFile(String)
@@ -17,7 +16,6 @@ enum BenchError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case let .unreadableBaseline(p, r): return "\(p): \(r): give a file written by `vpmem bench ... --save FILE`"
-        case let .cannotWrite(p, r): return "cannot write \(p): \(r)"
         case let .kindMismatch(p, saved, running):
             return "\(p) holds a `bench \(saved)` baseline, but this is `bench \(running)`: compare like with like"
         case .badPercentage(let s): return "'\(s)' is not a percentage: give e.g. 5% or 2.5"

@@ -95,20 +95,31 @@ struct BenchReport: Codable {
     }
 
     static func load(_ path: String) throws -> BenchReport {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw BenchError.unreadableBaseline(path: path, reason: "cannot read it (\(error.localizedDescription))")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = access(path, R_OK) != 0 ? String(cString: strerror(errno)) : "not a readable file"
+            throw BenchError.unreadableBaseline(path: path, reason: "cannot read it (\(reason.lowercased()))")
         }
         do { return try JSONDecoder().decode(BenchReport.self, from: data) } catch {
-            throw BenchError.unreadableBaseline(path: path, reason: "not a vpmem bench report (\(error))")
+            throw BenchError.unreadableBaseline(path: path, reason: "not a vpmem bench report (\(Self.why(error)))")
         }
     }
 
-    func save(_ path: String) throws {
-        let text = try JSONOutput.encode(self) + "\n"
-        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw BenchError.cannotWrite(path: path, reason: error.localizedDescription)
+    /// A decoding failure in a few words, without Foundation's debug text.
+    static func why(_ error: any Error) -> String {
+        switch error as? DecodingError {
+        case .keyNotFound(let key, _)?: return "no '\(key.stringValue)'"
+        case .typeMismatch(_, let c)?, .valueNotFound(_, let c)?:
+            return "'\(c.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
+        case .dataCorrupted(let c)?:
+            return c.codingPath.isEmpty ? "not JSON" : "'\(c.codingPath.map(\.stringValue).joined(separator: "."))' is not valid"
+        default: return "unreadable"
         }
+    }
+
+    func save(_ path: String, force: Bool) throws {
+        let text = try JSONOutput.encode(self) + "\n"
+        // Created exclusively, or replaced atomically with --force; never through a symbolic link.
+        try OutputFiles.write([(path, Array(text.utf8))], force: force)
     }
 }
 
