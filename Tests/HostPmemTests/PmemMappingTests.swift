@@ -124,11 +124,14 @@ import Testing
         // The file is mapped without write permission (r--s), not writable and merely unused.
         // /proc/self/maps is read in pieces: a line can be missed while other tests of this process
         // map and unmap, so read it until both mappings show (or give up after a few tries).
+        // Both mappings must still be alive while the maps are read: a value may be released
+        // after its last use, which would unmap it before the check.
         var maps: [Substring] = []
-        for _ in 0..<20 where maps.count != 2 {
-            maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8).split(separator: "\n").filter { $0.hasSuffix(path) }
+        try withExtendedLifetime((writer, reader)) {
+            for _ in 0..<20 where maps.count != 2 {
+                maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8).split(separator: "\n").filter { $0.hasSuffix(path) }
+            }
         }
-        withExtendedLifetime(writer) {}
         #expect(maps.count == 2, "the writer's mapping and the reader's")
         #expect(maps.contains { $0.split(separator: " ")[1] == "r--s" })
     }
