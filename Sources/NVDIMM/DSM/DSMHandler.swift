@@ -34,8 +34,6 @@ public struct DSMHandler<Storage: LabelStorage> {
     }
 
     public static var reservedRootHandle: UInt32 { SSDTBuilder.reservedRootHandle }
-    /// What function 0 reports for a writable device with a label area (0x71: functions 0, 4, 5, 6).
-    public static var labelFunctions: UInt32 { DSMFunctionSet.nvdimm(hasLabelArea: true, readOnly: false).rawValue }
 
     @usableFromInline var devices: [Device?]
     /// What each handle's device is, without its storage (see the invariants).
