@@ -94,23 +94,36 @@ extension SteeringEngine {
 
     /// `handle` for each of `accesses` in order, each result into `results` (when given, at
     /// least as long): a vCPU's run of exits. While it carries out access i it asks the cache
-    /// for the guest RAM access i + 8 will touch, so the batch's cache misses overlap instead of
-    /// following one another (guest RAM is gigabytes touched at random: each access is a miss).
+    /// for the p2m entry access i + 16 will need and the guest RAM access i + 8 will touch, so
+    /// the batch's cache misses overlap instead of following one another (guest RAM and its p2m
+    /// leaves are megabytes touched at random: each access is a miss).
     /// Throws at the first failure; the accesses before it are done.
     public func handle(_ accesses: UnsafeBufferPointer<GuestAccess>,
                        into results: UnsafeMutableBufferPointer<AccessResult>? = nil) throws(SteeringError) {
         let v = view
         let n = accesses.count
-        let ahead = 8
-        for i in 0..<min(ahead, n) { prefetch(accesses[i]) }
+        // Two stages: the p2m entry an access's walk ends on is asked for `far` accesses ahead,
+        // then `near` ahead the walk (now cached) finds the guest RAM byte, which is asked for.
+        // Each stage's miss overlaps the others instead of stalling the walk behind it.
+        let far = 16, near = 8
+        for i in 0..<min(far, n) { prefetchWalk(accesses[i]) }
+        for i in 0..<min(near, n) { prefetch(accesses[i]) }
         for i in 0..<n {
-            if i &+ ahead < n { prefetch(accesses[i &+ ahead]) }
+            if i &+ far < n { prefetchWalk(accesses[i &+ far]) }
+            if i &+ near < n { prefetch(accesses[i &+ near]) }
             let access = accesses[i]
             let decision = Self.decide(access, v, p2m)
             count(decision, access)
             let r = try Self.perform(access, decision, v, memory)
             if let results { results[i] = r }
         }
+    }
+
+    /// Asks the cache for the p2m entry a memory access's walk ends on (nothing for others).
+    @inline(__always)
+    func prefetchWalk(_ access: GuestAccess) {
+        guard access.space == .memory, let e = p2m.lastEntryAddress(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)) else { return }
+        vpmem_prefetch_read(e)
     }
 
     /// Asks the cache for the guest RAM byte a memory access will touch (nothing for others).
@@ -203,3 +216,4 @@ extension SteeringEngine {
         return .completed(data: UInt64(littleEndian: v))
     }
 }
+

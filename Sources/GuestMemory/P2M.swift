@@ -112,6 +112,25 @@ public final class P2M {
         return P2MTranslation(entry: e, frame: P2MEntry.mfn(e), level: 0)
     }
 
+    /// The entry `translate(gfn)` reads last (the leaf, or the empty entry), for a cache
+    /// prefetch: a caller that will translate `gfn` soon asks for this line now, so the walk's
+    /// last and least cached load is already on its way. Walks the upper levels (three loads,
+    /// usually cached) and reads nothing at the address returned. nil beyond `maxGfn`.
+    @inlinable @inline(__always)
+    public func lastEntryAddress(_ gfn: Gfn) -> UnsafeRawPointer? {
+        let g = gfn.raw
+        let root = self.root
+        let top = g &>> P2MEntry.rootShift
+        guard top < 512 else { return nil }
+        let l3 = P2MEntry.node(root[Int(truncatingIfNeeded: top)]) + Int(truncatingIfNeeded: (g &>> 18) & P2MEntry.indexMask)
+        var e = l3.pointee
+        if e & P2MEntry.leafBit != 0 { return UnsafeRawPointer(l3) }
+        let l2 = P2MEntry.node(e) + Int(truncatingIfNeeded: (g &>> 9) & P2MEntry.indexMask)
+        e = l2.pointee
+        if e & P2MEntry.leafBit != 0 { return UnsafeRawPointer(l2) }
+        return UnsafeRawPointer(P2MEntry.node(e) + Int(truncatingIfNeeded: g & P2MEntry.indexMask))
+    }
+
     /// The leaves covering `count` frames from `gfn`, in gfn order, each clipped to the range.
     /// Unmapped frames are simply absent. Not a hot path: allocates the result.
     public func mappings(gfn: Gfn, count: UInt64) throws(P2MError) -> [P2MMapping] {

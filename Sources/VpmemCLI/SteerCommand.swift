@@ -35,7 +35,7 @@ struct SteerCommand: AsyncParsableCommand {
                 host runs on a private, throw-away host with the default allowance. \
                 With one vCPU (the default) every access is carried out end to end, and the time per \
                 access covers generating it, the decision, the delivery to memory or a device model and \
-                the model's work. With --vcpus N (or --changes-per-second), N threads steer at once \
+                the model's work. The guest has run before: its page tables and RAM working set                 (64M) are made resident when the workload is set up, so the run measures steering                 rather than the host kernel's first-touch faults, and the memory it holds does not                 grow with --accesses. With --vcpus N (or --changes-per-second), N threads steer at once \
                 (decision and counters, each its own stream of accesses, --accesses split between \
                 them) while a device-model thread maps and unmaps the vGPU's page-table runs in its \
                 wp_mem set at --changes-per-second (default 1000; 0 as fast as it can). \

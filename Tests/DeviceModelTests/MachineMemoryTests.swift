@@ -29,6 +29,28 @@ import Testing
         }
     }
 
+    @Test func populatingBacksExactlyTheFramesAskedAndKeepsTheirBytes() throws {
+        let store = try SparseFrameStore(firstMfn: Mfn(uncheckedRaw: 0x1000), frames: 1 << 20)
+        try [UInt8](repeating: 9, count: 8).withUnsafeBytes { try store.write(Mfn(uncheckedRaw: 0x1010), offset: 64, from: $0) }
+        #expect(store.pagesAllocated == 1)
+        try store.populate(Mfn(uncheckedRaw: 0x1008), frames: 32)
+        #expect(store.pagesAllocated == 32, "frames 0x1008..0x1027, the written one among them")
+        var out = [UInt8](repeating: 0, count: 8)
+        try out.withUnsafeMutableBytes { try store.read(Mfn(uncheckedRaw: 0x1010), offset: 64, into: $0) }
+        #expect(out == [UInt8](repeating: 9, count: 8))
+        let machine = MachineMemory()
+        _ = try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 0x1000), frames: 16)
+        // RAM frames among the range are backed; frames with no backing are left alone.
+        try machine.populateRAM(Mfn(uncheckedRaw: 0x0FF0), frames: 0x18)
+        guard case let .ram(ram)? = machine.backing(for: Mfn(uncheckedRaw: 0x1000)) else {
+            Issue.record("no RAM backing")
+            return
+        }
+        #expect(ram.pagesAllocated == 8)
+        #expect(throws: MachineMemoryError.self) { try store.populate(Mfn(uncheckedRaw: 0x100FF0), frames: 0x20) }
+        #expect(throws: MachineMemoryError.self) { try store.populate(Mfn(uncheckedRaw: 0xFFF), frames: 1) }
+    }
+
     @Test func ramRunsMayNotOverlapAndCanBeRemoved() throws {
         let machine = MachineMemory()
         try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 0), frames: 100)

@@ -43,6 +43,27 @@ import Testing
         #expect(engine.decide(try .port(0x0A18, size: 4, direction: .read)) == .emulate(server: nvdimm, route: .rangeset(.port)))
     }
 
+    /// The guest has run before the workload starts: its page tables and RAM working set are
+    /// resident, and the accesses touch no other RAM page, however many they are.
+    @Test func theWorkloadsPagesAreResidentBeforeItRunsAndNoOthersAfter() throws {
+        let options = ScenarioOptions(pageTablePages: 1024, mode: .type)
+        let (engine, layout) = try Self.guestEngine()
+        let ram = engine.memory.machine.backings.compactMap { b -> SparseFrameStore? in
+            if case let .ram(store) = b { return store }
+            return nil
+        }
+        #expect(ram.count == 1 && ram[0].pagesAllocated == 0)
+        let s = try SteeringScenario(physmap: Self.physmap, ramRegions: layout.ramRegions, engine: engine, options: options)
+        let workingSet = min(WorkloadTargets.defaultWorkingSetFrames, layout.ramFrames)
+        // Page-table runs lie in RAM apart from each other; the working set may overlap them.
+        let resident = ram[0].pagesAllocated
+        #expect(resident >= Int(max(workingSet, 1024)) && resident <= Int(workingSet) + 1024)
+        var a = try s.stream()
+        for _ in 0..<200_000 { _ = try engine.handle(a.next()) }
+        #expect(engine.counters.decisions[.directRAM]! > 10_000)
+        #expect(ram[0].pagesAllocated == resident, "the run touched RAM pages beyond the workload's own")
+    }
+
     @Test func anEngineWithADefaultServerIsRefusedUnchanged() throws {
         let (engine, layout) = try Self.guestEngine()
         _ = try engine.createServer(name: "other", isDefault: true)

@@ -1,4 +1,4 @@
-import GuestMemory
+@testable import GuestMemory
 import Testing
 
 @Suite struct P2MTests {
@@ -24,6 +24,28 @@ import Testing
         #expect(s.order == .size2M)
         #expect(s.type == .pmem)
         #expect(s.effectiveAccess == [.read, .write])
+    }
+
+    /// The prefetch hint names the very word the walk ends on: the 4K leaf, the superpage
+    /// leaf, or the empty entry; nothing beyond the last gfn.
+    @Test func lastEntryAddressIsTheWordTranslateReadsLast() throws {
+        let p2m = P2M()
+        try p2m.set(gfn: gfn(0x100), count: 3, to: mfn(0x9000), type: .ramRW, access: .rwx)
+        try p2m.set(gfn: gfn(0x200), count: 512, to: mfn(0x40000), type: .pmem, access: [.read, .write])
+        try p2m.set(gfn: gfn(0x40000), count: 1 << 18, to: mfn(0x80000), type: .ramRW, access: .rwx)
+        for g: UInt64 in [0x100, 0x101, 0x102, 0x200, 0x3ff, 0x40000, 0x5ffff] {
+            let t = try #require(p2m.translate(gfn(g)))
+            let at = try #require(p2m.lastEntryAddress(gfn(g)))
+            #expect(at.load(as: UInt64.self) == t.entry, "gfn \(g)")
+        }
+        let a = try #require(p2m.lastEntryAddress(gfn(0x100))), b = try #require(p2m.lastEntryAddress(gfn(0x101)))
+        #expect(b == a + 8)
+        #expect(p2m.lastEntryAddress(gfn(0x200)) == p2m.lastEntryAddress(gfn(0x3ff)), "one 2M leaf")
+        #expect(p2m.lastEntryAddress(gfn(0x40000)) == p2m.lastEntryAddress(gfn(0x5ffff)), "one 1G leaf")
+        // Unmapped: an entry with the leaf bit clear, as translate finds it.
+        let empty = try #require(p2m.lastEntryAddress(gfn(0x103)))
+        #expect(empty.load(as: UInt64.self) & (1 << 11) == 0 && p2m.translate(gfn(0x103)) == nil)
+        #expect(p2m.lastEntryAddress(Gfn(uncheckedRaw: P2M.maxGfn.raw + 1)) == nil)
     }
 
     /// The steering engine's shortcuts read the entry's bits directly: they must say exactly

@@ -78,6 +78,17 @@ public final class MachineMemory {
         return nil
     }
 
+    /// Backs the RAM frames among `[mfn, mfn + frames)` with host memory now (pmem and frames
+    /// with no backing are left alone): see `SparseFrameStore.populate`.
+    public func populateRAM(_ mfn: Mfn, frames: UInt64) throws(MachineMemoryError) {
+        let end = mfn.raw &+ frames
+        for case let .ram(store) in backings {
+            let lo = max(mfn.raw, store.firstMfn.raw), hi = min(end, store.firstMfn.raw + store.frames)
+            guard lo < hi else { continue }
+            try store.populate(Mfn(uncheckedRaw: lo), frames: hi - lo)
+        }
+    }
+
     /// Rebuilds `ramRuns` from `backings` (after every change of the backings).
     private func refreshRAMRuns() {
         let stores = backings.compactMap { b -> SparseFrameStore? in
@@ -209,6 +220,8 @@ public enum MachineMemoryError: Error, CustomStringConvertible, Sendable {
     case pmem(HostPmemError)
     /// The host refused the address space for a RAM run (mmap failed with `errno`).
     case hostMappingRefused(first: Mfn, frames: UInt64, errno: Int32)
+    /// The host could not back RAM frames with memory now (madvise failed with `errno`).
+    case populateRefused(first: Mfn, frames: UInt64, errno: Int32)
 
     public var description: String {
         switch self {
@@ -231,6 +244,9 @@ public enum MachineMemoryError: Error, CustomStringConvertible, Sendable {
         case let .hostMappingRefused(first, frames, e):
             return "machine memory: the host refused \(frames) frames of address space for RAM from \(first) (mmap errno \(e)): "
                 + "give the guest less RAM, or allow overcommit (vm.overcommit_memory 0 or 1)"
+        case let .populateRefused(first, frames, e):
+            return "machine memory: the host could not back \(frames) frames of RAM from \(first) with memory (madvise errno \(e)): "
+                + "free memory on the host, or run a smaller workload (fewer --pages)"
         }
     }
 }

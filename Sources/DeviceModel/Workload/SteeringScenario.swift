@@ -98,6 +98,13 @@ public final class SteeringScenario {
                                   gpuPorts: Self.gpuPorts, otherPorts: Self.otherPorts,
                                   ramWorkingSetStart: placement.next(below: ramFrames - workingSet + 1),
                                   ramWorkingSetFrames: workingSet)
+        // The guest has been running: its page tables and hot memory are resident, so the run
+        // measures steering, not the host kernel's first-touch faults on the model's lazily
+        // backed RAM. (RSS is these pages, whatever --accesses is.)
+        do {
+            for run in layout.runs { try Self.makeResident(run, engine.memory) }
+            for run in Self.workingSetRuns(targets) { try Self.makeResident(run, engine.memory) }
+        } catch { throw .residentMemory(error) }
         var servers: [IoreqServerID] = []
         var typed: [GfnRange] = []
         var unprotected = 0
@@ -170,6 +177,39 @@ public final class SteeringScenario {
         try self.init(physmap: physmap, ramRegions: memory.ramRegions, engine: engine, options: options)
     }
 
+    /// The RAM working set's guest frames, as runs inside the `ram` regions.
+    static func workingSetRuns(_ t: WorkloadTargets) -> [GfnRange] {
+        var skip = t.ramWorkingSetStart, left = t.ramWorkingSetFrames
+        var out: [GfnRange] = []
+        for r in t.ram where left > 0 {
+            if skip >= r.count {
+                skip -= r.count
+                continue
+            }
+            let n = min(r.count - skip, left)
+            out.append(GfnRange(uncheckedFirst: r.first.raw + skip, end: r.first.raw + skip + n))
+            left -= n
+            skip = 0
+        }
+        return out
+    }
+
+    /// Backs the RAM behind guest frames `run` with host memory now, a stretch of contiguous
+    /// machine frames at a time.
+    static func makeResident(_ run: GfnRange, _ memory: GuestMemoryAccess) throws(MachineMemoryError) {
+        var stretch: (first: UInt64, count: UInt64)?
+        for g in run.first.raw..<(run.first.raw + run.count) {
+            guard let mfn = memory.p2m.translate(Gfn(uncheckedRaw: g))?.mfn else { continue }
+            if let s = stretch, s.first + s.count == mfn.raw {
+                stretch = (s.first, s.count + 1)
+                continue
+            }
+            if let s = stretch { try memory.machine.populateRAM(Mfn(uncheckedRaw: s.first), frames: s.count) }
+            stretch = (mfn.raw, 1)
+        }
+        if let s = stretch { try memory.machine.populateRAM(Mfn(uncheckedRaw: s.first), frames: s.count) }
+    }
+
     /// The workload's access stream, deterministic from the options' seed.
     public func stream() throws(ScenarioError) -> AccessStream {
         do { return try AccessStream(mix: options.workload.mix, targets: targets, seed: options.seed &+ 1) } catch {
@@ -210,12 +250,15 @@ public enum ScenarioError: Error, CustomStringConvertible {
     case steering(SteeringError)
     case workload(WorkloadError)
     case noMmioAperture(guest: String)
+    /// The host could not back the workload's pages (page tables, RAM working set) with memory.
+    case residentMemory(MachineMemoryError)
 
     public var description: String {
         switch self {
         case let .guestMemory(e): return "\(e)"
         case let .steering(e): return "\(e)"
         case let .workload(e): return "\(e)"
+        case let .residentMemory(e): return "\(e)"
         case let .noMmioAperture(guest):
             return "guest '\(guest)' has no 32-bit PCI MMIO aperture of at least 17M for the GPU's and another device's BARs: enlarge mmio_hole"
         }
