@@ -169,7 +169,7 @@ extension SteeringEngine {
             let data: UInt64
             switch handler {
             case let .gttShadow(d):
-                do { data = try d._withUnsafeGuaranteedRef { g throws(GuestMemoryFault) in try g.deliver(ioreq, guestMemory: memory) } } catch {
+                do { data = try GTTShadowDevice.deliver(d, ioreq, memory) } catch {
                     throw .deviceFailed(device: d.takeUnretainedValue().name, ioreq: ioreq, reason: "\(error)")
                 }
             case let .registerFile(d):

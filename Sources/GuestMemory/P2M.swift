@@ -45,10 +45,11 @@ public final class P2M {
     /// `P2MEntry.empty`, read once (the global's lazy initialisation check stays out of loops).
     private let empty: UInt64
 
-    /// The last gfn a p2m maps.
-    public static let maxGfn = Gfn(uncheckedRaw: P2MEntry.maxGfn)
+    /// The last gfn a p2m maps. (Constants, not stored globals: a global's lazy
+    /// initialisation check would be a call on every hot path that range-checks against it.)
+    @inlinable public static var maxGfn: Gfn { Gfn(uncheckedRaw: P2MEntry.maxGfn) }
     /// The last mfn a p2m entry holds.
-    public static let maxMfn = Mfn(uncheckedRaw: P2MEntry.maxMfn)
+    @inlinable public static var maxMfn: Mfn { Mfn(uncheckedRaw: P2MEntry.maxMfn) }
 
     /// An empty p2m whose tables may grow without limit.
     public convenience init() {

@@ -83,17 +83,27 @@ public final class GTTShadowDevice: EmulatedDevice {
     /// `handle`, as the steering engine calls it (directly, on the delivery path).
     @inline(__always)
     func deliver(_ ioreq: Ioreq, guestMemory: GuestMemoryAccess) throws(GuestMemoryFault) -> UInt64 {
+        try Self.deliver(Unmanaged.passUnretained(self), ioreq, guestMemory)
+    }
+
+    /// `deliver` on a device the engine's published view holds unretained: no closure over
+    /// `guestMemory` (a closure capturing it retains and releases it on every access).
+    @inline(__always)
+    static func deliver(_ d: Unmanaged<GTTShadowDevice>, _ ioreq: Ioreq,
+                        _ guestMemory: GuestMemoryAccess) throws(GuestMemoryFault) -> UInt64 {
         switch ioreq.route {
         case .typeClaim, .rangeset(.wpMem):
             let size = Int(truncatingIfNeeded: ioreq.size)
             // A read claimed by type (read flag): the entry as the guest wrote it.
             guard ioreq.direction == .write else { return try guestMemory.load(ioreq.address, size: size) }
             try guestMemory.store(ioreq.address, size: size, ioreq.data)
+            let shadow = d._withUnsafeGuaranteedRef { $0.shadow }
             shadow.pointee.updates &+= 1
             shadow.pointee.digest = (shadow.pointee.digest ^ ioreq.data) &* 0x100_0000_01B3
             return 0
         default:
-            return registers.deliver(ioreq)
+            let registers = d._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.registers) }
+            return registers._withUnsafeGuaranteedRef { $0.deliver(ioreq) }
         }
     }
 }
