@@ -21,6 +21,9 @@ public struct AttachedNVDIMM: Sendable {
     public let hostFrames: MfnRange
     /// The p2m mapping the checked path made.
     public let extent: MappedExtent
+    /// What attaching found of the backing's label area against `config.labelSize`; nil when
+    /// it was not looked at (`LabelAreaPolicy.unchecked`: a guest rebuilt from its config).
+    public let labelAreaCheck: LabelAreaCheck?
 
     public var slot: Int { config.slot }
 

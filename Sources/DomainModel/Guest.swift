@@ -93,12 +93,13 @@ public final class Guest {
     /// ballooned-out page is simply absent), its emulated MMIO regions, its steering engine from
     /// `steering` with `steeringSettings` (nil: the host's defaults for this much RAM), then its
     /// vNVDIMMs (pinned ones first, then the rest in slot order), their backings opened as
-    /// `backings` says.
+    /// `backings` says, their label areas checked as `labelAreas` says (a new guest's are; a
+    /// guest rebuilt from its config owns its label areas already).
     public convenience init(config: GuestConfig, baseDirectory: String, id: DomainID, host: any GuestHost,
                             ram: [(gfns: GfnRange, firstMfn: Mfn)], steering: SteeringHost, steeringSettings: GuestSteeringSettings?,
-                            backings: BackingAccess) throws(GuestError) {
+                            backings: BackingAccess, labelAreas: LabelAreaPolicy = .unchecked) throws(GuestError) {
         try self.init(config: config, baseDirectory: baseDirectory, id: id, host: host, ram: ram,
-                      steering: steering, steeringSettings: steeringSettings, backings: backings, standalone: nil)
+                      steering: steering, steeringSettings: steeringSettings, backings: backings, labelAreas: labelAreas, standalone: nil)
     }
 
     static func bareLayout(_ config: GuestConfig) throws(GuestError) -> GuestPhysmap {
@@ -110,7 +111,7 @@ public final class Guest {
 
     private init(config: GuestConfig, baseDirectory: String, id: DomainID, host: any GuestHost,
                  ram: [(gfns: GfnRange, firstMfn: Mfn)], steering: SteeringHost, steeringSettings: GuestSteeringSettings?,
-                 backings: BackingAccess, standalone: StandaloneGuestHost?) throws(GuestError) {
+                 backings: BackingAccess, labelAreas: LabelAreaPolicy = .unchecked, standalone: StandaloneGuestHost?) throws(GuestError) {
         self.id = id
         let physmap = try Self.bareLayout(config)
         var bare = config
@@ -146,7 +147,7 @@ public final class Guest {
         }
         // Pinned vNVDIMMs first, so the placed ones go around them.
         for d in GuestPhysmap.placementOrder(config.nvdimms) {
-            do { try attach(d, createBacking: backings == .create) } catch {
+            do { try attach(d, createBacking: backings == .create, labelAreas: labelAreas) } catch {
                 // Nothing of this guest may stay on the host: its extents and its allowance go,
                 // and the backings this build created.
                 for made in nvdimms where made.createdBacking { _ = unlink(made.path) }
@@ -179,8 +180,13 @@ public final class Guest {
     /// Attaches a vNVDIMM: opens (or, with `createBacking`, creates) its backing, places its data
     /// part in the pmem aperture, maps it through the checked mapping, hands its label area to
     /// the _DSM device model, and republishes the firmware tables. All or nothing.
+    ///
+    /// `labelAreas` says whether the backing's label area is checked against `d.labelSize`
+    /// (after every other check of the backing, before anything is committed): a label area
+    /// holding data the guest's label writes would overwrite is refused under
+    /// `.refuseOverwrite` unless the vNVDIMM is read-only; what was found is on the result.
     @discardableResult
-    public func attach(_ d: NVDIMMConfig, createBacking: Bool) throws(GuestError) -> AttachedNVDIMM {
+    public func attach(_ d: NVDIMMConfig, createBacking: Bool, labelAreas: LabelAreaPolicy = .unchecked) throws(GuestError) -> AttachedNVDIMM {
         // 1. Rules of the vNVDIMM and against the others.
         var next = config
         next.nvdimms.append(d)
@@ -211,6 +217,17 @@ public final class Guest {
         defer {
             if !committed { host.pmemFramesReleased(hostFrames) }
         }
+        // The backing's label area against the configuration (QEMU's and ndctl's recurring
+        // data-loss reports; see LabelAreaCheck).
+        var labelCheck: LabelAreaCheck?
+        if labelAreas != .unchecked {
+            do { labelCheck = try BackingLabelProbe.check(backing, configuredLabelSize: d.labelSize.bytes) } catch {
+                throw .backing(slot: d.slot, error)
+            }
+            if let c = labelCheck, c.overwritesData, labelAreas == .refuseOverwrite, !d.readOnly {
+                throw .labelAreaHoldsData(slot: d.slot, path: path, c)
+            }
+        }
         // 4. Tables for the new set, built before anything is committed.
         let attachedNext = AttachedNVDIMMStub(config: d, range: range)
         let (nfit, ssdt, fit) = try buildTables(nvdimms.map { $0.virtualNVDIMM } + [attachedNext.virtualNVDIMM], config: next)
@@ -239,7 +256,7 @@ public final class Guest {
             throw .machineMemory("\(error)")
         }
         let attached = AttachedNVDIMM(config: d, path: path, backing: backing, createdBacking: created,
-                                      guestRange: range, hostFrames: hostFrames, extent: extent)
+                                      guestRange: range, hostFrames: hostFrames, extent: extent, labelAreaCheck: labelCheck)
         do {
             try publish(nfit: nfit, ssdt: ssdt)
         } catch {

@@ -19,6 +19,9 @@ public enum GuestError: Error, CustomStringConvertible, Sendable {
     case slotInUse(slot: Int)
     case noSuchSlot(slot: Int, attached: [Int])
     case labelAreaOutsideBacking(path: String, offset: UInt64, size: UInt64, backingSize: UInt64)
+    /// The label area an attach would give the guest holds data its label writes would
+    /// overwrite (`LabelAreaCheck.overwritesData`); `--force` attaches anyway.
+    case labelAreaHoldsData(slot: Int, path: String, LabelAreaCheck)
     case hostPmemWindowFull(frames: UInt64)
     case tables(NVDIMMBuildError)
     case tablesTooLarge(length: Int, room: Int)
@@ -78,6 +81,9 @@ public enum GuestError: Error, CustomStringConvertible, Sendable {
             return "no vNVDIMM in slot \(slot) (attached slots: \(list)): give an attached slot, or attach one (vpmem nvdimm attach)"
         case let .labelAreaOutsideBacking(path, offset, size, backingSize):
             return "\(path): a label area of \(size) bytes at offset \(offset) does not fit in the \(backingSize)-byte backing"
+        case let .labelAreaHoldsData(slot, path, check):
+            return check.problem(slot: slot, path: path, readOnly: false)
+                ?? "vNVDIMM slot \(slot): the label area of \(path) holds data: attach with --force to give it to the label area"
         case .hostPmemWindowFull(let frames):
             return "the model's host pmem window has no free 1G-aligned run of \(frames) frames: detach vNVDIMMs first"
         case .tables(let e): return "building the guest's NFIT/SSDT: \(e)"

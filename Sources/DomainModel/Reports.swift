@@ -174,3 +174,59 @@ public struct LabelAreaReport: Encodable, Sendable {
         return [h[0..<4], h[4..<6], h[6..<8], h[8..<10], h[10..<16]].map { $0.joined() }.joined(separator: "-")
     }
 }
+
+/// A backing's label areas as `--json` prints them (`pmem info`, `bench pmem`, `nvdimm attach`,
+/// `guest create`): every area found, where the configuration puts one, the verdict, and the
+/// one line that names a problem and its fix.
+public struct LabelAreaCheckReport: Codable, Equatable, Sendable {
+    public struct Area: Codable, Equatable, Sendable {
+        /// Where it starts in the backing: the size to give the guest.
+        public let offset: UInt64
+        /// Its size: the label-size to give the guest.
+        public let size: UInt64
+        /// False: block 0's signature is there but no index block passes its checks.
+        public let valid: Bool
+        public let version: String?
+        public let label_size: Int?
+        public let nslot: Int?
+        public let valid_blocks: [Int]
+        public let current_block: Int?
+        public let seq: UInt32?
+        public let slots_in_use: Int?
+    }
+    /// A valid label area is somewhere at the end of the backing.
+    public let label_area_found: Bool
+    public let areas: [Area]
+    public let backing_size: UInt64
+    /// The label area the vNVDIMM is given (absent for a backing looked at alone).
+    public let configured_offset: UInt64?
+    public let configured_size: UInt64?
+    /// none-found, found, no-label-area, fresh, matches, labels-ignored, data-in-label-area,
+    /// label-size-changed, damaged.
+    public let verdict: String
+    /// The guest's label writes would overwrite data (refused without --force).
+    public let overwrites_data: Bool
+    /// The first non-zero byte of the configured label area.
+    public let first_non_zero: UInt64?
+    /// What the backing holds and how to give it to a guest (looked at alone), or the problem
+    /// and its fix; absent when there is nothing to say.
+    public let message: String?
+
+    /// `message` is `check.problem(...)` for a vNVDIMM (`slot`), `check.advice` for a backing
+    /// looked at alone.
+    public init(_ check: LabelAreaCheck, slot: Int? = nil, path: String, readOnly: Bool = false, forced: Bool = false) {
+        label_area_found = check.labelAreaFound
+        areas = check.found.map { a in
+            Area(offset: a.offset, size: a.size, valid: a.isValid, version: a.layout.map { "1.\($0.minor)" },
+                 label_size: a.isValid ? a.layout?.labelSize : nil, nslot: a.isValid ? a.layout?.nslot : nil,
+                 valid_blocks: a.validBlocks, current_block: a.current, seq: a.seq, slots_in_use: a.slotsInUse)
+        }
+        backing_size = check.backingLength
+        configured_offset = check.configuredOffset
+        configured_size = check.configuredSize
+        verdict = check.verdict.rawValue
+        overwrites_data = check.overwritesData
+        first_non_zero = check.firstNonZero
+        if let slot { message = check.problem(slot: slot, path: path, readOnly: readOnly, forced: forced) } else { message = check.advice }
+    }
+}

@@ -29,8 +29,15 @@ public struct BackingDurability: Codable, Equatable, Sendable {
     /// environment; `mount` is the filesystem a file lives on (nil for a device).
     public static func assess(kind: PmemInfo.Kind, isPmem: Bool, forced: Bool, mount: MountFacts?) -> BackingDurability {
         var warnings: [String] = []
-        if let mount, mount.onPmemBlockDevice, !mount.dax {
-            warnings.append("the filesystem is on \(mount.source), a pmem block device, but is not mounted with -o dax: every write goes through the page cache; remount with -o dax to map it with MAP_SYNC")
+        // Only when libpmem could not map the file with MAP_SYNC: a file with its own DAX
+        // attribute on a dax=inode mount (xfs's and ext4's default now) is DAX, whatever the
+        // mount options say.
+        if let mount, mount.onPmemBlockDevice, !mount.dax, !isPmem {
+            if mount.onSectorDevice {
+                warnings.append("the filesystem is on \(mount.source), a pmem namespace in sector (BTT) mode, which cannot do DAX: every write goes through the page cache; reconfigure the namespace as fsdax (ndctl create-namespace -f -e NAMESPACE -m fsdax) or devdax")
+            } else {
+                warnings.append("the filesystem is on \(mount.source), a pmem block device, but this file is not DAX (mounted without -o dax, and no DAX attribute on the file): every write goes through the page cache; remount with -o dax (or set the file's DAX attribute on a dax=inode mount: xfs_io -c 'chattr +x') to map it with MAP_SYNC")
+            }
         }
         if kind == .devdax {
             return BackingDurability(
@@ -84,6 +91,12 @@ public struct MountFacts: Codable, Equatable, Sendable {
 
     public var volatile: Bool { fsType == "tmpfs" || fsType == "ramfs" }
     public var onPmemBlockDevice: Bool { blockDevice?.hasPrefix("pmem") == true }
+    /// A BTT (sector mode) namespace: the kernel names its disk pmemNs (partitions pmemNsp1).
+    public var onSectorDevice: Bool {
+        guard let d = blockDevice, d.hasPrefix("pmem") else { return false }
+        let rest = d.dropFirst(4).drop { $0.isNumber }
+        return rest.first == "s"
+    }
 
     /// The mount whose device number is `major:minor`, the longest mount point that is a prefix
     /// of `path` when several share it (bind mounts).

@@ -1,3 +1,5 @@
+import VpmemCore
+
 /// Errors of `vpmem bench`, each naming the problem and the fix.
 enum BenchError: Error, CustomStringConvertible {
     case unreadableBaseline(path: String, reason: String)
@@ -12,6 +14,8 @@ enum BenchError: Error, CustomStringConvertible {
     case msyncFailed(path: String, errno: Int32)
     case fioFailed(status: Int32, output: String)
     case regressions(count: Int, threshold: String)
+    case backingHoldsLabelArea(path: String, summary: String, swept: UInt64)
+    case backingHoldsData(path: String, swept: UInt64, at: UInt64)
 
     var description: String {
         switch self {
@@ -24,11 +28,19 @@ enum BenchError: Error, CustomStringConvertible {
         case let .gnuplotFailed(s, o): return "gnuplot failed (status \(s)): \(o.suffix(400))"
         case let .backingTooSmall(size, needed):
             return "the backing has \(size) bytes; the sweep needs at least \(needed) (2 MiB per thread, twice over): use a bigger backing or fewer --threads"
-        case .pathAndEmulated: return "give a PATH or --emulated SIZE, not both"
+        case .pathAndEmulated: return "PATH and --emulated both given: give a PATH or --emulated SIZE, not both"
         case .badThreads(let n): return "--threads \(n): give 1 to 256"
         case let .msyncFailed(p, e): return "msync of \(p) failed (errno \(e)): is the filesystem full or read-only?"
         case let .fioFailed(s, o): return "fio failed (status \(s)): \(o.suffix(400))"
         case let .regressions(n, t): return "\(n) figure\(n == 1 ? "" : "s") regressed by more than \(t)"
+        case let .backingHoldsLabelArea(p, summary, swept):
+            return "\(p) holds a \(summary), so it is a vNVDIMM's backing: the sweep writes its first \(ByteSize(bytes: swept)), "
+                + "the guest's data, and nothing of it comes back: benchmark a scratch file, a directory (a temporary file is made "
+                + "there) or --emulated SIZE, or give --overwrite-backing to destroy its contents"
+        case let .backingHoldsData(p, swept, at):
+            return "\(p) holds data where the sweep writes (its first \(ByteSize(bytes: swept)); non-zero at offset 0x\(String(at, radix: 16))), "
+                + "and nothing of it comes back: benchmark a scratch file, a directory (a temporary file is made there) or "
+                + "--emulated SIZE, or give --overwrite-backing to destroy its contents"
         }
     }
 }

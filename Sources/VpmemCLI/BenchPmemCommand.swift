@@ -1,4 +1,5 @@
 import ArgumentParser
+import DomainModel
 import Foundation
 import HostPmem
 import VpmemCore
@@ -11,8 +12,11 @@ extension BenchCommand {
                 PATH is a /dev/daxN.M device, a file (on an fsdax mount, or anywhere), or a directory \
                 to put a temporary file of --size in. Without PATH, --emulated SIZE makes a temporary \
                 emulated file (in --dir, else /dev/shm, else the temporary directory). Temporary files \
-                are removed at the end and on Ctrl-C. The run OVERWRITES the first part of an existing \
-                backing (2 MiB per thread and up): never point it at data you keep. Sizes 64 B to 2 MiB, \
+                are removed at the end and on Ctrl-C. An existing backing is written from its start \
+                (the largest power of two per thread that fits, times the threads) and zeroed there \
+                again at the end; one that holds a namespace label area (a vNVDIMM's backing) or any \
+                non-zero byte where the sweep writes is refused unless --overwrite-backing is given. \
+                Ctrl-C on an existing backing leaves the sweep's bytes in it. Sizes 64 B to 2 MiB, \
                 sequential and random, on 1 to N threads; every figure beside the same copy DRAM to DRAM.
                 """)
         @Argument(help: "A device-dax device, a file, or a directory for a temporary file.") var path: String?
@@ -23,6 +27,9 @@ extension BenchCommand {
         @Option(help: "Measure on 1, 2, 4 ... up to N threads.") var threads = 1
         @Flag(name: .customLong("compare-fio"), help: "Run fio's libpmem engine on the same backing and sizes and print it beside vpmem.")
         var compareFio = false
+        @Flag(name: .customLong("overwrite-backing"),
+              help: "Sweep an existing backing even if it holds data or a namespace label area (destroys them).")
+        var overwriteBacking = false
         @OptionGroup var output: Output
 
         func validate() throws {
@@ -55,6 +62,24 @@ extension BenchCommand {
             }
             defer { temporary?.remove() }
             guard mapping.length >= minimum else { throw BenchError.backingTooSmall(size: mapping.length, needed: minimum) }
+            // An existing backing: refuse to destroy what it holds, unless asked to.
+            let swept = UInt64(PmemSweep.region(length: Int(mapping.length), maxThreads: threads) * threads)
+            var labelArea: LabelAreaCheckReport?
+            if temporary == nil {
+                let labels = try BackingLabelProbe.check(mapping, configuredLabelSize: nil)
+                labelArea = LabelAreaCheckReport(labels, path: mapping.path)
+                if !overwriteBacking {
+                    if let area = labels.found.first {
+                        throw BenchError.backingHoldsLabelArea(path: mapping.path, summary: area.summary, swept: swept)
+                    }
+                    if let at = try mapping.firstNonZero(offset: 0, count: swept) {
+                        throw BenchError.backingHoldsData(path: mapping.path, swept: swept, at: at)
+                    }
+                }
+            }
+            // What the sweep and fio write goes again at the end, however the run ends (but a
+            // signal): a backing that held zeros there is left as it was.
+            defer { if temporary == nil { Self.zero(mapping, count: swept) } }
 
             let facts = BackingFacts.gather(path: mapping.path, isPmem: mapping.isPmem)
             let choice = LibpmemChoice.current()
@@ -67,20 +92,23 @@ extension BenchCommand {
             let progress = BenchProgress(total: steps)
             let isPmem = mapping.isPmem, path = mapping.path
             var regionBytes = 0
-            let swept = try mapping.withUnsafeMutableBytes(offset: 0, count: Int(mapping.length)) { buf -> [BenchReport.Figure] in
+            let existing = temporary == nil
+            let measured = try mapping.withUnsafeMutableBytes(offset: 0, count: Int(mapping.length)) { buf -> [BenchReport.Figure] in
                 let sweep = try PmemSweep(pmem: buf.baseAddress!, length: buf.count, isPmem: isPmem, path: path, plan: plan)
                 defer { sweep.release() }
                 regionBytes = sweep.region
                 return try sweep.run(progress: progress.advance)
             }
             // A method is durable here only if the backing can be: nothing on tmpfs is.
-            let figures = try swept.get().map { f in
+            let figures = try measured.get().map { f in
                 var f = f
                 if f.durable == true && !facts.durability.durable { f.durable = false }
                 return f
             }
             var report = BenchReport(kind: .pmem, host: .current(), backing: facts, libpmem: choice, quick: output.quick,
                                      figures: figures)
+            report.labelArea = labelArea
+            report.sweptBytes = existing ? swept : nil
             if compareFio {
                 if let fio = which("fio") {
                     let fioProgress = BenchProgress(total: plan.sizes.count * threadCounts.count * 3)
@@ -105,6 +133,16 @@ extension BenchCommand {
             try BenchCommand.finish(report, output, text: { Self.text(report) }, plot: BenchPlot.pmemBandwidth)
         }
 
+        /// Zeroes and persists the first `count` bytes of `mapping`.
+        static func zero(_ mapping: PmemMapping, count: UInt64) {
+            do {
+                _ = try mapping.withUnsafeMutableBytes(offset: 0, count: Int(count)) { buf in memset(buf.baseAddress!, 0, buf.count) }
+                try mapping.persist(offset: 0, count: Int(count))
+            } catch {
+                FileHandle.standardError.write(Data("warning: the swept bytes of \(mapping.path) were not zeroed again: \(error)\n".utf8))
+            }
+        }
+
         static func text(_ r: BenchReport) -> String {
             var lines: [String] = []
             if r.host.build == "debug" { lines.append("note: a debug build: rebuild with `swift build -c release` for figures worth reading") }
@@ -122,6 +160,10 @@ extension BenchCommand {
             if let d = r.backing?.durability {
                 lines.append("durable: \(d.durable ? "yes" : "NO"): \(d.explanation)")
                 for w in d.warnings { lines.append("warning: \(w)") }
+            }
+            if let l = r.labelArea, let m = l.message { lines.append("label area: \(m)") }
+            if let s = r.sweptBytes {
+                lines.append("swept: the backing's first \(ByteSize(bytes: s)), zeroed again at the end")
             }
             let bandwidth = r.figures.filter { $0.group == "write" || $0.group == "read" }
             let threads = Array(Set(bandwidth.compactMap(\.threads))).sorted()

@@ -42,8 +42,7 @@ struct PmemSweep: @unchecked Sendable {
     /// `pmem` points at `length` mapped bytes that stay mapped until the sweep is done.
     init(pmem: UnsafeMutableRawPointer, length: Int, isPmem: Bool, path: String, plan: Plan) throws {
         let maxThreads = plan.threads.max() ?? 1
-        var region = 1
-        while region * 2 <= length / maxThreads { region *= 2 }
+        let region = Self.region(length: length, maxThreads: maxThreads)
         guard region >= 2 * Self.maxSize else {
             throw BenchError.backingTooSmall(size: UInt64(length), needed: UInt64(2 * Self.maxSize * maxThreads))
         }
@@ -64,10 +63,19 @@ struct PmemSweep: @unchecked Sendable {
         _ = PmemPrimitives.persist(pmem, span, isPmem: isPmem)
     }
 
+    /// Each thread's region: the largest power of two that `maxThreads` of fit in `length`.
+    /// The sweep writes `region * maxThreads` bytes from the backing's start, nothing after.
+    static func region(length: Int, maxThreads: Int) -> Int {
+        var region = 1
+        while region * 2 <= length / maxThreads { region *= 2 }
+        return region
+    }
+
     func release() {
         dram.deallocate()
         buffers.deallocate()
     }
+
 
     /// Every figure of the plan, in order; `progress` is told before each measurement.
     func run(progress: (String) -> Void) throws -> [BenchReport.Figure] {

@@ -1,3 +1,4 @@
+import DomainModel
 import Foundation
 import HostPmem
 
@@ -88,10 +89,14 @@ struct BenchReport: Codable {
     var fioSkipped: String?
     /// How fio was run, when that differs from a plain run.
     var fioNote: String?
+    /// The label areas found in an existing backing before the sweep (nil for a temporary one).
+    var labelArea: LabelAreaCheckReport?
+    /// Bytes of an existing backing the sweep wrote, from offset 0, and zeroed again after.
+    var sweptBytes: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case kind, host, backing, libpmem, quick, figures, fio
-        case fioSkipped = "fio_skipped", fioNote = "fio_note"
+        case fioSkipped = "fio_skipped", fioNote = "fio_note", labelArea = "label_area", sweptBytes = "swept_bytes"
     }
 
     static func load(_ path: String) throws -> BenchReport {

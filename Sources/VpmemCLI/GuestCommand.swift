@@ -18,23 +18,50 @@ struct GuestCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Admit a guest to the host: a domid, its RAM from the host's frame table, its allowance, then its vNVDIMMs.",
             discussion: """
-                RAM comes from the guest's static memory when host.toml has [[static_memory]] for its name                 (1:1 when the config says direct_map = true), else from the domain heap. Each vNVDIMM's                 backing must belong to no other guest. The config file stays where it is and remains the                 guest's source of truth; the host records its path.
+                RAM comes from the guest's static memory when host.toml has [[static_memory]] for its name                 (1:1 when the config says direct_map = true), else from the domain heap. Each vNVDIMM's                 backing must belong to no other guest. The config file stays where it is and remains the                 guest's source of truth; the host records its path. Each existing backing's label area \
+                is checked as `nvdimm attach` checks it: warned about where a label area is found elsewhere \
+                than the config puts it, refused without --force where the label area holds data.
                 """)
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest config file.") var config: String
         @Flag(name: .customLong("create-backings"), help: "Create missing vNVDIMM backings as emulated pmem files.")
         var createBackings = false
+        @Flag(help: "Admit the guest even if a vNVDIMM's label area holds data the guest's label writes would overwrite.")
+        var force = false
         @OptionGroup var output: JSONFlag
+
+        /// The host's entry for the guest, and each vNVDIMM's label-area check.
+        struct Report: Encodable {
+            struct Slot: Encodable {
+                let slot: Int
+                let backing: String
+                let label_area: LabelAreaCheckReport?
+            }
+            let entry: HostReport.GuestEntry
+            let labelAreas: [Slot]
+            enum Keys: String, CodingKey { case label_areas }
+            func encode(to encoder: any Encoder) throws {
+                try entry.encode(to: encoder)
+                var c = encoder.container(keyedBy: Keys.self)
+                try c.encode(labelAreas, forKey: .label_areas)
+            }
+        }
 
         func run() async throws {
             let host = try hostOption.open(.change)
-            let g = try host.createGuest(configPath: GuestTarget.absolute(config), createBackings: createBackings)
+            let g = try host.createGuest(configPath: GuestTarget.absolute(config), createBackings: createBackings,
+                                         labelAreas: force ? .warn : .refuseOverwrite)
+            let checks = g.nvdimms.map { d in
+                Report.Slot(slot: d.slot, backing: d.path,
+                            label_area: d.labelAreaCheck.map { LabelAreaCheckReport($0, slot: d.slot, path: d.path, readOnly: d.config.readOnly, forced: force) })
+            }
             let entry = HostReport(host).guests.first { $0.name == g.config.name }
-            if output.json, let entry { print(try JSONOutput.encode(entry)); return }
+            if output.json, let entry { print(try JSONOutput.encode(Report(entry: entry, labelAreas: checks))); return }
             print("guest '\(g.config.name)' admitted to \(host.location) as \(g.id): \(g.config.memory.humanReadable) RAM"
                 + (entry.map { $0.static_memory ? ($0.direct_map ? " (static memory, 1:1)" : " (static memory)") : " (domain heap)" } ?? "")
                 + ", \(g.nvdimms.count) vNVDIMM\(g.nvdimms.count == 1 ? "" : "s"), range allowance \(ByteSize(bytes: host.allowance(of: g.config.name)))")
             for d in g.nvdimms { print("  slot \(d.slot): \(d.path) -> host pmem \(d.hostFrames), gpa \(d.guestRange)") }
+            for c in checks { if let m = c.label_area?.message { print("warning: \(m)") } }
         }
     }
 

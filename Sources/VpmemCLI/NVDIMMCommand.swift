@@ -24,20 +24,28 @@ struct NVDIMMCommand: AsyncParsableCommand {
                 vNVDIMMs, the backing's lock and size) before anything changes. A backing that is not host \
                 pmem yet becomes host pmem (a [[pmem]] table appended to host.toml). The config is rewritten \
                 atomically, keeping its comments, key order and mode. The backing holds SIZE bytes of data \
-                then the label area.
+                then the label area. An existing backing's label area is checked: a namespace label area \
+                found elsewhere than the vNVDIMM puts it (a backing reused with no label area, or with \
+                another label size) is warned about, and a label area that holds data rather than labels \
+                (a backing that held a guest's data with no label area) is refused without --force, since \
+                the guest's label writes would overwrite it. Without --size and --label-size, a label area \
+                found in the backing gives both.
                 """)
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name (or its config file).") var config: String
         @Option(help: "An emulated pmem file, a file on an fsdax mount, or /dev/daxN.M.") var backing: String
         @Option(help: "Bytes the guest sees (a multiple of 2M). Default: the existing backing's size minus the label area.", transform: parseSize)
         var size: ByteSize?
-        @Option(name: .customLong("label-size"), help: "Label area at the end of the backing (0 for none, else at least 128K).", transform: parseSize)
-        var labelSize = NVDIMMConfig.defaultLabelSize
+        @Option(name: .customLong("label-size"),
+                help: "Label area at the end of the backing (0 for none, else at least 128K). Default: 128K, or without --size the one found in the backing.",
+                transform: parseSize)
+        var labelSize: ByteSize?
         @Option(help: "NUMA node (NFIT proximity domain).", transform: parseUInt32) var node: UInt32 = 0
         @Option(help: "Slot (0-255). Default: the lowest free one.", transform: parseSlot) var slot: Int?
         @Flag(help: "Label writes are refused; the backing is opened read-only.") var readonly = false
         @Flag(help: "Set the NFIT 'not armed' flag.") var unarmed = false
         @Flag(help: "Create the backing as an emulated pmem file if it does not exist.") var create = false
+        @Flag(help: "Attach even if the label area holds data the guest's label writes would overwrite.") var force = false
         @Option(help: "Pin the guest address (a 1G boundary in the pmem aperture; 0x... or a size). Default: the first free 1G-aligned stretch.", transform: parseAddress)
         var address: Gpa?
         @OptionGroup var output: JSONFlag
@@ -59,6 +67,7 @@ struct NVDIMMCommand: AsyncParsableCommand {
             let backing_bytes: UInt64
             let persistence: String
             let config: String
+            let label_area: LabelAreaCheckReport?
         }
 
         func run() async throws {
@@ -69,11 +78,22 @@ struct NVDIMMCommand: AsyncParsableCommand {
                 throw RequestFailure(problem: "guest '\(domain.config.name)' has a vNVDIMM in every slot (0 to \(NVDIMMConfig.maxSlot))", fix: "detach one first (vpmem nvdimm detach)")
             }
             var dataSize = size
+            var labelSize = self.labelSize ?? NVDIMMConfig.defaultLabelSize
+            var labelSizeFound = false
             if dataSize == nil {
                 guard FileManager.default.fileExists(atPath: path) else {
                     throw RequestFailure(problem: "\(path) does not exist", fix: "give --size (and --create to make an emulated pmem file)")
                 }
                 let info = try PmemInfo.inspect(path: path)
+                // The label area the backing already holds, rather than a default that would
+                // hide it (or cover the guest's data) if its size differs.
+                if self.labelSize == nil {
+                    let valid = try BackingLabelProbe.check(path: path, configuredLabelSize: nil).found.filter(\.isValid)
+                    if valid.count == 1 {
+                        labelSize = ByteSize(bytes: valid[0].size)
+                        labelSizeFound = true
+                    }
+                }
                 guard info.size > labelSize.bytes else {
                     throw RequestFailure(problem: "\(path) is \(info.size) bytes, not more than the \(labelSize) label area", fix: "give --size or a smaller --label-size")
                 }
@@ -81,7 +101,8 @@ struct NVDIMMCommand: AsyncParsableCommand {
             }
             let d = NVDIMMConfig(slot: chosenSlot, backing: path, size: dataSize!, labelSize: labelSize, node: node,
                                  readOnly: readonly, unarmed: unarmed, address: address)
-            let attached = try target.host.attach(d, to: target.name, createBacking: create)
+            let attached = try target.host.attach(d, to: target.name, createBacking: create, labelAreas: force ? .warn : .refuseOverwrite)
+            let labelReport = attached.labelAreaCheck.map { LabelAreaCheckReport($0, slot: d.slot, path: path, readOnly: d.readOnly, forced: force) }
             let configPath = try target.host.admittedGuest(target.name).record.config
             let v = attached.virtualNVDIMM
             if output.json {
@@ -90,7 +111,7 @@ struct NVDIMMCommand: AsyncParsableCommand {
                     gpa_start: attached.guestRange.first.raw, gpa_last: attached.guestRange.last.raw, size: d.size.bytes,
                     label_size: d.labelSize.bytes, node: d.node, readonly: d.readOnly, unarmed: d.unarmed, backing: path,
                     backing_created: attached.createdBacking, backing_bytes: attached.backing.length,
-                    persistence: "\(attached.backing.persistence)", config: configPath)))
+                    persistence: "\(attached.backing.persistence)", config: configPath, label_area: labelReport)))
                 return
             }
             print("attached slot \(d.slot) (\(v.deviceName), NFIT handle \(v.handle)) to '\(domain.config.name)': "
@@ -100,6 +121,8 @@ struct NVDIMMCommand: AsyncParsableCommand {
             print("backing \(path)\(attached.createdBacking ? " (created)" : ""): \(attached.backing.length) bytes, "
                 + "host \(attached.hostFrames), persisted by \(attached.backing.persistence)")
             print("config \(configPath) rewritten")
+            if labelSizeFound { print("label-size \(labelSize): the label area found at the end of the backing") }
+            if let m = labelReport?.message { print("warning: \(m)") }
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DomainModel
 import Foundation
 import HostPmem
 import VpmemCore
@@ -29,13 +30,33 @@ struct PmemCommand: AsyncParsableCommand {
     }
 
     struct Info: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a backing's size, whether it is pmem, and who holds it.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a backing's size, whether it is pmem, who holds it, whether writes are durable, and its label area.",
+            discussion: """
+                The label area: a vNVDIMM keeps its namespace labels in the last label-size bytes of its \
+                backing (QEMU's rule, and vpmem's). info looks for namespace index blocks where a label \
+                area of each plausible size would start (128K to 16M in 4K steps, to 256M in 1M steps, \
+                powers of two beyond) and says what it found and the size and label-size to give a guest.
+                """)
         @Argument(help: "An emulated pmem file, a file on an fsdax mount, or /dev/daxN.M.") var path: String
         @OptionGroup var output: JSONFlag
 
+        /// PmemInfo's fields and `label_area`.
+        struct Report: Encodable {
+            let info: PmemInfo
+            let labelArea: LabelAreaCheckReport
+            enum Keys: String, CodingKey { case label_area }
+            func encode(to encoder: any Encoder) throws {
+                try info.encode(to: encoder)
+                var c = encoder.container(keyedBy: Keys.self)
+                try c.encode(labelArea, forKey: .label_area)
+            }
+        }
+
         func run() async throws {
             let info = try PmemInfo.inspect(path: path)
-            if output.json { print(try JSONOutput.encode(info)); return }
+            let labels = LabelAreaCheckReport(try BackingLabelProbe.check(path: path, configuredLabelSize: nil), path: path)
+            if output.json { print(try JSONOutput.encode(Report(info: info, labelArea: labels))); return }
             let holder: String
             if info.locked {
                 holder = info.lockHolderPid.map { "mapped for writing by pid \($0)" } ?? "mapped for writing by another process"
@@ -48,6 +69,7 @@ struct PmemCommand: AsyncParsableCommand {
                 info.isPmem ? "yes" : "no", info.persistence.rawValue, holder,
             ]]))
             printDurability(info.durability)
+            print("label area: \(labels.message ?? "")")
         }
     }
 

@@ -251,8 +251,9 @@ public final class ModelledHost: GuestHost {
     }
 
     /// The guest's full model, built on this host (once per process). `access` says how its
-    /// backings are opened: `.inspect` creates nothing and takes no lock.
-    public func guest(_ name: String, access: BackingAccess) throws(HostError) -> Guest {
+    /// backings are opened: `.inspect` creates nothing and takes no lock. `labelAreas` applies
+    /// when the model is built here (a new guest's vNVDIMMs; see `createGuest`).
+    public func guest(_ name: String, access: BackingAccess, labelAreas: LabelAreaPolicy = .unchecked) throws(HostError) -> Guest {
         if let g = built[name] {
             // A model built for inspection (read-only, unlocked backings) is rebuilt for a change.
             if g.backingAccess == .inspect && access != .inspect { g.release(); built[name] = nil } else { return g }
@@ -268,7 +269,7 @@ public final class ModelledHost: GuestHost {
         let settings = GuestSteeringSettings(ramFrames: hd.physmap.mappedFrames, allowanceBytes: allowance(of: name))
         do {
             let g = try Guest(config: c, baseDirectory: a.baseDirectory, id: a.domid, host: self, ram: ram,
-                              steering: steering, steeringSettings: settings, backings: access)
+                              steering: steering, steeringSettings: settings, backings: access, labelAreas: labelAreas)
             built[name] = g
             return g
         } catch { throw .guest(name: name, error) }
@@ -290,8 +291,11 @@ public final class ModelledHost: GuestHost {
     /// (its static memory where host.toml names some, 1:1 when it asks for the direct map), its
     /// range-memory allowance from the host budget, then its vNVDIMMs, each backing checked
     /// against every other guest's. Missing emulated backings are created with `createBackings`.
+    /// Each backing's label area is checked against its vNVDIMM's label size as `labelAreas`
+    /// says (`Guest.attach`); what was found is on the guest's `nvdimms`.
     @discardableResult
-    public func createGuest(configPath path: String, createBackings: Bool) throws(HostError) -> Guest {
+    public func createGuest(configPath path: String, createBackings: Bool,
+                            labelAreas: LabelAreaPolicy = .refuseOverwrite) throws(HostError) -> Guest {
         let real = Self.realPath(path)
         let c: GuestConfig
         do { c = try GuestConfigFile.load(from: real) } catch { throw .guestConfig(error) }
@@ -307,7 +311,7 @@ public final class ModelledHost: GuestHost {
         state.guests.append(.init(name: c.name, domid: domid, config: real))
         do {
             try boot()
-            let g = try guest(c.name, access: createBackings ? .create : .readWrite)
+            let g = try guest(c.name, access: createBackings ? .create : .readWrite, labelAreas: labelAreas)
             try commit()
             return g
         } catch {
@@ -340,9 +344,11 @@ public final class ModelledHost: GuestHost {
 
     /// Attaches `d` to guest `name` and records it in the guest's config (comments, key order
     /// and mode kept). All or nothing: a failure leaves the guest, the config, host.toml and
-    /// the backing as they were (a backing this call created is removed).
+    /// the backing as they were (a backing this call created is removed). The backing's label
+    /// area is checked against `d.labelSize` as `labelAreas` says (`Guest.attach`).
     @discardableResult
-    public func attach(_ d: NVDIMMConfig, to name: String, createBacking: Bool) throws(HostError) -> AttachedNVDIMM {
+    public func attach(_ d: NVDIMMConfig, to name: String, createBacking: Bool,
+                       labelAreas: LabelAreaPolicy = .refuseOverwrite) throws(HostError) -> AttachedNVDIMM {
         let g = try guest(name, access: .readWrite)
         let a = try admittedGuest(name)
         let old = g.config
@@ -354,7 +360,7 @@ public final class ModelledHost: GuestHost {
             for entry in registered { try? mapping.unregister(.pmem, entry.frames) }
         }
         let attached: AttachedNVDIMM
-        do { attached = try g.attach(d, createBacking: createBacking) } catch {
+        do { attached = try g.attach(d, createBacking: createBacking, labelAreas: labelAreas) } catch {
             undoRegistrations()
             throw .guest(name: name, error)
         }

@@ -71,6 +71,16 @@ import Testing
         let noDax = BackingDurability.assess(kind: .file, isPmem: false, forced: false, mount: mount("ext4", "/dev/pmem1", dax: false, block: "pmem1"))
         #expect(noDax.durable && noDax.mechanism == .msync)
         #expect(noDax.warnings.count == 1 && noDax.warnings[0].contains("-o dax"))
+        // dax=inode (no dax option shown) with the file's DAX attribute set: libpmem mapped it
+        // with MAP_SYNC, so it is DAX; nothing to warn about.
+        let perInode = BackingDurability.assess(kind: .file, isPmem: true, forced: false, mount: mount("xfs", "/dev/pmem1", dax: false, block: "pmem1"))
+        #expect(perInode.durable && perInode.mechanism == .daxMapSync && perInode.warnings.isEmpty)
+        // A BTT namespace cannot do DAX at all: the fix is the namespace's mode, not the mount.
+        let btt = BackingDurability.assess(kind: .file, isPmem: false, forced: false, mount: mount("ext4", "/dev/pmem2s", dax: false, block: "pmem2s"))
+        #expect(btt.warnings.count == 1 && btt.warnings[0].contains("sector (BTT) mode") && btt.warnings[0].contains("fsdax"))
+        let partition = mount("ext4", "/dev/pmem12p1", dax: false, block: "pmem12p1")
+        #expect(partition.onPmemBlockDevice && !partition.onSectorDevice)
+        #expect(mount("ext4", "/dev/pmem12sp1", dax: false, block: "pmem12sp1").onSectorDevice)
 
         let forced = BackingDurability.assess(kind: .file, isPmem: true, forced: true, mount: mount("ext4", "/dev/vda", dax: false, block: "vda"))
         #expect(!forced.durable && forced.mechanism == .forcedFlushOnPageCache)

@@ -34,6 +34,7 @@ import Testing
          BadInput(["guest", "create", c.file], 1, mentions: c.mentions, "create: " + c.label)]
     } + [
         .init(["guest", "create", "@S/g.toml"], 1, mentions: ["already"], "admitted twice"),
+        .init(["guest", "create", "@S/data-guest.toml"], 1, mentions: ["guest 'dg'", "hold data", "--force"], "a vNVDIMM's label area over a guest's data"),
         .init(["guest", "create"], 2, mentions: ["<config>"], "missing argument"),
         .init(["guest", "create", "@S/outside.toml", "--create-backings=yes"], 2, mentions: ["--create-backings"], "flag value"),
         .init(["guest", "list", "x"], 2, mentions: ["x"], "extra argument"),

@@ -100,6 +100,14 @@ final class BadInputFixture: Sendable {
             try fm.createSymbolicLink(atPath: r + "/lu-link/d1-pmem.img", withDestinationPath: r + "/link-target.txt")
             try "plain file\n".write(toFile: r + "/a-file", atomically: false, encoding: .utf8)
             try fm.createSymbolicLink(atPath: r + "/dangling", withDestinationPath: r + "/nowhere/x")
+            // Backings that hold something a careless attach or benchmark would destroy: a
+            // guest's data with no label area, and a label area (g0's, initialised) at the end
+            // of a 4M data part; a guest whose vNVDIMM gives the data a label area.
+            try Data((0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) | 1 }).write(to: URL(fileURLWithPath: r + "/data.pmem"))
+            let labels = try Data(contentsOf: URL(fileURLWithPath: r + "/g0.pmem")).suffix(128 << 10)
+            try (Data(count: 4 << 20) + labels).write(to: URL(fileURLWithPath: r + "/labelled.pmem"))
+            try "name = \"dg\"\nmemory = \"1G\"\npmem_aperture = \"8G\"\n[[nvdimm]]\nslot = 0\nbacking = \"data.pmem\"\nsize = \"2M\"\nlabel_size = \"2M\"\n"
+                .write(toFile: r + "/data-guest.toml", atomically: true, encoding: .utf8)
         }
         do { pristine = try Snapshot.take(r) } catch { throw FixtureFailed(description: "snapshot: \(error)") }
         fixtureRootToRemove = r

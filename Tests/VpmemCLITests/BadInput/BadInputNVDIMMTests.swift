@@ -24,6 +24,13 @@ import Testing
         .init(["nvdimm", "attach", "g", "--backing", "@S/free.pmem", "--size", "2M", "--slot", "0"], 1, mentions: ["slot 0"], "slot taken"),
         .init(["nvdimm", "attach", "@S/outside.toml", "--backing", "@S/free.pmem", "--size", "2M"], 1, mentions: ["not the config of a guest"], "config outside the host"),
         .init(["nvdimm", "attach", "@S/nul-name.toml", "--backing", "@S/free.pmem"], 1, mentions: ["not the config of a guest"], "NUL config outside the host"),
+        // Label areas (issue 16 item 6): the guest's label writes would overwrite data.
+        .init(["nvdimm", "attach", "plain", "--backing", "@S/data.pmem", "--size", "2M", "--label-size", "2M"], 1,
+              mentions: ["hold data", "label-size 0 and size 4M", "--force"], "(b) a guest's data given a label area"),
+        .init(["nvdimm", "attach", "plain", "--backing", "@S/labelled.pmem", "--size", "2M", "--label-size", "2176K"], 1,
+              mentions: ["label area of 128K", "size 4M and label-size 128K", "--force"], "(c) a larger label area over the old labels"),
+        .init(["nvdimm", "attach", "plain", "--backing", "@S/data.pmem", "--size", "2M", "--label-size", "2M", "--force=yes"], 2,
+              mentions: ["--force"], "flag value"),
         .init(["nvdimm", "detach", "g", "--slot", "-1"], 2, mentions: ["--slot", "0 to 255"], "negative slot"),
         .init(["nvdimm", "detach", "g"], 2, mentions: ["--slot"], "missing --slot"),
         .init(["nvdimm", "detach", "g", "--slot", "7"], 1, mentions: ["7"], "empty slot"),
