@@ -386,14 +386,22 @@ public final class ModelledHost: GuestHost {
         let g = try guest(name, access: .readWrite)
         let a = try admittedGuest(name)
         let old = g.config
-        let d: AttachedNVDIMM
-        do { d = try g.detach(slot: slot) } catch { throw .guest(name: name, error) }
+        var detached: AttachedNVDIMM?
+        do { detached = try g.detach(slot: slot) } catch { throw .guest(name: name, error) }
         do { try ConfigRewrite.rewrite(path: a.record.config, from: old, to: Self.pinningPlacement(of: g)) } catch {
-            _ = try? g.attach(d.config, createBacking: false)
+            // Undo: the config still has the vNVDIMM, so the guest must too. The detached
+            // mapping, and the backing lock it holds, go first: the re-attach takes them again.
+            let config = detached.unsafelyUnwrapped.config
+            detached = nil
+            do { _ = try g.attach(config, createBacking: false, labelAreas: .unchecked) } catch {
+                // The guest no longer matches its config: drop it, so the next use rebuilds it.
+                built[name]?.release()
+                built[name] = nil
+            }
             throw error
         }
         try reloadAdmitted()
-        return d
+        return detached.unsafelyUnwrapped
     }
 
     /// `g`'s config with an `address` on each vNVDIMM that a replay of the config would place
