@@ -3,45 +3,25 @@
 // remove splits, contains/overlaps as rangeset_contains_range/rangeset_overlaps_range, the limit
 // is nr_ranges), laid out for lookups that run on every steered guest access.
 //
-// Invariants (checked by the property tests against a naive model):
+// Layout: the set's own fields are its name, limit, count and capacity; each part of the layout
+// is one stored struct, which states its invariants at its top:
+//   `_blocks`     LeafBlocks   the ranges, 8 to a 64-byte block (RangeSetBlock.swift)
+//   `_index`      SearchIndex  the B+ index over the block bases, and the buffer it shares with
+//                              the lookup area (RangeSetSearchIndex.swift)
+//   `_directory`  Directory    one form of the lookup area (RangeSetDirectory.swift)
+//   `_table`      PointTable   the other form (RangeSetPointTable.swift)
+// `_table.lines` says which form the lookup area holds: the table when set, else the directory.
+//
+// Invariants, numbered as the sources cite them (RangeSetInvariants.swift checks them from the
+// fields in debug builds; the property tests call it after every operation):
 //  1. The ranges, in slot order 0..<count, ascend, first <= last, and neither overlap nor
 //     touch: last[i] + 1 < first[i + 1] (so two ranges never merge into one).
 //  2. count <= limit <= maximumLimit; capacity is 0 or a multiple of blockSize (8), and never
 //     exceeds limit rounded up to a block (memory is bounded by the limit).
-//  3. Slot i lives in leaf block i / 8, a 64-byte, 64-aligned block of `_blocks` (one cache
-//     line): 8 start offsets then 8 end offsets, 32 bits each, relative to the block's base = the
-//     first start of the block, stored biased (top bit flipped) so signed compares order them.
-//     Slot 0's start offset is 0 by construction; its word holds the block's form (narrowMark or
-//     wideMark). Unused slots hold start offset 0xFFFF_FFFF (all ones in wide blocks) and end 0.
-//  4. A block is narrow when its last end is at most 0xFFFF_FFFE above its base; otherwise it is
-//     wide and `_high[16 * block ..< 16 * block + 16]` holds the high halves of its offsets.
-//     `_high` is allocated exactly while `_wideBlocks > 0`.
-//  5. The search index (when capacity > 0) is a static B+ tree over the blocks:
-//     index[0] = depth, index[1...depth] = word offset of each level, root first; the bottom
-//     level (at `_bottom`) holds the base of every block (UInt64.max for an empty block), each
-//     level above holds every 8th key of the level below, levels are padded with UInt64.max to
-//     whole nodes of 8 keys (one cache line). Every mutation re-encodes the blocks from the first
-//     changed slot to the last and refreshes the keys above them. Header words 12, 13 and 14
-//     hold the count and the addresses of `_blocks` and `_high` (0 when nil), for the lookup's
-//     out-of-line path.
-//  6. The lookup area follows the index in the same buffer, from a 64-byte boundary (at
-//     `_directoryAt`), sized for the point table whichever form it holds. In directory form
-//     (`_lines` nil): while the set is not empty and `_directoryStale` is false, every entry up
-//     to the sentinel describes the current bases as RangeSetDirectory.swift says,
-//     `_directoryBase` <= the lowest base, and every base lies below the sentinel bucket. An
-//     entry that takes a lookup straight to a block (split not 0) never names a wide block.
-//     `_bases` and `_directory` point at the bottom level and the directory while `_index` is
-//     allocated.
-//  7. While the set is empty, `_lines` is nil, `_directoryClamp` is 0 and `_directory[0]` is 0
-//     (split 0), so a point lookup reads that entry and goes out of line, where the count is
-//     tested: the inlined lookup carries no test of the count. `_directory` is never nil: with
-//     no index it points at `RangeSet.emptyDirectory`, one shared zero word never written.
-//  8. In table form (`_lines` not nil, the set not empty) the area holds the point table as
-//     RangeSetPointTable.swift says: every range lies in [`_lineBase`, `_lineBase` +
-//     `_lineClamp`), each line holds exactly the ranges meeting its bucket (or is an overflow
-//     line naming the blocks), the sentinel is empty, `_overflowLines` counts the overflow lines
-//     and is at most 1 in 64 of the used lines; the directory is parked as in invariant 7 (so
-//     `_locate` descends the index).
+//  3, 4. The leaf blocks and their narrow and wide forms: LeafBlocks.
+//  5. The search index and the lookup area's place after it: SearchIndex.
+//  6, 7. The directory, and how an empty set parks it: Directory.
+//  8. The point table: PointTable.
 //
 // Lookup: in table form, one load: x's line, found by arithmetic, tested with SSE2 compares
 // over its 16-bit offsets (an overflow line sends the lookup out of line, to at most 8 bases and
@@ -97,7 +77,7 @@ public struct RangeSet: ~Copyable {
     /// pcmpgtd) order them as unsigned values.
     @usableFromInline static let bias: UInt32 = 0x8000_0000
     /// Slot 0's start offset is 0 by construction, so its word says what form the block has:
-    /// biased 0 for narrow, biased 1 for wide (the high halves are in `_high`).
+    /// biased 0 for narrow, biased 1 for wide (the high halves are in `_blocks.high`).
     @usableFromInline static let narrowMark: UInt32 = 0x8000_0000
     @usableFromInline static let wideMark: UInt32 = 0x8000_0001
     /// A narrow block needs every offset <= this (so the padding offset 0xFFFF_FFFF is above all).
@@ -107,50 +87,19 @@ public struct RangeSet: ~Copyable {
     public let name: String
     /// The most ranges this set may hold.
     public internal(set) var limit: UInt64
-
+    /// Ranges held, and slots allocated (invariant 2).
     @usableFromInline var _count: Int
     @usableFromInline var _capacity: Int
-    /// `_capacity / 8` leaf blocks of 64 bytes, 64-byte aligned (invariant 3).
-    @usableFromInline var _blocks: UnsafeMutableRawPointer?
-    /// High halves of the offsets of wide blocks: 32 words per block, parallel to `_blocks`;
-    /// allocated only while some block is wide (invariant 4).
-    @usableFromInline var _high: UnsafeMutablePointer<UInt32>?
-    @usableFromInline var _wideBlocks: Int
-    @usableFromInline var _index: UnsafeMutablePointer<UInt64>?
-    @usableFromInline var _indexWords: Int
-    /// Levels of the index and the word offset of its bottom level (the block bases).
-    @usableFromInline var _depth: Int
-    @usableFromInline var _bottom: Int
-    /// The directory (invariant 6): word offset of its entries in `_index`, its bucket count, the
-    /// value of bucket 0's low end, the bucket width as a shift and a mask, and the clamp that
-    /// sends every value past the last bucket to the sentinel entry. `_directoryStale` is set
-    /// while the entries describe no valid state (a fresh buffer, an empty set).
-    @usableFromInline var _directoryAt: Int
-    /// `_index + _bottom` and `_index + _directoryAt`: the block bases and the directory
-    /// entries, where the lookup reads them without adding offsets. With no index, `_bases` is
-    /// nil and `_directory` is `RangeSet.emptyDirectory` (invariant 7).
-    @usableFromInline var _bases: UnsafeMutablePointer<UInt64>?
-    @usableFromInline var _directory: UnsafeMutablePointer<UInt64>
-    @usableFromInline var _directoryBuckets: Int
-    @usableFromInline var _directoryBase: UInt64
-    @usableFromInline var _directoryShift: UInt64
-    @usableFromInline var _directoryMask: UInt64
-    @usableFromInline var _directoryClamp: UInt64
-    var _directoryStale: Bool
-    /// The point table (invariant 8): its lines (in the lookup area, nil while the set uses the
-    /// directory instead), the value of bucket 0's low end, the bucket width and its reciprocal
-    /// ceil(2^64 / width), the clamp (data lines * width) that sends every value past the last
-    /// bucket to the empty sentinel line, and how many lines overflow.
-    @usableFromInline var _lines: UnsafeRawPointer?
-    @usableFromInline var _lineBase: UInt64
-    @usableFromInline var _lineWidth: UInt64
-    @usableFromInline var _lineReciprocal: UInt64
-    @usableFromInline var _lineClamp: UInt64
-    var _overflowLines: Int
-    /// The last build of the table found more than 1 in 64 of its lines overflowing: the
-    /// directory stays until its own rebuild tries the table again.
-    var _skewed: Bool
-    /// Ranges walked by whole rebuilds of the lookup area so far (the tests' amortisation check).
+    /// The leaf blocks (invariants 3 and 4).
+    @usableFromInline var _blocks: LeafBlocks
+    /// The B+ index, whose buffer holds the lookup area too (invariant 5).
+    @usableFromInline var _index: SearchIndex
+    /// The lookup area in directory form (invariants 6 and 7).
+    @usableFromInline var _directory: Directory
+    /// The lookup area in table form (invariant 8).
+    @usableFromInline var _table: PointTable
+    /// Ranges walked by whole rebuilds of the lookup area so far, in either form (the tests'
+    /// amortisation check).
     var _lookupRebuildWork: Int
 
     /// An empty set. Throws when `limit` is above ``maximumLimit``.
@@ -162,36 +111,17 @@ public struct RangeSet: ~Copyable {
         self.limit = limit
         _count = 0
         _capacity = 0
-        _blocks = nil
-        _high = nil
-        _wideBlocks = 0
-        _index = nil
-        _indexWords = 0
-        _depth = 0
-        _bottom = 0
-        _directoryAt = 0
-        _bases = nil
-        _directory = Self.emptyDirectory
-        _directoryBuckets = 0
-        _directoryBase = 0
-        _directoryShift = 0
-        _directoryMask = 0
-        _directoryClamp = 0
-        _directoryStale = true
-        _lines = nil
-        _lineBase = 0
-        _lineWidth = 0
-        _lineReciprocal = 0
-        _lineClamp = 0
-        _overflowLines = 0
-        _skewed = false
+        _blocks = LeafBlocks()
+        _index = SearchIndex()
+        _directory = Directory()
+        _table = PointTable()
         _lookupRebuildWork = 0
     }
 
     deinit {
-        _blocks?.deallocate()
-        _high?.deallocate()
-        _index?.deallocate()
+        _blocks.buffer?.deallocate()
+        _blocks.high?.deallocate()
+        _index.words?.deallocate()
     }
 
     // MARK: Queries
@@ -207,15 +137,15 @@ public struct RangeSet: ~Copyable {
     public func contains(_ point: UInt64) -> Bool {
         // Both forms leave their rare cases through one call below: two call sites with the same
         // arguments made the compiler load those arguments ahead of the form test, for every
-        // lookup (range steering 102.5 -> 115.5 instructions).
+        // lookup (docs/HOT-PATHS.md has the count).
         var overflowLine: UnsafeRawPointer? = nil
-        if let lines = _lines {
+        if let lines = _table.lines {
             // The point table (invariant 8): one load, the line of x's bucket, found by
             // arithmetic. A value below the base wraps and, like every value past the last
             // bucket, clamps into the empty sentinel line.
-            let relative = Swift.min(point &- _lineBase, _lineClamp)
-            let k = relative.multipliedFullWidth(by: _lineReciprocal).high
-            let d = relative &- k &* _lineWidth
+            let relative = Swift.min(point &- _table.base, _table.clamp)
+            let k = relative.multipliedFullWidth(by: _table.reciprocal).high
+            let d = relative &- k &* _table.width
             let p = lines + Int(truncatingIfNeeded: k) &* Self.blockBytes
             if _fastPath(!Self._isOverflowLine(p)) { return Self._lineTest(p, d, d) }
             overflowLine = p
@@ -224,16 +154,16 @@ public struct RangeSet: ~Copyable {
             // split 0 (invariant 7). No test against the lowest start: for a point below it the
             // directory names a block whose base is above the point, and the offset below then
             // wraps past every end.
-            let relative = Swift.min(point &- _directoryBase, _directoryClamp)
-            let entry = _directory[Int(truncatingIfNeeded: relative &>> _directoryShift)]
+            let relative = Swift.min(point &- _directory.base, _directory.clamp)
+            let entry = _directory.entries[Int(truncatingIfNeeded: relative &>> _directory.shift)]
             let split = entry &>> 32
             // Split 0 (a bucket with two or more block bases, or next to a wide block, or an
             // empty set): answered out of line from scratch, so that nothing of this path has to
             // survive a call.
             if _fastPath(split != 0) {
-                let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) &+ (relative & _directoryMask >= split ? 1 : 0)
-                let d = point &- _bases.unsafelyUnwrapped[block]
-                let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
+                let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF) &+ (relative & _directory.mask >= split ? 1 : 0)
+                let d = point &- _index.bases.unsafelyUnwrapped[block]
+                let p = UnsafeRawPointer(_blocks.buffer.unsafelyUnwrapped) + block &* Self.blockBytes
                 // The block is narrow: the directory sends every lookup that may land in a wide
                 // block down the index (split 0, invariant 6). Is there a slot with start <= d
                 // <= end? The whole line is loaded at once (no dependency on which slot it is);
@@ -253,7 +183,7 @@ public struct RangeSet: ~Copyable {
                 return m2.x & m2.y == 0
             }
         }
-        return Self._containsSlowly(point, overflowLine, _index)
+        return Self._containsSlowly(point, overflowLine, _index.words)
     }
 
     /// The range that holds `point`, or nil.
@@ -274,15 +204,15 @@ public struct RangeSet: ~Copyable {
         // A one-value range (a wp_mem gfn, a one-byte port) is the point lookup, which tests a
         // whole leaf block at once instead of counting its starts.
         if range.lowerBound == range.upperBound { return contains(range.lowerBound) }
-        if let lines = _lines {
+        if let lines = _table.lines {
             // Inside one bucket, the point table answers as for a point: a slot holds the part
             // of one range in the bucket, so it holds [l, u] only if that range does.
-            let relative = Swift.min(range.lowerBound &- _lineBase, _lineClamp)
-            let k = relative.multipliedFullWidth(by: _lineReciprocal).high
-            let d = relative &- k &* _lineWidth
+            let relative = Swift.min(range.lowerBound &- _table.base, _table.clamp)
+            let k = relative.multipliedFullWidth(by: _table.reciprocal).high
+            let d = relative &- k &* _table.width
             let length = range.upperBound &- range.lowerBound
             let p = lines + Int(truncatingIfNeeded: k) &* Self.blockBytes
-            if length < _lineWidth &- d && !Self._isOverflowLine(p) { return Self._lineTest(p, d, d &+ length) }
+            if length < _table.width &- d && !Self._isOverflowLine(p) { return Self._lineTest(p, d, d &+ length) }
         }
         let i = _predecessor(range.lowerBound)
         return i >= 0 && range.upperBound <= _end(at: i)
@@ -333,8 +263,8 @@ public struct RangeSet: ~Copyable {
         let blocks = _capacity / Self.blockSize
         return RangeSetMemory(
             ranges: _count, capacity: _capacity,
-            rangeStorageBytes: blocks * Self.blockBytes + (_high == nil ? 0 : blocks * Self.blockBytes),
-            indexBytes: _indexWords * MemoryLayout<UInt64>.stride,
+            rangeStorageBytes: blocks * Self.blockBytes + (_blocks.high == nil ? 0 : blocks * Self.blockBytes),
+            indexBytes: _index.wordCount * MemoryLayout<UInt64>.stride,
             setBytes: MemoryLayout<RangeSet>.size)
     }
 
@@ -347,16 +277,17 @@ public struct RangeSet: ~Copyable {
     /// load of x's directory entry (invariant 6) names the block, or the block before the one
     /// boundary inside x's bucket; a bucket with two or more boundaries, or one where x could
     /// land in a wide block, sends the lookup down the B+ index instead. For x below the lowest
-    /// base there is no such block: the result is then block 0 or the last block (x clamps into the sentinel bucket), both based above x,
-    /// so callers that need a predecessor test x against the lowest start first.
+    /// base there is no such block: the result is then block 0 or the last block (x clamps into
+    /// the sentinel bucket), both based above x, so callers that need a predecessor test x
+    /// against the lowest start first.
     @inlinable @inline(__always)
     func _locate(_ x: UInt64, _ index: UnsafePointer<UInt64>) -> Int {
-        let relative = Swift.min(x &- _directoryBase, _directoryClamp)
-        let entry = _directory[Int(truncatingIfNeeded: relative &>> _directoryShift)]
+        let relative = Swift.min(x &- _directory.base, _directory.clamp)
+        let entry = _directory.entries[Int(truncatingIfNeeded: relative &>> _directory.shift)]
         let split = entry &>> 32
-        if split == 0 { return Self._descendOutOfLine(x, index, depth: _depth, lastBlock: (_count &- 1) &>> Self.blockShift) }
+        if split == 0 { return Self._descendOutOfLine(x, index, depth: _index.depth, lastBlock: (_count &- 1) &>> Self.blockShift) }
         let block = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)
-        return block &+ (relative & _directoryMask >= split ? 1 : 0)
+        return block &+ (relative & _directory.mask >= split ? 1 : 0)
     }
 
     // The paths a lookup rarely takes are static functions out of line, given pointers and
@@ -394,14 +325,14 @@ public struct RangeSet: ~Copyable {
     @inlinable @inline(__always)
     func _predecessor(_ x: UInt64) -> Int {
         guard _count > 0 else { return -1 }
-        let index = UnsafePointer(_index.unsafelyUnwrapped)
+        let index = UnsafePointer(_index.words.unsafelyUnwrapped)
         if x < index[Self.indexHeaderWords] { return -1 }
         if x == .max { return _count &- 1 }
         let block = _locate(x, index)
-        let d = x &- _bases.unsafelyUnwrapped[block]
-        let p = UnsafeRawPointer(_blocks.unsafelyUnwrapped) + block &* Self.blockBytes
+        let d = x &- _index.bases.unsafelyUnwrapped[block]
+        let p = UnsafeRawPointer(_blocks.buffer.unsafelyUnwrapped) + block &* Self.blockBytes
         if p.load(as: UInt32.self) != Self.narrowMark {
-            return block &<< Self.blockShift &+ Self._wideCount(p, _high, block: block, offset: d) &- 1
+            return block &<< Self.blockShift &+ Self._wideCount(p, _blocks.high, block: block, offset: d) &- 1
         }
         // Clamped to narrowMaximum: above or at every narrow start, below the padding.
         let d32 = Int32(bitPattern: UInt32(truncatingIfNeeded: Swift.min(d, Self.narrowMaximum)) ^ Self.bias)
@@ -471,22 +402,22 @@ public struct RangeSet: ~Copyable {
 
     @inlinable @inline(__always)
     func _offset(block: Int, word: Int) -> UInt64 {
-        let p = (_blocks.unsafelyUnwrapped + block &* Self.blockBytes).assumingMemoryBound(to: UInt32.self)
+        let p = (_blocks.buffer.unsafelyUnwrapped + block &* Self.blockBytes).assumingMemoryBound(to: UInt32.self)
         let low = UInt64(p[word] ^ Self.bias)
         guard p[0] == Self.wideMark else { return low }
-        return UInt64(_high.unsafelyUnwrapped[block &* (2 &* Self.blockSize) &+ word]) << 32 | low
+        return UInt64(_blocks.high.unsafelyUnwrapped[block &* (2 &* Self.blockSize) &+ word]) << 32 | low
     }
 
     @inlinable @inline(__always)
     func _end(at i: Int) -> UInt64 {
         let block = i &>> Self.blockShift
-        return _bases.unsafelyUnwrapped[block] &+ _offset(block: block, word: Self.blockSize &+ i & (Self.blockSize &- 1))
+        return _index.bases.unsafelyUnwrapped[block] &+ _offset(block: block, word: Self.blockSize &+ i & (Self.blockSize &- 1))
     }
 
     @usableFromInline
     func _range(at i: Int) -> ClosedRange<UInt64> {
         let block = i >> Self.blockShift, slot = i & (Self.blockSize - 1)
-        let base = _index.unsafelyUnwrapped[_bottom + block]
+        let base = _index.words.unsafelyUnwrapped[_index.bottom + block]
         return (base + _startOffset(block: block, slot: slot))...(base + _endOffset(block: block, slot: slot))
     }
 

@@ -1,10 +1,38 @@
 // The leaf blocks of a RangeSet: 8 ranges per 64-byte block, stored as 32-bit offsets from the
 // block's base (the first start, kept in the index's bottom level), so a block's starts and ends
-// are one cache line (invariants 3 and 4 in RangeSet.swift).
+// are one cache line.
 // A block whose last end lies more than 0xFFFF_FFFE above its base is wide: its words keep the low
-// halves and the parallel `_high` buffer the high halves.
+// halves and a parallel buffer the high halves.
 
 extension RangeSet {
+    /// The leaf blocks: the set's `_blocks`.
+    ///
+    /// Invariants (numbered as in RangeSet.swift):
+    ///  3. Slot i lives in leaf block i / 8, a 64-byte, 64-aligned block of `buffer` (one cache
+    ///     line): 8 start offsets then 8 end offsets, 32 bits each, relative to the block's base
+    ///     = the first start of the block (kept in the index's bottom level, invariant 5),
+    ///     stored biased (top bit flipped) so signed compares order them. Slot 0's start offset
+    ///     is 0 by construction; its word holds the block's form (narrowMark or wideMark). Unused
+    ///     slots hold start offset 0xFFFF_FFFF (all ones in wide blocks) and end 0. `buffer`
+    ///     holds capacity / 8 blocks, and is nil exactly while the capacity is 0.
+    ///  4. A block is narrow when its last end is at most 0xFFFF_FFFE above its base; otherwise
+    ///     it is wide and `high[16 * block ..< 16 * block + 16]` holds the high halves of its
+    ///     offsets. `wideCount` counts the wide blocks, and `high` is allocated exactly while it
+    ///     is above 0.
+    @usableFromInline struct LeafBlocks {
+        @usableFromInline var buffer: UnsafeMutableRawPointer?
+        /// High halves of the offsets of wide blocks: 32 words per block, parallel to `buffer`.
+        @usableFromInline var high: UnsafeMutablePointer<UInt32>?
+        var wideCount: Int
+
+        /// No blocks (capacity 0).
+        init() {
+            buffer = nil
+            high = nil
+            wideCount = 0
+        }
+    }
+
     /// Writes an empty narrow block at `p`: padding starts above every offset, padding ends 0.
     static func _initializeEmpty(_ p: UnsafeMutableRawPointer) {
         let w = p.bindMemory(to: UInt32.self, capacity: 2 * blockSize)
@@ -34,9 +62,9 @@ extension RangeSet {
     /// `first...last`, which were just encoded, and the lookup area: the directory entries over
     /// those blocks, or the point table's lines over the `changed` values.
     mutating func _finishStore(fromBlock first: Int, throughBlock last: Int, changed: ClosedRange<UInt64>?) {
-        if _wideBlocks == 0, let high = _high {
+        if _blocks.wideCount == 0, let high = _blocks.high {
             high.deallocate()
-            _high = nil
+            _blocks.high = nil
         }
         _refreshIndex(fromBlock: first, throughBlock: last)
         _refreshDirectory(fromBlock: first, throughBlock: last, changed: changed)
@@ -45,25 +73,26 @@ extension RangeSet {
 
     /// Encodes block `b` from `ranges[0..<k]` (k <= blockSize, ascending; slots past k become
     /// padding, and a block with none is empty, its base UInt64.max). Writes the block's base into
-    /// the index's bottom level and keeps `_wideBlocks` and `_high` in step (allocated when the
-    /// first block becomes wide; `_finishStore` frees it when none is).
+    /// the index's bottom level and keeps `_blocks.wideCount` and `_blocks.high` in step (the
+    /// high halves are allocated when the first block becomes wide; `_finishStore` frees them
+    /// when none is).
     mutating func _encode(block b: Int, _ ranges: UnsafePointer<(UInt64, UInt64)>, count k: Int) {
-        let blocks = _blocks.unsafelyUnwrapped
-        let index = _index.unsafelyUnwrapped
+        let blocks = _blocks.buffer.unsafelyUnwrapped
+        let index = _index.words.unsafelyUnwrapped
         let w = (blocks + b * Self.blockBytes).assumingMemoryBound(to: UInt32.self)
-        if w[0] == Self.wideMark { _wideBlocks -= 1 }
+        if w[0] == Self.wideMark { _blocks.wideCount -= 1 }
         guard k > 0 else {
             Self._initializeEmpty(blocks + b * Self.blockBytes)
-            index[_bottom + b] = .max
+            index[_index.bottom + b] = .max
             return
         }
         let base = ranges[0].0
         let wide = ranges[k - 1].1 - base > Self.narrowMaximum
-        if wide && _high == nil {
-            _high = .allocate(capacity: _capacity * 2)
+        if wide && _blocks.high == nil {
+            _blocks.high = .allocate(capacity: _capacity * 2)
         }
         if wide {
-            let high = _high.unsafelyUnwrapped + b * 2 * Self.blockSize
+            let high = _blocks.high.unsafelyUnwrapped + b * 2 * Self.blockSize
             for s in 0..<Self.blockSize {
                 let start = s < k ? ranges[s].0 - base : .max
                 let last = s < k ? ranges[s].1 - base : 0
@@ -83,7 +112,15 @@ extension RangeSet {
             }
         }
         w[0] = wide ? Self.wideMark : Self.narrowMark
-        if wide { _wideBlocks += 1 }
-        index[_bottom + b] = base
+        if wide { _blocks.wideCount += 1 }
+        index[_index.bottom + b] = base
+    }
+
+    /// True when block `b` is wide (its offsets' high halves are in `_blocks.high`).
+    func _isWide(block b: Int) -> Bool { Self._isWide(UnsafeRawPointer(_blocks.buffer.unsafelyUnwrapped), b) }
+
+    /// True when block `b` of the blocks at `blocks` is wide: its form word (slot 0's start).
+    static func _isWide(_ blocks: UnsafeRawPointer, _ b: Int) -> Bool {
+        blocks.load(fromByteOffset: b &* blockBytes, as: UInt32.self) == wideMark
     }
 }

@@ -11,44 +11,33 @@ extension RangeSet {
         var d = try! RangeSet(name: name, limit: limit)  // limit <= maximumLimit already
         d._count = _count
         d._capacity = _capacity
-        if let blocks = _blocks {
+        // The forms' fields first, then every pointer in them moved to the copy's buffers.
+        d._blocks = _blocks
+        d._index = _index
+        d._directory = _directory
+        d._table = _table
+        d._lookupRebuildWork = _lookupRebuildWork
+        if let blocks = _blocks.buffer {
             let bytes = _capacity / Self.blockSize * Self.blockBytes
             let copy = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.blockBytes)
             copy.copyMemory(from: blocks, byteCount: bytes)
-            d._blocks = copy
+            d._blocks.buffer = copy
         }
-        if let high = _high {
+        if let high = _blocks.high {
             let copy = UnsafeMutablePointer<UInt32>.allocate(capacity: _capacity * 2)
             copy.initialize(from: high, count: _capacity * 2)
-            d._high = copy
+            d._blocks.high = copy
         }
-        d._wideBlocks = _wideBlocks
-        d._indexWords = _indexWords
-        d._depth = _depth
-        d._bottom = _bottom
-        d._directoryAt = _directoryAt
-        if let index = _index {
-            let copy = UnsafeMutableRawPointer.allocate(byteCount: _indexWords * 8, alignment: Self.blockBytes)
-                .bindMemory(to: UInt64.self, capacity: _indexWords)
-            copy.initialize(from: index, count: _indexWords)
-            d._index = copy
-            d._bases = copy + _bottom
-            d._directory = _directory == Self.emptyDirectory ? Self.emptyDirectory : copy + _directoryAt
-            d._lines = _lines == nil ? nil : UnsafeRawPointer(copy + _directoryAt)
+        if let index = _index.words {
+            let words = _index.wordCount
+            let copy = UnsafeMutableRawPointer.allocate(byteCount: words * 8, alignment: Self.blockBytes)
+                .bindMemory(to: UInt64.self, capacity: words)
+            copy.initialize(from: index, count: words)
+            d._index.words = copy
+            d._index.bases = copy + _index.bottom
+            if _directory.entries != Self.emptyDirectory { d._directory.entries = copy + _index.areaAt }
+            if _table.lines != nil { d._table.lines = UnsafeRawPointer(copy + _index.areaAt) }
         }
-        d._directoryBuckets = _directoryBuckets
-        d._directoryBase = _directoryBase
-        d._directoryShift = _directoryShift
-        d._directoryMask = _directoryMask
-        d._directoryClamp = _directoryClamp
-        d._directoryStale = _directoryStale
-        d._lineBase = _lineBase
-        d._lineWidth = _lineWidth
-        d._lineReciprocal = _lineReciprocal
-        d._lineClamp = _lineClamp
-        d._overflowLines = _overflowLines
-        d._skewed = _skewed
-        d._lookupRebuildWork = _lookupRebuildWork
         d._syncHeader()  // the header names the blocks' addresses: the copy's
         return d
     }

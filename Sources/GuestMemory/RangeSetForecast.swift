@@ -65,8 +65,8 @@ extension RangeSet {
     /// Whether some block is wide once `change` is made. The blocks the change rewrites are
     /// measured as windows of the new order: all blocks from the change's first one when the
     /// count changes (the tail shifts), only the blocks of its own slots when it does not. Every
-    /// other old block keeps its form, so some of them are wide exactly when `_wideBlocks` is
-    /// more than the wide ones among the old blocks being rewritten (or dropped off the end).
+    /// other old block keeps its form, so some of them are wide exactly when `_blocks.wideCount`
+    /// is more than the wide ones among the old blocks being rewritten (or dropped off the end).
     func _anyWide(after change: _Change, newCount: Int) -> Bool {
         let firstBlock = change.lo / Self.blockSize
         let oldBlocks = (_count + Self.blockSize - 1) / Self.blockSize
@@ -75,12 +75,12 @@ extension RangeSet {
         let measuredEnd = keepsCount
             ? min((change.lo + change.inserted + Self.blockSize - 1) / Self.blockSize, newBlocks)
             : newBlocks
-        if _wideBlocks > 0 {
+        if _blocks.wideCount > 0 {
             var replacedWide = 0
             for b in firstBlock..<max(firstBlock, keepsCount ? measuredEnd : oldBlocks) where _isWide(block: b) {
                 replacedWide += 1
             }
-            if replacedWide < _wideBlocks { return true }
+            if replacedWide < _blocks.wideCount { return true }
         }
         var b = firstBlock
         while b < measuredEnd {

@@ -157,16 +157,16 @@ extension RangeSet {
     /// Writes the ranges of `slots` to `out`, a block at a time.
     func _decode(slots: Range<Int>, into out: UnsafeMutablePointer<(UInt64, UInt64)>) {
         guard !slots.isEmpty else { return }
-        let blocks = _blocks.unsafelyUnwrapped, index = _index.unsafelyUnwrapped
+        let blocks = _blocks.buffer.unsafelyUnwrapped, index = _index.words.unsafelyUnwrapped
         var i = slots.lowerBound
         var o = out
         while i < slots.upperBound {
             let block = i >> Self.blockShift
-            let base = index[_bottom + block]
+            let base = index[_index.bottom + block]
             let w = (blocks + block * Self.blockBytes).assumingMemoryBound(to: UInt32.self)
             let stop = min(slots.upperBound, (block + 1) * Self.blockSize)
             if w[0] == Self.wideMark {
-                let high = _high.unsafelyUnwrapped + block * 2 * Self.blockSize
+                let high = _blocks.high.unsafelyUnwrapped + block * 2 * Self.blockSize
                 while i < stop {
                     let s = i & (Self.blockSize - 1)
                     let start = s == 0 ? 0 : UInt64(high[s]) << 32 | UInt64(w[s] ^ Self.bias)
@@ -224,17 +224,11 @@ extension RangeSet {
         defer { all.deallocate() }
         _decode(slots: 0..<_count, into: all)
         let kept = _count
-        _blocks?.deallocate()
-        _high?.deallocate()
-        _index?.deallocate()
-        _blocks = nil
-        _high = nil
-        _wideBlocks = 0
-        _index = nil
-        _indexWords = 0
-        _depth = 0
-        _bottom = 0
-        _bases = nil
+        _blocks.buffer?.deallocate()
+        _blocks.high?.deallocate()
+        _index.words?.deallocate()
+        _blocks = LeafBlocks()
+        _index = SearchIndex()
         _capacity = capacity
         guard capacity > 0 else {
             _parkDirectory()
@@ -242,7 +236,7 @@ extension RangeSet {
         }
         let blocks = UnsafeMutableRawPointer.allocate(byteCount: capacity / Self.blockSize * Self.blockBytes, alignment: Self.blockBytes)
         for b in 0..<capacity / Self.blockSize { Self._initializeEmpty(blocks + b * Self.blockBytes) }
-        _blocks = blocks
+        _blocks.buffer = blocks
         _allocateIndex()
         _store(fromBlock: 0, throughSlot: capacity, UnsafeBufferPointer(start: all, count: kept), changed: nil)
     }

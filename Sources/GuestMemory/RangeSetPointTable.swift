@@ -1,12 +1,12 @@
-// The point table of a RangeSet (invariant 8 in RangeSet.swift): one 64-byte line per bucket of
+// The point table of a RangeSet: one 64-byte line per bucket of
 // values, found by arithmetic from the value, holding the ranges that meet that bucket. A point
 // lookup is then one load (the line) where the directory takes two in a row (its entry, then the
 // block and its base): at 1,000,000 ranges both are L3 misses, and the chain is what separates
 // the 1M lookup from the 8,192 one.
 //
-// Buckets: the values from `_lineBase` (the lowest start when the table was built) up are cut
-// into `_lineClamp / _lineWidth` buckets of W = `_lineWidth` values (2 <= W <= 65,536, any width: the
-// bucket is found with a multiply by R = `_lineReciprocal` = ceil(2^64 / W), exact for every
+// Buckets: the values from `base` (the lowest start when the table was built) up are cut into
+// `clamp / width` buckets of W = `width` values (2 <= W <= 65,536, any width: the bucket is
+// found with a multiply by R = `reciprocal` = ceil(2^64 / W), exact for every
 // value the lookup can see, and the offset in the bucket is x - base - k * W). Bucket k's line
 // holds, for each range that meets [L, L + W - 1] (L = base + k * W), its part inside the bucket
 // as two 16-bit offsets from L: 16 starts then 16 ends, ascending, stored biased (top bit
@@ -20,9 +20,8 @@
 // line, steps from the first block to the one holding x among at most 8 (reading their bases),
 // and tests that block: one more dependent load, as the directory takes, not a descent. A bucket
 // holding more than 8 block bases (a crowd of ranges in a few values) is answered by the index.
-// The last
-// line, the sentinel, is empty, and the lookup clamps every value past the last bucket (and every
-// value below the base, which wraps) into it: `_lineClamp` = data lines * W.
+// The last line, the sentinel, is empty, and the lookup clamps every value past the last bucket
+// (and every value below the base, which wraps) into it: `clamp` = data lines * W.
 //
 // Sizing: 6 bytes of table per slot of capacity (3/32 of a line), at least two lines. Blocks
 // take 8 B a slot and the index about 1.2, so a full set costs about 15.2 B a range in either
@@ -36,7 +35,7 @@
 // overflow about 3 % of their lines, and range steering is faster with the directory for them
 // (the overflow branch mispredicts; docs/HOT-PATHS.md), so they keep it. A directory-form
 // set whose spread comes to fit the table again is rebuilt into it at once, unless its last
-// build found it too uneven (`_skewed`: then only the directory's own rebuilds try again).
+// build found it too uneven (`skewed`: then only the directory's own rebuilds try again).
 //
 // Mutations rewrite only the lines over the values that changed (a line depends on values, not on
 // slots, so the tail a mutation re-encodes does not move it), unless the ranges have left the
@@ -44,6 +43,40 @@
 // rebuilt and the form chosen again.
 
 extension RangeSet {
+    /// The point table: the set's `_table`. Its lines (in the lookup area), bucket 0's low end
+    /// (`base`), the bucket width and its reciprocal, the clamp, and the overflow count.
+    ///
+    /// Invariant 8 (numbered as in RangeSet.swift). In table form (`lines` not nil, the set not
+    /// empty) the lookup area (invariant 5) holds the point table as this file says: every range
+    /// lies in [`base`, `base` + `clamp`), `clamp` is the data lines times `width`,
+    /// `reciprocal` is ceil(2^64 / `width`), each line holds exactly the ranges meeting its
+    /// bucket (or is an overflow line naming the blocks), the sentinel is empty, `overflowLines`
+    /// counts the overflow lines and is at most 1 in 64 of the used lines; the directory is
+    /// parked as in invariant 7 (so `_locate` descends the index). `lines` is nil in directory
+    /// form and while the set is empty; the other fields then mean nothing. `skewed` outlives
+    /// the form: the last build of the table found more than 1 in 64 of its lines overflowing,
+    /// so the directory stays until its own rebuild tries the table again.
+    @usableFromInline struct PointTable {
+        @usableFromInline var lines: UnsafeRawPointer?
+        @usableFromInline var base: UInt64
+        @usableFromInline var width: UInt64
+        @usableFromInline var reciprocal: UInt64
+        @usableFromInline var clamp: UInt64
+        var overflowLines: Int
+        var skewed: Bool
+
+        /// No table (the directory form).
+        init() {
+            lines = nil
+            base = 0
+            width = 0
+            reciprocal = 0
+            clamp = 0
+            overflowLines = 0
+            skewed = false
+        }
+    }
+
     /// Widest bucket: offsets in a line are 16 bits.
     static let tableMaximumWidth: UInt64 = 65_536
     /// The table is kept only while at most one used line in this many overflows.
@@ -60,13 +93,13 @@ extension RangeSet {
     /// the ranges' spread fits it, else the directory. The set is not empty.
     mutating func _rebuildLookup() {
         _lookupRebuildWork += _count
-        let bases = _index.unsafelyUnwrapped + _bottom
+        let bases = _index.words.unsafelyUnwrapped + _index.bottom
         let lowest = bases[0]
         let highest = _end(at: _count - 1)
         let dataLines = UInt64(Self._tableLines(capacity: _capacity) - 1)
         // ceil((highest - lowest + 1) / dataLines), without overflowing at a full 64-bit span.
         let spread = highest - lowest
-        _skewed = false
+        _table.skewed = false
         if spread / dataLines < Self.tableMaximumWidth {
             let minimum = spread / dataLines + 1
             // Room to grow: up to the capacity at the same spacing, at most a quarter more
@@ -76,22 +109,22 @@ extension RangeSet {
             let width = max(2, minimum, min(projected, Self.tableMaximumWidth))
             if _buildTable(base: lowest, width: width, dataLines: Int(dataLines)) { return }
         }
-        _lines = nil
+        _table.lines = nil
         _rebuildDirectory()
     }
 
     /// Writes the point table and switches the set to it, unless more than 1 in 64 of the used
     /// lines overflow (then nothing is switched and it returns false).
     mutating func _buildTable(base: UInt64, width: UInt64, dataLines: Int) -> Bool {
-        let lines = UnsafeMutableRawPointer(_index.unsafelyUnwrapped + _directoryAt)
+        let lines = UnsafeMutableRawPointer(_index.words.unsafelyUnwrapped + _index.areaAt)
         // The directory no longer describes anything: lookups that use it (the predecessor
         // queries) descend the index while the table is in use.
-        _clearDirectory()
-        _directory = Self.emptyDirectory
-        _lineBase = base
-        _lineWidth = width
-        _lineReciprocal = UInt64.max / width &+ 1
-        _lineClamp = UInt64(dataLines) * width
+        _directory.clear()
+        _directory.entries = Self.emptyDirectory
+        _table.base = base
+        _table.width = width
+        _table.reciprocal = UInt64.max / width &+ 1
+        _table.clamp = UInt64(dataLines) * width
         let used = Int((_end(at: _count - 1) - base) / width) + 1
         var overflowing = 0
         var i = 0
@@ -100,11 +133,11 @@ extension RangeSet {
         }
         for k in used..<(dataLines + 1) { Self._writeEmptyLine(lines + k * Self.blockBytes) }
         guard overflowing * Self.tableOverflowShare <= used else {
-            _skewed = true
+            _table.skewed = true
             return false
         }
-        _overflowLines = overflowing
-        _lines = UnsafeRawPointer(lines)
+        _table.overflowLines = overflowing
+        _table.lines = UnsafeRawPointer(lines)
         return true
     }
 
@@ -112,36 +145,36 @@ extension RangeSet {
     /// the table's buckets and the last attempt did not find them skewed. Directory form,
     /// non-empty set; a few loads, asked after every mutation.
     func _tableWouldFit() -> Bool {
-        guard !_skewed else { return false }
-        let spread = _end(at: _count - 1) - _index.unsafelyUnwrapped[_bottom]
+        guard !_table.skewed else { return false }
+        let spread = _end(at: _count - 1) - _index.words.unsafelyUnwrapped[_index.bottom]
         return spread / UInt64(Self._tableLines(capacity: _capacity) - 1) < Self.tableMaximumWidth
     }
 
     /// Rewrites the lines over `changed` after a mutation, or rebuilds the lookup area when the
     /// ranges have left the table. Table form, non-empty set.
     mutating func _refreshTable(changed: ClosedRange<UInt64>, firstBlock: Int) {
-        let lowest = _index.unsafelyUnwrapped[_bottom]
+        let lowest = _index.words.unsafelyUnwrapped[_index.bottom]
         let highest = _end(at: _count - 1)
-        guard lowest >= _lineBase, highest - _lineBase < _lineClamp else {
+        guard lowest >= _table.base, highest - _table.base < _table.clamp else {
             _rebuildLookup()
             return
         }
-        let lines = UnsafeMutableRawPointer(mutating: _lines.unsafelyUnwrapped)
-        let from = changed.lowerBound <= _lineBase ? 0 : Int(min(changed.lowerBound - _lineBase, _lineClamp - 1) / _lineWidth)
-        let through = changed.upperBound <= _lineBase ? 0 : Int(min(changed.upperBound - _lineBase, _lineClamp - 1) / _lineWidth)
+        let lines = UnsafeMutableRawPointer(mutating: _table.lines.unsafelyUnwrapped)
+        let from = changed.lowerBound <= _table.base ? 0 : Int(min(changed.lowerBound - _table.base, _table.clamp - 1) / _table.width)
+        let through = changed.upperBound <= _table.base ? 0 : Int(min(changed.upperBound - _table.base, _table.clamp - 1) / _table.width)
         var i = -1
         for k in from...through {
             let was = Self._isOverflowLine(lines + k * Self.blockBytes)
             let fits = _fillLine(k, lines, firstCandidate: &i)
-            _overflowLines += (fits ? 0 : 1) - (was ? 1 : 0)
+            _table.overflowLines += (fits ? 0 : 1) - (was ? 1 : 0)
         }
         // The blocks from `firstBlock` on were re-encoded: their bases may have moved under
         // the overflow lines from the line of the lower of the block's new base and the first
         // changed value (its old base was one of those or a range still held).
-        let moved = min(changed.lowerBound, _index.unsafelyUnwrapped[_bottom + firstBlock])
-        _refreshOverflowLines(from: moved <= _lineBase ? 0 : Int(min(moved - _lineBase, _lineClamp - 1) / _lineWidth))
+        let moved = min(changed.lowerBound, _index.words.unsafelyUnwrapped[_index.bottom + firstBlock])
+        _refreshOverflowLines(from: moved <= _table.base ? 0 : Int(min(moved - _table.base, _table.clamp - 1) / _table.width))
         // Grown skewed: choose the form again (the directory, unless a new width fits).
-        if _overflowLines * Self.tableOverflowShare > Int((highest - _lineBase) / _lineWidth) + 1 { _rebuildLookup() }
+        if _table.overflowLines * Self.tableOverflowShare > Int((highest - _table.base) / _table.width) + 1 { _rebuildLookup() }
     }
 
     /// Writes line k from the ranges; returns false when more than 16 meet its bucket (it is
@@ -149,13 +182,13 @@ extension RangeSet {
     /// meet the bucket (-1: find it), left at the first range that can meet the next bucket.
     func _fillLine(_ k: Int, _ lines: UnsafeMutableRawPointer, firstCandidate i: inout Int) -> Bool {
         let p = lines + k * Self.blockBytes
-        let (offset, overflow) = UInt64(k).multipliedReportingOverflow(by: _lineWidth)
-        let (low, carry) = _lineBase.addingReportingOverflow(offset)
+        let (offset, overflow) = UInt64(k).multipliedReportingOverflow(by: _table.width)
+        let (low, carry) = _table.base.addingReportingOverflow(offset)
         guard !overflow && !carry else {
             Self._writeEmptyLine(p)
             return true
         }
-        let high = low > .max - (_lineWidth - 1) ? .max : low + (_lineWidth - 1)
+        let high = low > .max - (_table.width - 1) ? .max : low + (_table.width - 1)
         if i < 0 { i = max(0, _firstIndex(endAtLeast: low)) }
         while i < _count && _end(at: i) < low { i += 1 }
         let w = p.bindMemory(to: UInt16.self, capacity: 2 * Self.tableSlots)
@@ -204,7 +237,7 @@ extension RangeSet {
     /// The last block whose base is <= v, or -1 (a binary search of the bases; the bases of the
     /// unused blocks at the end are UInt64.max).
     func _lastBlock(baseAtMost v: UInt64) -> Int {
-        let bases = _index.unsafelyUnwrapped + _bottom
+        let bases = _index.words.unsafelyUnwrapped + _index.bottom
         var lo = 0, hi = (_count + Self.blockSize - 1) / Self.blockSize
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -216,11 +249,11 @@ extension RangeSet {
     /// Rewrites the first and last blocks of every overflow line from line `from` on: a
     /// mutation that moved ranges between blocks moved the block bases after its first block.
     mutating func _refreshOverflowLines(from: Int) {
-        guard _overflowLines > 0 else { return }
-        let lines = UnsafeMutableRawPointer(mutating: _lines.unsafelyUnwrapped)
-        for k in from..<Int(_lineClamp / _lineWidth) where Self._isOverflowLine(lines + k * Self.blockBytes) {
-            let low = _lineBase &+ UInt64(k) &* _lineWidth
-            let high = low > .max - (_lineWidth - 1) ? .max : low + (_lineWidth - 1)
+        guard _table.overflowLines > 0 else { return }
+        let lines = UnsafeMutableRawPointer(mutating: _table.lines.unsafelyUnwrapped)
+        for k in from..<Int(_table.clamp / _table.width) where Self._isOverflowLine(lines + k * Self.blockBytes) {
+            let low = _table.base &+ UInt64(k) &* _table.width
+            let high = low > .max - (_table.width - 1) ? .max : low + (_table.width - 1)
             _writeOverflowLine(lines + k * Self.blockBytes, low: low, high: high)
         }
     }

@@ -1,16 +1,48 @@
-// The search index of a RangeSet: a static B+ tree over its leaf blocks, kept in one buffer
-// (invariant 5 in RangeSet.swift), followed in the same buffer, from a 64-byte boundary, by the
-// lookup area: the point table (invariant 8, RangeSetPointTable.swift) or the directory
-// (invariant 6, RangeSetDirectory.swift), whichever the set's spread allows. The area is sized for
-// the point table, the larger of the two, so the set's memory depends only on its capacity, in
-// either form. Its shape depends only on the capacity. The bottom level holds
-// each block's base (its first start, written by the block encoder); the levels above are
-// refreshed over the blocks a mutation re-encoded, so keeping the index costs in proportion to
-// the blocks the mutation already rewrote.
+// The search index of a RangeSet: a static B+ tree over its leaf blocks, kept in one buffer,
+// followed in the same buffer, from a 64-byte boundary, by the lookup area: the point table
+// (RangeSetPointTable.swift) or the directory (RangeSetDirectory.swift), whichever the set's
+// spread allows. The area is sized for the point table, the larger of the two, so the set's
+// memory depends only on its capacity, in either form. The index's shape depends only on the
+// capacity. The bottom level holds each block's base (its first start, written by the block
+// encoder); the levels above are refreshed over the blocks a mutation re-encoded, so keeping the
+// index costs in proportion to the blocks the mutation already rewrote.
 
 extension RangeSet {
+    /// The search index and the buffer it shares with the lookup area: the set's `_index`.
+    ///
+    /// Invariant 5 (numbered as in RangeSet.swift). While the capacity is 0, `words` and `bases`
+    /// are nil and the rest 0. Otherwise `words` is one 64-byte-aligned buffer of `wordCount`
+    /// words, a static B+ tree over the blocks: words[0] = `depth`, words[1...depth] = word
+    /// offset of each level, root first; the bottom level (at `bottom`, and `bases` points at
+    /// it, where the lookup reads it without adding the offset) holds the base of every block
+    /// (UInt64.max for an empty block), each level above holds every 8th key of the level
+    /// below, levels are padded with UInt64.max to whole nodes of 8 keys (one cache line). Every
+    /// mutation re-encodes the blocks from the first changed slot to the last and refreshes the
+    /// keys above them. Header words 12, 13 and 14 hold the count and the addresses of the
+    /// blocks and their high halves (0 when nil), for the lookup's out-of-line path. From
+    /// `areaAt`, a 64-byte boundary, to the end is the lookup area, sized for the point table
+    /// whichever form it holds (invariants 6 to 8).
+    @usableFromInline struct SearchIndex {
+        @usableFromInline var words: UnsafeMutablePointer<UInt64>?
+        var wordCount: Int
+        @usableFromInline var depth: Int
+        var bottom: Int
+        var areaAt: Int
+        @usableFromInline var bases: UnsafeMutablePointer<UInt64>?
+
+        /// No index (capacity 0).
+        init() {
+            words = nil
+            wordCount = 0
+            depth = 0
+            bottom = 0
+            areaAt = 0
+            bases = nil
+        }
+    }
+
     /// Depth, per-level offsets (root first) and total words of the index for `capacity` slots.
-    static func _indexLayout(capacity: Int) -> (depth: Int, offsets: [Int], directoryAt: Int, words: Int) {
+    static func _indexLayout(capacity: Int) -> (depth: Int, offsets: [Int], areaAt: Int, words: Int) {
         precondition(capacity > 0 && capacity % blockSize == 0)
         // Level sizes bottom-up, each padded to whole nodes.
         var sizes: [Int] = []
@@ -62,35 +94,36 @@ extension RangeSet {
         index.initialize(repeating: .max, count: layout.words)
         index[0] = UInt64(layout.depth)
         for (level, offset) in layout.offsets.enumerated() { index[level + 1] = UInt64(offset) }
-        _index = index
-        _indexWords = layout.words
-        _depth = layout.depth
-        _bottom = layout.offsets[layout.depth - 1]
-        _directoryAt = layout.directoryAt
-        _bases = index + _bottom
-        _directory = index + _directoryAt
-        _directoryBuckets = Self._directoryBuckets(capacity: _capacity)
-        _directoryStale = true
-        _lines = nil
+        let bottom = layout.offsets[layout.depth - 1]
+        _index.words = index
+        _index.wordCount = layout.words
+        _index.depth = layout.depth
+        _index.bottom = bottom
+        _index.areaAt = layout.areaAt
+        _index.bases = index + bottom
+        _directory.entries = index + layout.areaAt
+        _directory.buckets = Self._directoryBuckets(capacity: _capacity)
+        _directory.stale = true
+        _table.lines = nil
     }
 
     /// Copies the count and the block buffers' addresses into the index header (words 12-14),
     /// where the lookup's out-of-line path reads them: it then takes three arguments, and the
     /// inlined lookup loads nothing for it ahead of time. Called at the end of every store.
     mutating func _syncHeader() {
-        guard let index = _index else { return }
+        guard let index = _index.words else { return }
         index[Self.headerCountWord] = UInt64(_count)
-        index[Self.headerCountWord + 1] = UInt64(UInt(bitPattern: _blocks))
-        index[Self.headerCountWord + 2] = UInt64(UInt(bitPattern: _high))
+        index[Self.headerCountWord + 1] = UInt64(UInt(bitPattern: _blocks.buffer))
+        index[Self.headerCountWord + 2] = UInt64(UInt(bitPattern: _blocks.high))
     }
 
     /// Recomputes the keys above the bottom level that depend on blocks `from...through`.
     mutating func _refreshIndex(fromBlock from: Int, throughBlock through: Int) {
-        guard let index = _index, from <= through else { return }
+        guard let index = _index.words, from <= through else { return }
         var lo = from, hi = through
-        var offset = _bottom
+        var offset = _index.bottom
         // Each level above holds every 8th key of the one below.
-        var level = _depth - 1
+        var level = _index.depth - 1
         while level >= 1 {
             let below = offset
             offset = Int(index[level])

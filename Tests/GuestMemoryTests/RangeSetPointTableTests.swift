@@ -40,19 +40,19 @@ import Testing
             try set.add(r)
             model.ranges = model.adding(r)!
         }
-        #expect(set._lines != nil, "1,001 ranges over 64,000 values: the point table")
+        #expect(set._table.lines != nil, "1,001 ranges over 64,000 values: the point table")
         expectAnswersAgree(set, model, 0, 64_100, "dense")
         // One range far above: the spread no longer fits 16-bit buckets.
         let far: UInt64 = 1 << 40
         try set.add(first: far, last: far + 5)
         model.ranges = model.adding(far...(far + 5))!
-        #expect(set._lines == nil, "a range 2^40 away: the directory")
+        #expect(set._table.lines == nil, "a range 2^40 away: the directory")
         expectAnswersAgree(set, model, 0, 64_100, "with an outlier")
         #expect(set.contains(far + 5) && !set.contains(far + 6) && !set.contains(far - 1))
         // Gone again: the spread fits the table again.
         try set.remove(first: far, last: .max)
         model.ranges = model.removing(far...UInt64.max)!
-        #expect(set._lines != nil, "the outlier removed: the point table again")
+        #expect(set._table.lines != nil, "the outlier removed: the point table again")
         expectAnswersAgree(set, model, 0, 64_100, "outlier removed")
     }
 
@@ -67,33 +67,33 @@ import Testing
             model.ranges = model.adding(r)!
         }
         for i in UInt64(0)..<900 { try add((i * 100)...(i * 100 + 10)) }
-        #expect(set._lines != nil && set._overflowLines == 0)
-        let width = set._lineWidth
+        #expect(set._table.lines != nil && set._table.overflowLines == 0)
+        let width = set._table.width
         // 40 one-value ranges two apart inside one bucket's worth of values, between two ranges.
         let crowd = 50_020 as UInt64
         #expect(80 < width, "the crowd fits in at most two buckets (width \(width))")
         for j in UInt64(0)..<40 { try add((crowd + j * 2)...(crowd + j * 2)) }
-        #expect(set._lines != nil && set._overflowLines >= 1, "the crowded bucket overflows")
+        #expect(set._table.lines != nil && set._table.overflowLines >= 1, "the crowded bucket overflows")
         expectAnswersAgree(set, model, 49_000, 51_200, "around the crowd")
         expectAnswersAgree(set, model, 0, 1_000, "far from the crowd")
         // A deeper crowd: 100 one-value ranges in 200 values, more than 8 block bases in one
         // bucket, so its lookups take the index instead of stepping through the blocks.
         let deep = 70_020 as UInt64
         for j in UInt64(0)..<100 { try add((deep + j * 2)...(deep + j * 2)) }
-        #expect(set._lines != nil && set._overflowLines >= 2, "both crowds overflow")
+        #expect(set._table.lines != nil && set._table.overflowLines >= 2, "both crowds overflow")
         expectAnswersAgree(set, model, 69_000, 71_200, "around the deep crowd")
         try set.remove(first: deep, last: deep + 300)
         model.ranges = model.removing(deep...(deep + 300))!
         // Removing most of the crowd rewrites its lines back into ordinary ones.
         try set.remove(first: crowd, last: crowd + 69)
         model.ranges = model.removing(crowd...(crowd + 69))!
-        #expect(set._lines != nil && set._overflowLines == 0, "the crowd thinned: no overflow line")
+        #expect(set._table.lines != nil && set._table.overflowLines == 0, "the crowd thinned: no overflow line")
         expectAnswersAgree(set, model, 49_000, 51_200, "crowd thinned")
         // Now crowd every other bucket: far more than 1 in 64 of the used lines overflow.
         for b in stride(from: UInt64(0), to: 90_000, by: Int(2 * width)) {
             for j in UInt64(0)..<20 where b + 30 + j * 2 < 89_999 { try add((b + 30 + j * 2)...(b + 30 + j * 2)) }
         }
-        #expect(set._lines == nil, "skewed: the directory")
+        #expect(set._table.lines == nil, "skewed: the directory")
         expectAnswersAgree(set, model, 0, 90_100, "skewed")
     }
 
@@ -108,8 +108,8 @@ import Testing
             try set.add(r)
             model.ranges = model.adding(r)!
         }
-        #expect(set._lines != nil)
-        for x: UInt64 in [0, 1, 999_999, 1_002_000, 1_000_000 + set._lineClamp, .max - 1, .max] {
+        #expect(set._table.lines != nil)
+        for x: UInt64 in [0, 1, 999_999, 1_002_000, 1_000_000 + set._table.clamp, .max - 1, .max] {
             #expect(!set.contains(x) && !set.contains(x...(x &+ 1 < x ? x : x + 1)), "\(x)")
         }
         expectAnswersAgree(set, model, 999_000, 1_003_000, "near a million")
@@ -122,7 +122,7 @@ import Testing
         }
         try top.add(first: .max - 5, last: .max)
         topModel.ranges = topModel.adding((UInt64.max - 5)...UInt64.max)!
-        #expect(top._lines != nil, "30 ranges within 3,000 values of the top: the table")
+        #expect(top._table.lines != nil, "30 ranges within 3,000 values of the top: the table")
         expectAnswersAgree(top, topModel, .max - 3_100, .max - 4, "at the top")
         #expect(top.contains(.max) && top.contains((.max - 5)...(.max)) && !top.contains(.max - 6))
     }
@@ -139,7 +139,7 @@ import Testing
             let r = (i * 40 + 3)...(i * 40 + 3 + i % 9)
             try set.add(r)
             model.ranges.append(r)
-            if set._lines == nil { Issue.record("after \(i + 1) ranges: the directory") }
+            if set._table.lines == nil { Issue.record("after \(i + 1) ranges: the directory") }
         }
         // Measured: 33,276 ranges walked (46 rebuilds); with no headroom, 1.63 M (1,205).
         #expect(set._lookupRebuildWork <= 8 * Int(n), "rebuilds walked \(set._lookupRebuildWork) ranges for \(n) appends")

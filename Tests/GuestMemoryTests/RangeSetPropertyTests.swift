@@ -177,7 +177,7 @@ func verify<S: RangeSetUnderTest & ~Copyable>(_ set: borrowing S, _ model: Naive
             func apply(_ r: ClosedRange<UInt64>, remove: Bool) throws { try applyToBoth(&set, &model, r, remove: remove) }
             for i in UInt64(0)..<600 { try apply((10_000 + i * 80)...(10_000 + i * 80 + i % 11), remove: false) }
             for j in UInt64(0)..<30 { try apply((30_001 + j * 2)...(30_001 + j * 2), remove: false) }
-            #expect(set._lines != nil && set._overflowLines > 0, "the dense start has an overflow line")
+            #expect(set._table.lines != nil && set._table.overflowLines > 0, "the dense start has an overflow line")
             set.expectInternalsAgree(with: model)
             for (step, w) in words.enumerated() {
                 let x = 5_000 + (w >> 8) % 55_000
@@ -267,16 +267,16 @@ func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRan
         // Invariant 7: an empty set's lookup reads one entry with split 0 (out of line, where
         // the count is tested): its own directory's first word while it keeps an index, else
         // the shared zero word, never a freed buffer.
-        #expect(set._directoryClamp == 0 && set._directory[0] == 0, "empty set's directory not parked")
-        if let index = set._index {
-            #expect(set._directory == index + set._directoryAt, "empty set's directory is not its own")
+        #expect(set._directory.clamp == 0 && set._directory.entries[0] == 0, "empty set's directory not parked")
+        if let index = set._index.words {
+            #expect(set._directory.entries == index + set._index.areaAt, "empty set's directory is not its own")
         } else {
-            #expect(set._directory == RangeSet.emptyDirectory, "empty set without storage reads a stale directory")
+            #expect(set._directory.entries == RangeSet.emptyDirectory, "empty set without storage reads a stale directory")
         }
         #expect(RangeSet.emptyDirectory.pointee == 0, "the shared empty directory was written")
         return
     }
-    guard let lowest = model.ranges.first?.lowerBound, let index = set._index else { return }
+    guard let lowest = model.ranges.first?.lowerBound, let index = set._index.words else { return }
     var probes: [UInt64] = []
     for r in model.ranges {
         for x in [r.lowerBound, r.lowerBound &+ 1, r.upperBound, r.upperBound &+ 1, r.lowerBound &- 1,
@@ -288,13 +288,13 @@ func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRan
     // block based above x (its offset then wraps past every end), in both directory modes.
     for x in [0, lowest / 2, lowest &- 1] where x < lowest {
         let block = set._locate(x, UnsafePointer(index))
-        #expect(index[set._bottom + block] > x, "directory sends \(x), below the lowest start, to block \(block)")
+        #expect(index[set._index.bottom + block] > x, "directory sends \(x), below the lowest start, to block \(block)")
     }
     // An entry that takes a lookup straight to a block (split not 0) never names a wide one:
     // contains(point) reads such a block as narrow without looking.
     for x in probes + [0, lowest &- 1, .max] {
-        let relative = min(x &- set._directoryBase, set._directoryClamp)
-        let entry = set._directory[Int(truncatingIfNeeded: relative >> set._directoryShift)]
+        let relative = min(x &- set._directory.base, set._directory.clamp)
+        let entry = set._directory.entries[Int(truncatingIfNeeded: relative >> set._directory.shift)]
         guard entry >> 32 != 0 else { continue }
         let block = set._locate(x, UnsafePointer(index))
         let wide = set._isWide(block: block)
@@ -302,7 +302,7 @@ func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRan
     }
     for x in probes where x >= lowest && x < .max {
         let viaDirectory = set._locate(x, UnsafePointer(index))
-        let viaIndex = RangeSet._descend(x, UnsafePointer(index), depth: set._depth)
+        let viaIndex = RangeSet._descend(x, UnsafePointer(index), depth: set._index.depth)
         #expect(viaDirectory == viaIndex, "directory sends \(x) to block \(viaDirectory), the index to \(viaIndex)")
     }
 }
@@ -313,24 +313,24 @@ func expectDirectoryAgreesWithIndex(_ set: borrowing RangeSet, _ model: NaiveRan
 /// directory is parked so the predecessor queries descend the index, and the multiply that finds
 /// a bucket is exact over every value a lookup can see.
 func expectPointTableAgrees(_ set: borrowing RangeSet, _ model: NaiveRangeSet) {
-    guard let lines = set._lines else {
+    guard let lines = set._table.lines else {
         // The directory form: its own entries when the set holds ranges.
-        if !model.ranges.isEmpty, let index = set._index {
-            #expect(set._directory == index + set._directoryAt && !set._directoryStale, "directory form without its directory")
+        if !model.ranges.isEmpty, let index = set._index.words {
+            #expect(set._directory.entries == index + set._index.areaAt && !set._directory.stale, "directory form without its directory")
         }
         return
     }
-    guard let index = set._index, let lowest = model.ranges.first?.lowerBound, let highest = model.ranges.last?.upperBound else {
+    guard let index = set._index.words, let lowest = model.ranges.first?.lowerBound, let highest = model.ranges.last?.upperBound else {
         Issue.record("an empty set kept its point table")
         return
     }
-    let width = set._lineWidth, base = set._lineBase, clamp = set._lineClamp
+    let width = set._table.width, base = set._table.base, clamp = set._table.clamp
     #expect((2...RangeSet.tableMaximumWidth).contains(width), "bucket width \(width)")
-    #expect(set._lineReciprocal == UInt64.max / width + 1, "reciprocal of \(width)")
+    #expect(set._table.reciprocal == UInt64.max / width + 1, "reciprocal of \(width)")
     let dataLines = RangeSet._tableLines(capacity: set.memory.capacity) - 1
     #expect(clamp == UInt64(dataLines) * width)
-    #expect(lines == UnsafeRawPointer(index + set._directoryAt) && Int(bitPattern: lines) % 64 == 0)
-    #expect(set._directory == RangeSet.emptyDirectory && set._directoryClamp == 0, "directory not parked under the table")
+    #expect(lines == UnsafeRawPointer(index + set._index.areaAt) && Int(bitPattern: lines) % 64 == 0)
+    #expect(set._directory.entries == RangeSet.emptyDirectory && set._directory.clamp == 0, "directory not parked under the table")
     #expect(lowest >= base && highest - base < clamp, "ranges outside the table: \(lowest)...\(highest), base \(base) clamp \(clamp)")
     // Expected slots per line, from the model.
     var expected = [[(UInt16, UInt16)]](repeating: [], count: dataLines)
@@ -366,7 +366,7 @@ func expectPointTableAgrees(_ set: borrowing RangeSet, _ model: NaiveRangeSet) {
         }
         #expect(got == want, "line \(k) of \(dataLines) (width \(width), base \(base))")
     }
-    #expect(overflowing == set._overflowLines, "overflow lines counted \(set._overflowLines), found \(overflowing)")
+    #expect(overflowing == set._table.overflowLines, "overflow lines counted \(set._table.overflowLines), found \(overflowing)")
     #expect(overflowing * RangeSet.tableOverflowShare <= Int((highest - base) / width) + 1, "more than 1 in 64 of the used lines overflow")
     // The bucket a lookup computes: k * width <= relative < (k + 1) * width, at every bucket's
     // edges and at the clamp.
@@ -376,7 +376,7 @@ func expectPointTableAgrees(_ set: borrowing RangeSet, _ model: NaiveRangeSet) {
         relatives += [low, low + width - 1, low + width / 2]
     }
     for relative in relatives where relative <= clamp {
-        let k = relative.multipliedFullWidth(by: set._lineReciprocal).high
+        let k = relative.multipliedFullWidth(by: set._table.reciprocal).high
         #expect(k * width <= relative && relative - k * width < width, "bucket of \(relative) computed as \(k), width \(width)")
     }
 }
