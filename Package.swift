@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "HostMemory", targets: ["HostMemory"]),
         .library(name: "VpmemHost", targets: ["VpmemHost"]),
         .library(name: "HotPathKernels", targets: ["HotPathKernels"]),
+        .library(name: "SteeringFiles", targets: ["SteeringFiles"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -79,6 +80,16 @@ let package = Package(
             name: "GuestConfigFile",
             dependencies: ["GuestMemory", "VpmemCore", .product(name: "TOMLKit", package: "TOMLKit")]),
 
+        // The user's own steering inputs: scenario files (TOML: servers, ranges, claims, device
+        // behaviour) and access traces (text or binary), read and written a batch at a time.
+        .target(
+            name: "SteeringFiles",
+            dependencies: [
+                "DeviceModel", "GuestMemory", "GuestConfigFile",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+
         // One modelled host: host.toml and state.json in a host directory, the machine's RAM
         // (HostMemory), its pmem and every guest's mappings in one registry, its guests
         // (DomainModel), under the host's lock.
@@ -102,7 +113,7 @@ let package = Package(
             name: "VpmemCLI",
             dependencies: [
                 "VpmemCore", "HostPmem", "GuestMemory", "GuestConfigFile", "DeviceModel", "NVDIMM", "DomainModel", "HostMemory", "VpmemHost",
-                "HotPathKernels",
+                "HotPathKernels", "SteeringFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -138,6 +149,9 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 "VpmemTestSupport",
             ]),
+        .testTarget(
+            name: "SteeringFilesTests",
+            dependencies: ["SteeringFiles", "DeviceModel", "GuestMemory", "GuestConfigFile", "VpmemCore", "VpmemTestSupport"]),
         .testTarget(
             name: "NVDIMMTests",
             dependencies: [

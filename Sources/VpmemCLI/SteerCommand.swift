@@ -5,6 +5,7 @@ import Foundation
 import GuestConfigFile
 import GuestMemory
 import Logging
+import SteeringFiles
 import VpmemCore
 import VpmemHost
 
@@ -45,45 +46,113 @@ struct SteerCommand: AsyncParsableCommand {
         @OptionGroup var hostOption: HostOption
         @Argument(help: "The guest's name, or a config file (TOML; see examples/*.toml).")
         var guest: String
-        @Option(help: "Workload: xengt (page tables, RAM, BAR, ports), mmio (BAR traffic), port (port IO) or ptwrite (page-table writes only).")
-        var workload: String = "xengt"
-        @Option(help: "GPU page-table pages in guest RAM.", transform: { try Parsers.int($0, in: 1...Int(Int32.max)) })
-        var pages: Int = 8192
-        @Option(help: "0: the page tables are one contiguous run; 1: every page alone; between: that share of runs.", transform: parseFraction)
-        var fragmentation: Double = 0.5
-        @Option(help: "Accesses to run (K, M, G suffixes are powers of 1000).")
-        var accesses: String = "1M"
-        @Option(help: "How page tables are write-protected: type or range.")
-        var mode: String = "type"
+        @Option(help: "Workload: xengt (page tables, RAM, BAR, ports), mmio (BAR traffic), port (port IO) or ptwrite (page-table writes only). Default xengt.")
+        var workload: String?
+        @Option(help: "GPU page-table pages in guest RAM (default 8192).", transform: { try Parsers.int($0, in: 1...Int(Int32.max)) })
+        var pages: Int?
+        @Option(help: "0: the page tables are one contiguous run; 1: every page alone; between: that share of runs (default 0.5).", transform: parseFraction)
+        var fragmentation: Double?
+        @Option(help: "Accesses to run (K, M, G suffixes are powers of 1000). Default 1M; with --trace, the whole trace.")
+        var accesses: String?
+        @Option(help: "How page tables are write-protected: type or range (default type).")
+        var mode: String?
         @Option(name: .customLong("wp-mem-limit"), help: "The host admin raises (or lowers) the guest's wp_mem range limit for this run (default 256; at most min(RAM frames / 2, 2^32 - 1)).")
         var wpMemLimit: String?
-        @Option(help: "Seed of the workload (the same seed gives the same accesses).", transform: parseUInt64)
-        var seed: UInt64 = 1
+        @Option(help: "Seed of the workload (the same seed gives the same accesses; default 1).", transform: parseUInt64)
+        var seed: UInt64?
         @Option(help: "vCPU threads steering at once (1 to 64); above 1 a device-model thread changes wp_mem ranges meanwhile.")
         var vcpus: Int = 1
         @Option(name: .customLong("changes-per-second"), help: "wp_mem changes a second the device-model thread makes while the vCPUs steer (default 1000 with --vcpus above 1; 0: as fast as it can).")
         var changesPerSecond: Double?
+        @Option(help: "A scenario file (TOML: servers, their ranges, type claim, device behaviour, write-protected pages) set up instead of the built-in servers; needs --trace. See examples/steer/.")
+        var scenario: String?
+        @Option(help: "An access trace to replay instead of the generator: text (mem|port ADDRESS SIZE r|w [DATA] a line) or vpmem's binary form.")
+        var trace: String?
+        @Option(name: .customLong("write-trace"), help: "Write the accesses run to FILE as a trace (replaced only when the run succeeds).")
+        var writeTrace: String?
+        @Option(name: .customLong("trace-format"), help: "Form of --write-trace: text or binary (24 bytes an access). Default text.")
+        var traceFormat: String?
+        @Option(name: .customLong("write-scenario"), help: "Write the set-up (servers, ranges, claim, write-protected and resident pages) to FILE as a scenario file.")
+        var writeScenario: String?
         @Flag(help: "Print JSON with stable snake_case keys instead of tables.")
         var json = false
 
-        func run() async throws {
-            guard let kind = WorkloadKind(rawValue: workload) else {
-                throw ValidationError("--workload \(Echo.quoted(workload)): use one of \(WorkloadKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard let steeringMode = SteeringMode(rawValue: mode) else {
-                throw ValidationError("--mode \(Echo.quoted(mode)): use type or range")
-            }
-            let total = try parseCount(accesses, option: "--accesses")
+        /// Checks the options against each other before anything is set up.
+        func checkOptions() throws {
             guard (1...64).contains(vcpus) else { throw ValidationError("--vcpus \(vcpus): give 1 to 64") }
             if let c = changesPerSecond, !(c >= 0 && c <= 1e7) {
                 throw ValidationError("--changes-per-second \(c): give 0 (as fast as possible) to 10000000")
             }
+            if scenario != nil {
+                let builtinOnly = [("--workload", workload != nil), ("--pages", pages != nil), ("--fragmentation", fragmentation != nil),
+                                   ("--mode", mode != nil), ("--seed", seed != nil)].filter(\.1).map(\.0)
+                if let first = builtinOnly.first {
+                    throw UsageError(problem: "\(first) shapes the built-in scenario, but --scenario replaces it",
+                                     fix: "drop \(builtinOnly.joined(separator: ", ")), or drop --scenario")
+                }
+                guard trace != nil else {
+                    throw UsageError(problem: "--scenario needs --trace: a scenario file sets up servers, and the generator only knows the built-in ones",
+                                     fix: "give --trace FILE (record one with: vpmem steer GUEST --write-trace FILE --write-scenario FILE)")
+                }
+            }
+            if trace != nil {
+                if workload != nil {
+                    throw UsageError(problem: "--workload chooses the generator, but --trace replaces it", fix: "drop --workload, or drop --trace")
+                }
+                if vcpus > 1 || changesPerSecond != nil {
+                    throw UsageError(problem: "--trace replays one vCPU's accesses in order", fix: "drop --vcpus and --changes-per-second, or drop --trace")
+                }
+            }
+            if writeTrace != nil, vcpus > 1 || changesPerSecond != nil {
+                throw UsageError(problem: "--write-trace records one vCPU's accesses in order", fix: "drop --vcpus and --changes-per-second, or drop --write-trace")
+            }
+            if let f = traceFormat {
+                guard writeTrace != nil else { throw UsageError(problem: "--trace-format applies to --write-trace", fix: "give --write-trace FILE too (a trace read with --trace is recognised by its content)") }
+                guard AccessTraceFormat(rawValue: f) != nil else { throw UsageError(problem: "--trace-format \(Echo.quoted(f))", fix: "use text or binary") }
+            }
+            for (option, path) in [("--write-trace", writeTrace), ("--write-scenario", writeScenario)] {
+                guard let path else { continue }
+                if let other = [scenario, trace].compactMap({ $0 }).first(where: { $0 == path }) {
+                    throw UsageError(problem: "\(option) \(Echo.quoted(path)) would overwrite the input \(Echo.quoted(other))", fix: "write to another file")
+                }
+            }
+            if let w = writeTrace, w == writeScenario {
+                throw UsageError(problem: "--write-trace and --write-scenario name the same file \(Echo.quoted(w))", fix: "give each its own file")
+            }
+        }
+
+        func run() async throws {
+            try checkOptions()
+            let kind: WorkloadKind
+            if let w = workload {
+                guard let k = WorkloadKind(rawValue: w) else {
+                    throw ValidationError("--workload \(Echo.quoted(w)): use one of \(WorkloadKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                kind = k
+            } else {
+                kind = .xengt
+            }
+            let steeringMode: SteeringMode
+            if let m = mode {
+                guard let sm = SteeringMode(rawValue: m) else { throw ValidationError("--mode \(Echo.quoted(m)): use type or range") }
+                steeringMode = sm
+            } else {
+                steeringMode = .type
+            }
+            let limitAccesses: UInt64? = try accesses.map { try parseCount($0, option: "--accesses") }
             var limit: UInt64?
             if let text = wpMemLimit {
                 // The guest's maximum depends on its RAM: the steering host checks it.
                 do { limit = try Parsers.wholeNumber(text, in: 1...UInt64.max) } catch {
                     throw UsageError(problem: "--wp-mem-limit \(Echo.quoted(text))", fix: "\(error)")
                 }
+            }
+            // Inputs are read before anything is set up, so a bad file is the command's one error.
+            let fileSpec: ScenarioSpec? = try scenario.map { path in
+                do { return try ScenarioFile.load(from: path) } catch { throw RequestFailure(problem: "\(error)", fix: "correct the scenario file") }
+            }
+            let traceReader: AccessTraceReader? = try trace.map { path in
+                do { return try AccessTraceReader(path: path) } catch { throw RequestFailure(problem: "\(error)", fix: "give a trace vpmem steer --write-trace wrote, or one access a line") }
             }
             // Refusals (a wp_mem range beyond the limit or the allowance) are logged; JSON keeps
             // stderr for errors.
@@ -108,53 +177,108 @@ struct SteerCommand: AsyncParsableCommand {
                 }
                 try host.steering.setWpMemRangeLimit(g.id, limit)
             }
-            let options = ScenarioOptions(workload: kind, pageTablePages: pages, fragmentation: fragmentation, seed: seed,
-                                          mode: steeringMode)
-            let scenario = try SteeringScenario(physmap: g.physmap, ramRegions: g.ramLayout.mappedRAMRegions,
-                                                engine: g.engine, options: options)
-            var stream = try scenario.stream()
-            let engine = scenario.engine
+            let options = ScenarioOptions(workload: kind, pageTablePages: pages ?? 8192, fragmentation: fragmentation ?? 0.5,
+                                          seed: seed ?? 1, mode: steeringMode)
+            let setup: SteerSetup
+            if let fileSpec, let path = scenario {
+                do { setup = .file(try ScenarioSetup(spec: fileSpec, engine: g.engine), path: path) } catch {
+                    throw RequestFailure(problem: "scenario \(path) cannot be set up on guest '\(target.name)': \(error)",
+                                         fix: "correct the scenario file (nothing was changed: the set-up is all or nothing)")
+                }
+            } else {
+                setup = .builtin(try SteeringScenario(physmap: g.physmap, ramRegions: g.ramLayout.mappedRAMRegions,
+                                                      engine: g.engine, options: options))
+            }
+            if let path = writeScenario {
+                var comment = ["The steering set-up of guest '\(g.physmap.config.name)', written by vpmem steer."]
+                if case .builtin = setup {
+                    comment.append("Built-in scenario: workload \(kind.rawValue), mode \(steeringMode.rawValue), \(options.pageTablePages) page-table pages, fragmentation \(options.fragmentation), seed \(options.seed).")
+                }
+                do { try AtomicFileWriter.write(ScenarioFile.render(setup.spec, comment: comment), to: path) } catch {
+                    throw RequestFailure(problem: "cannot write the scenario to \(path): \(error)", fix: "give a writable path")
+                }
+            }
+            let engine = setup.engine
+            var source: AccessSource
+            if let traceReader {
+                source = .trace(traceReader)
+            } else if case let .builtin(s) = setup {
+                source = .generator(try s.stream())
+            } else {
+                preconditionFailure("checkOptions: --scenario needs --trace")
+            }
+            let total = limitAccesses ?? (traceReader != nil ? UInt64.max : 1_000_000)
+            let writer: AccessTraceWriter? = try writeTrace.map { path in
+                do { return try AccessTraceWriter(path: path, format: AccessTraceFormat(rawValue: traceFormat ?? "text") ?? .text) } catch {
+                    throw RequestFailure(problem: "\(error)", fix: "give a writable path")
+                }
+            }
             let admitted = try host.admittedGuest(target.name)
             let context = SteerReport.Context(
                 host: host.store?.directory, domid: g.id.raw, config: admitted.record.config,
                 allowance: host.allowance(of: target.name),
                 allowanceFrom: host.store == nil ? "default (private host)"
-                    : host.config.allowances[target.name] != nil ? "[allowance] \(target.name)" : "guest_allowance")
+                    : host.config.allowances[target.name] != nil ? "[allowance] \(target.name)" : "guest_allowance",
+                guestName: g.physmap.config.name)
 
             let batch = 4096
             let buffer = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: batch)
             defer { buffer.deallocate() }
+            let results = UnsafeMutableBufferPointer<AccessResult>.allocate(capacity: batch)
+            results.initialize(repeating: .discarded)
+            defer { results.deallocate() }
             let clock = ContinuousClock()
             var elapsed = Duration.zero
+            var done: UInt64 = 0
+            var digest = ResultDigest()
             var concurrent: ConcurrentSteeringResult?
             if vcpus > 1 || changesPerSecond != nil {
-                concurrent = try Self.steerConcurrently(scenario, vcpus: vcpus, total: total,
+                guard case let .builtin(s) = setup else { preconditionFailure("checkOptions: --vcpus needs the generator") }
+                concurrent = try Self.steerConcurrently(s, vcpus: vcpus, total: total,
                                                         changesPerSecond: changesPerSecond ?? 1000)
+                done = total
             } else {
-                let progress = ProgressBar(total: total, enabled: !json && isatty(STDOUT_FILENO) != 0 && total >= 2_000_000)
-                var done: UInt64 = 0
-                // Generation is inside the timed loop: the cost per access is all of it.
+                let progress = ProgressBar(total: total, enabled: !json && isatty(STDOUT_FILENO) != 0 && total >= 2_000_000 && total != .max)
                 while done < total {
-                    let n = Int(min(UInt64(batch), total - done))
+                    let want = Int(min(UInt64(batch), total - done))
+                    let slice = UnsafeMutableBufferPointer(rebasing: buffer[0..<want])
+                    var n = want
+                    if !source.generatesInTimedWindow {
+                        n = try source.fill(slice)
+                        if n == 0 { break }
+                    }
                     let start = clock.now
-                    stream.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
-                    try engine.handle(UnsafeBufferPointer(rebasing: buffer[0..<n]))
+                    if source.generatesInTimedWindow { n = try source.fill(slice) }
+                    try engine.handle(UnsafeBufferPointer(rebasing: buffer[0..<n]), into: results)
                     elapsed += clock.now - start
+                    digest.add(UnsafeBufferPointer(rebasing: results[0..<n]))
+                    try writer?.write(UnsafeBufferPointer(rebasing: buffer[0..<n]))
                     done += UInt64(n)
                     progress.update(done)
                 }
                 progress.finish()
             }
-            // The decision alone, on a fresh stream of the same accesses, generated beforehand
+            guard done > 0 else {
+                throw RequestFailure(problem: "the trace \(trace.map { Echo.quoted($0) } ?? "") holds no accesses", fix: "give a trace with at least one access line")
+            }
+            do { try writer?.finish() } catch { throw RequestFailure(problem: "\(error)", fix: "give a writable path with room for the trace") }
+            // The decision alone, on the same accesses again, read or generated beforehand
             // (counters untouched).
-            let decideCount = min(total, 1_000_000)
-            var again = try scenario.stream()
+            let decideCount = min(done, 1_000_000)
+            var again: AccessSource
+            if let path = trace {
+                again = .trace(try AccessTraceReader(path: path))
+            } else if case let .builtin(s) = setup {
+                again = .generator(try s.stream())
+            } else {
+                preconditionFailure("checkOptions: --scenario needs --trace")
+            }
             var decideElapsed = Duration.zero
             var decided: UInt64 = 0
             var sink: UInt64 = 0
             while decided < decideCount {
-                let n = Int(min(UInt64(batch), decideCount - decided))
-                again.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
+                let n = try again.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<Int(min(UInt64(batch), decideCount - decided))]))
+                if n == 0 { break }
                 let start = clock.now
                 for i in 0..<n { sink &+= UInt64(engine.decide(buffer[i]).counter.rawValue) }
                 decideElapsed += clock.now - start
@@ -164,9 +288,12 @@ struct SteerCommand: AsyncParsableCommand {
                 elapsed = .nanoseconds(Int64(c.seconds * 1e9))
                 sink ^= c.checksum
             }
-            var report = SteerReport(scenario: scenario, context: context, accesses: total, elapsed: elapsed,
-                                     decideAccesses: decideCount, decideElapsed: decideElapsed, checksum: sink)
+            var report = SteerReport(setup: setup, options: options, trace: trace, context: context, accesses: done, elapsed: elapsed,
+                                     decideAccesses: decided, decideElapsed: decideElapsed, checksum: sink)
             report.vcpus = vcpus
+            if concurrent == nil { report.resultsDigest = SteerReport.hex(digest.value) }
+            report.writtenTrace = writeTrace
+            report.writtenScenario = writeScenario
             if let c = concurrent {
                 report.concurrent = .init(vcpus: vcpus, decisionsPerVCPU: c.decisions, changes: c.changes,
                                           refusedChanges: c.refusedChanges, changesPerSecond: c.changesPerSecond)
@@ -281,6 +408,8 @@ struct SteerReport: Encodable {
         /// Where the allowance comes from: "[allowance] NAME", "guest_allowance", or the private
         /// host's default.
         var allowanceFrom: String
+        /// The guest's name (from its config).
+        var guestName: String
     }
 
     struct Server: Encodable {
@@ -302,11 +431,18 @@ struct SteerReport: Encodable {
     var config: String
     var guestAllowance: UInt64
     var allowanceFrom: String
+    /// The generator's workload, or "trace" for a replayed trace.
     var workload: String
-    var mode: String
+    /// The built-in scenario's mode; nil for a scenario file.
+    var mode: String?
     var pages: Int
-    var fragmentation: Double
-    var seed: UInt64
+    var fragmentation: Double?
+    var seed: UInt64?
+    /// The scenario file and trace given, when given.
+    var scenarioFile: String?
+    var traceFile: String?
+    var writtenTrace: String?
+    var writtenScenario: String?
     var pageTableRuns: Int
     var protectedRuns: Int
     var unprotectedPages: Int
@@ -323,7 +459,11 @@ struct SteerReport: Encodable {
     var rangeMemoryAllowance: UInt64
     var rangeMemoryCharged: UInt64
     var shadowUpdates: UInt64
+    /// Digests as hex strings: JSON numbers past 2^53 lose digits in most readers.
+    var shadowDigest: String
     var checksum: UInt64
+    /// A digest of every access's result (one vCPU): equal for equal accesses on equal set-ups.
+    var resultsDigest: String?
     var vcpus = 1
     /// With several vCPUs: what each steered and what the device-model thread changed.
     struct Concurrent: Encodable {
@@ -358,29 +498,45 @@ struct SteerReport: Encodable {
         case rangeMemoryAllowance = "range_memory_allowance"
         case rangeMemoryCharged = "range_memory_charged"
         case shadowUpdates = "shadow_updates"
+        case shadowDigest = "shadow_digest"
+        case resultsDigest = "results_digest"
+        case scenarioFile = "scenario_file"
+        case traceFile = "trace_file"
+        case writtenTrace = "written_trace"
+        case writtenScenario = "written_scenario"
         case vcpus, concurrent
         case maxRSSBytes = "max_rss_bytes"
     }
 
-    init(scenario s: SteeringScenario, context: Context, accesses: UInt64, elapsed: Duration,
+    init(setup: SteerSetup, options: ScenarioOptions, trace: String?, context: Context, accesses: UInt64, elapsed: Duration,
          decideAccesses: UInt64, decideElapsed: Duration, checksum: UInt64) {
-        let engine = s.engine
+        let engine = setup.engine
         let counters = engine.counters
-        guest = s.physmap.config.name
+        guest = context.guestName
         host = context.host
         domid = context.domid
         config = context.config
         guestAllowance = context.allowance
         allowanceFrom = context.allowanceFrom
-        workload = s.options.workload.rawValue
-        mode = s.options.mode.rawValue
-        pages = s.options.pageTablePages
-        fragmentation = s.options.fragmentation
-        seed = s.options.seed
-        pageTableRuns = s.targets.pageTables.runs.count
-        protectedRuns = s.protectedRuns
-        unprotectedPages = s.unprotectedPages
-        degradation = s.degradation.map { "\($0)" }
+        workload = trace == nil ? options.workload.rawValue : "trace"
+        traceFile = trace
+        switch setup {
+        case let .builtin(s):
+            mode = s.options.mode.rawValue
+            pages = s.options.pageTablePages
+            fragmentation = s.options.fragmentation
+            seed = s.options.seed
+            pageTableRuns = s.targets.pageTables.runs.count
+            protectedRuns = s.protectedRuns
+            unprotectedPages = s.unprotectedPages
+            degradation = s.degradation.map { "\($0)" }
+        case let .file(f, path):
+            scenarioFile = path
+            pages = Int(f.spec.ioreqServerPages.reduce(UInt64(0)) { $0 + $1.count })
+            pageTableRuns = f.spec.ioreqServerPages.count
+            protectedRuns = pageTableRuns
+            unprotectedPages = 0
+        }
         wpMemLimit = engine.wpMemLimit
         claimant = engine.claimant?.server.raw
         self.accesses = accesses
@@ -400,8 +556,14 @@ struct SteerReport: Encodable {
         }
         rangeMemoryAllowance = engine.rangeMemory.allowance
         rangeMemoryCharged = engine.rangeMemory.charged
-        shadowUpdates = s.gtt.shadowUpdates
+        shadowUpdates = setup.shadow.updates
+        shadowDigest = Self.hex(setup.shadow.digest)
         self.checksum = checksum
+    }
+
+    static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return "0x" + String(repeating: "0", count: 16 - s.count) + s
     }
 
     static func seconds(_ d: Duration) -> Double {
@@ -413,25 +575,32 @@ struct SteerReport: Encodable {
         out += host.map { "of host \($0)" } ?? "on a private host (its config is no guest of the host)"
         out += ": range-memory allowance \(ByteSize(bytes: guestAllowance)) (\(allowanceFrom)"
         out += host == nil ? ")\n" : " in host.toml)\n"
-        out += "workload \(workload), \(pages) page-table pages in \(pageTableRuns) runs "
-        out += "(fragmentation \(fragmentation)), seed \(seed)\n"
-        if mode == "type" {
-            out += "mode type: the vGPU claims the ioreq_server p2m type for writes; all \(protectedRuns) runs are ioreq_server pages\n"
+        if let scenarioFile {
+            out += "scenario \(scenarioFile): \(servers.count) ioreq servers; \(pages) ioreq_server pages in \(pageTableRuns) runs; wp_mem limit \(wpMemLimit)\n"
         } else {
-            out += "mode range: wp_mem limit \(wpMemLimit); \(protectedRuns) of \(pageTableRuns) runs write-protected by range"
-            if unprotectedPages > 0 {
-                out += "\n  \(unprotectedPages) pages left unprotected: the vGPU must re-shadow them before each submission"
-                if let degradation { out += "\n  protection stopped short: \(degradation)" }
+            out += "\(traceFile == nil ? "workload \(workload), " : "")\(pages) page-table pages in \(pageTableRuns) runs "
+            out += "(fragmentation \(fragmentation ?? 0)), seed \(seed ?? 0)\n"
+            if mode == "type" {
+                out += "mode type: the vGPU claims the ioreq_server p2m type for writes; all \(protectedRuns) runs are ioreq_server pages\n"
+            } else {
+                out += "mode range: wp_mem limit \(wpMemLimit); \(protectedRuns) of \(pageTableRuns) runs write-protected by range"
+                if unprotectedPages > 0 {
+                    out += "\n  \(unprotectedPages) pages left unprotected: the vGPU must re-shadow them before each submission"
+                    if let degradation { out += "\n  protection stopped short: \(degradation)" }
+                }
+                out += "\n"
             }
-            out += "\n"
         }
+        if let traceFile { out += "accesses replayed from trace \(traceFile)\n" }
+        if let writtenTrace { out += "accesses written to trace \(writtenTrace)\n" }
+        if let writtenScenario { out += "set-up written to scenario \(writtenScenario)\n" }
         out += "\n\(accesses) accesses in \(String(format: "%.3f", seconds)) s: "
         out += "\(String(format: "%.2f", accessesPerSecond / 1e6))M accesses/s, "
         if let c = concurrent {
             out += "\(c.vcpus) vCPUs steering (decision and counters) while a device-model thread made "
             out += "\(c.changes) wp_mem changes (\(String(format: "%.0f", c.changesPerSecond))/s, \(c.refusedChanges) refused); "
         } else {
-            out += "\(String(format: "%.1f", nanosecondsPerAccess)) ns each (generation, decision, delivery, device model); "
+            out += "\(String(format: "%.1f", nanosecondsPerAccess)) ns each (\(traceFile == nil ? "generation, " : "")decision, delivery, device model); "
         }
         out += "decision alone \(String(format: "%.1f", decisionNanoseconds)) ns"
         if concurrent == nil && decisionNanoseconds > 0 {
@@ -453,7 +622,8 @@ struct SteerReport: Encodable {
         }
         out += table(["id", "name"] + keys.map(\.key), rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n\n"
         out += "Range memory: \(rangeMemoryCharged) of \(rangeMemoryAllowance) bytes of the guest's allowance\n"
-        out += "vGPU shadow: \(shadowUpdates) page-table entries taken in\n"
+        out += "vGPU shadow: \(shadowUpdates) page-table entries taken in (digest \(shadowDigest))\n"
+        if let resultsDigest { out += "results digest \(resultsDigest) (equal for the same accesses on the same set-up)\n" }
         return out
     }
 }

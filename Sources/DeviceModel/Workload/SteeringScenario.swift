@@ -56,8 +56,9 @@ public final class SteeringScenario {
     public let targets: WorkloadTargets
     public let gtt = GTTShadowDevice()
     public let qemuDevice = RegisterFileDevice(name: "qemu")
-    /// Page-table runs write-protected (all of them in type mode).
-    public let protectedRuns: Int
+    /// Page-table runs write-protected (all of them in type mode), typed `ioreq_server`.
+    public let ioreqServerRuns: [GfnRange]
+    public var protectedRuns: Int { ioreqServerRuns.count }
     public let unprotectedPages: Int
     /// Why protection stopped short, in range mode.
     public let degradation: SteeringError?
@@ -148,7 +149,7 @@ public final class SteeringScenario {
             for id in servers.reversed() { try? engine.destroyServer(id) }
             throw .steering(error)
         }
-        self.protectedRuns = typed.count
+        self.ioreqServerRuns = typed
         self.unprotectedPages = unprotected
         self.degradation = degradation
     }
@@ -219,6 +220,26 @@ public final class SteeringScenario {
 }
 
 extension SteeringScenario {
+    /// This set-up as a scenario file holds it: the two servers with the ranges the engine holds
+    /// for them now, the claim, the page tables typed `ioreq_server`, and the page tables and RAM
+    /// working set as resident memory. `ScenarioSetup` applied to a fresh engine of the same
+    /// guest reproduces the set-up exactly.
+    public var spec: ScenarioSpec {
+        func ranges(_ id: IoreqServerID) -> [ScenarioRange] {
+            IoRangeKind.allCases.flatMap { kind in
+                ((try? engine.ranges(id, kind)) ?? []).map { ScenarioRange(kind: kind, first: $0.lowerBound, last: $0.upperBound) }
+            }
+        }
+        let claim = engine.claimant.flatMap { $0.server == gpu ? $0.flags : nil }
+        return ScenarioSpec(
+            servers: [ScenarioServerSpec(name: "qemu", isDefault: true, device: .registerFile, ranges: ranges(qemu)),
+                      ScenarioServerSpec(name: "xengt", device: .gttShadow, claim: claim, ranges: ranges(gpu))],
+            ioreqServerPages: ioreqServerRuns,
+            resident: targets.pageTables.runs + Self.workingSetRuns(targets))
+    }
+}
+
+extension SteeringScenario {
     /// The vGPU's device model re-shadowing page tables, for a writer thread: each call toggles
     /// the next page-table run (cycling over them) in the vGPU's wp_mem set, unmapping it when
     /// the set holds it and mapping it otherwise. Returns false when the change was refused (the
@@ -252,9 +273,12 @@ public enum ScenarioError: Error, CustomStringConvertible {
     case noMmioAperture(guest: String)
     /// The host could not back the workload's pages (page tables, RAM working set) with memory.
     case residentMemory(MachineMemoryError)
+    /// A scenario file's set-up that cannot be applied as written.
+    case spec(ScenarioSpecError)
 
     public var description: String {
         switch self {
+        case let .spec(e): return "\(e)"
         case let .guestMemory(e): return "\(e)"
         case let .steering(e): return "\(e)"
         case let .workload(e): return "\(e)"

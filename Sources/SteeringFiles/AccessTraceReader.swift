@@ -1,0 +1,172 @@
+import DeviceModel
+import SystemPackage
+
+/// Reads an access trace (text or binary, told apart by the binary magic) a batch at a time,
+/// so a trace of any length takes one fixed buffer. Errors name the file and the line (text)
+/// or record and byte offset (binary).
+///
+/// Invariants: `buffer[start..<end]` holds bytes read but not yet parsed; a text line never
+/// spans more than the buffer (a longer line is an error, not a silent cut).
+public final class AccessTraceReader {
+    public let path: String
+    public private(set) var format: AccessTraceFormat = .text
+    private let fd: FileDescriptor
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var start = 0, end = 0
+    private var atEOF = false
+    /// Text: lines consumed so far. Binary: records consumed so far.
+    private var position: UInt64 = 0
+    /// Accesses returned so far.
+    public private(set) var accessesRead: UInt64 = 0
+
+    static let bufferBytes = 1 << 20
+
+    public init(path: String) throws(AccessTraceError) {
+        self.path = path
+        do { fd = try FileDescriptor.open(FilePath(path), .readOnly) } catch {
+            throw .io(path: path, step: "open the trace", reason: "\(error)")
+        }
+        buffer = .allocate(byteCount: Self.bufferBytes, alignment: 8)
+        do {
+            try fill()
+            let head = Array(UnsafeRawBufferPointer(rebasing: buffer[start..<end]).prefix(AccessTraceFormat.headerBytes))
+            if head.starts(with: AccessTraceFormat.magic) {
+                guard head.count == AccessTraceFormat.headerBytes else {
+                    throw AccessTraceError.header(path: path, problem: "the 16-byte header is cut short at \(head.count) bytes")
+                }
+                let version = head[8..<12].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                let record = head[12..<16].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                guard version == AccessTraceFormat.version, record == UInt32(AccessTraceFormat.recordBytes) else {
+                    throw AccessTraceError.header(path: path, problem: "version \(version) with \(record)-byte records; this vpmem reads version 1 with 24-byte records")
+                }
+                start += AccessTraceFormat.headerBytes
+                format = .binary
+            }
+        } catch let e as AccessTraceError {
+            // Every stored property is set: deinit runs and frees the buffer and the descriptor.
+            throw e
+        } catch {
+            throw .io(path: path, step: "read the trace", reason: "\(error)")
+        }
+    }
+
+    deinit {
+        buffer.deallocate()
+        try? fd.close()
+    }
+
+    /// Reads the next accesses into `out`; returns how many (0 at the end of the trace).
+    public func read(into out: UnsafeMutableBufferPointer<GuestAccess>) throws(AccessTraceError) -> Int {
+        var n = 0
+        while n < out.count {
+            guard let access = try next() else { break }
+            out[n] = access
+            n += 1
+        }
+        accessesRead += UInt64(n)
+        return n
+    }
+
+    private func next() throws(AccessTraceError) -> GuestAccess? {
+        format == .binary ? try nextRecord() : try nextLine()
+    }
+
+    private func nextRecord() throws(AccessTraceError) -> GuestAccess? {
+        let size = AccessTraceFormat.recordBytes
+        if end - start < size {
+            try fill()
+            if end - start < size {
+                guard end == start else {
+                    throw .truncated(path: path, record: position + 1, bytes: end - start)
+                }
+                return nil
+            }
+        }
+        let p = UnsafeRawPointer(buffer.baseAddress! + start)
+        position += 1
+        do {
+            let a = try AccessTraceFormat.decode(p)
+            start += size
+            return a
+        } catch {
+            throw .record(path: path, record: position,
+                          offset: UInt64(AccessTraceFormat.headerBytes) + (position - 1) * UInt64(size), problem: error.description)
+        }
+    }
+
+    private func nextLine() throws(AccessTraceError) -> GuestAccess? {
+        while true {
+            var newline = indexOfNewline()
+            if newline == nil {
+                try fill()
+                newline = indexOfNewline()
+                if newline == nil {
+                    guard end > start else { return nil }
+                    guard atEOF else {
+                        throw .syntax(path: path, line: position + 1, problem: "the line is longer than \(Self.bufferBytes) bytes: a trace line is one access")
+                    }
+                    newline = end  // the last line, without a newline
+                }
+            }
+            let lineEnd = newline!
+            position += 1
+            let bytes = UnsafeBufferPointer(start: (buffer.baseAddress! + start).assumingMemoryBound(to: UInt8.self), count: lineEnd - start)
+            start = min(lineEnd + 1, end)
+            do {
+                if let a = try AccessTraceFormat.parse(line: bytes) { return a }
+            } catch {
+                throw .syntax(path: path, line: position, problem: error.description)
+            }
+        }
+    }
+
+    private func indexOfNewline() -> Int? {
+        var i = start
+        while i < end {
+            if buffer[i] == 0x0A { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Moves the unparsed bytes to the front and reads until the buffer is full or the file ends.
+    private func fill() throws(AccessTraceError) {
+        if start > 0 {
+            let left = end - start
+            if left > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: left) }
+            start = 0
+            end = left
+        }
+        while !atEOF && end < buffer.count {
+            let got: Int
+            do { got = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...])) } catch {
+                throw .io(path: path, step: "read the trace", reason: "\(error)")
+            }
+            if got == 0 { atEOF = true } else { end += got }
+        }
+    }
+}
+
+/// A trace that cannot be read; each case says where.
+public enum AccessTraceError: Error, Sendable, CustomStringConvertible {
+    case io(path: String, step: String, reason: String)
+    case header(path: String, problem: String)
+    case syntax(path: String, line: UInt64, problem: String)
+    case record(path: String, record: UInt64, offset: UInt64, problem: String)
+    case truncated(path: String, record: UInt64, bytes: Int)
+
+    public var description: String {
+        switch self {
+        case let .io(path, step, reason):
+            return "\(path): cannot \(step): \(reason)"
+        case let .header(path, problem):
+            return "\(path): not a vpmem binary trace: \(problem)"
+        case let .syntax(path, line, problem):
+            return "\(path):\(line): \(problem)"
+        case let .record(path, record, offset, problem):
+            return "\(path): record \(record) (byte offset \(offset)): \(problem)"
+        case let .truncated(path, record, bytes):
+            return "\(path): record \(record) is cut short (\(bytes) of 24 bytes): the file ends inside it; cut the file back to whole records"
+        }
+    }
+}
