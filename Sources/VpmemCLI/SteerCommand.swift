@@ -252,7 +252,9 @@ struct SteerCommand: AsyncParsableCommand {
                     try engine.handle(UnsafeBufferPointer(rebasing: buffer[0..<n]), into: results)
                     elapsed += clock.now - start
                     digest.add(UnsafeBufferPointer(rebasing: results[0..<n]))
-                    try writer?.write(UnsafeBufferPointer(rebasing: buffer[0..<n]))
+                    do { try writer?.write(UnsafeBufferPointer(rebasing: buffer[0..<n])) } catch {
+                        throw RequestFailure(problem: "\(error)", fix: "give a writable path with room for the trace")
+                    }
                     done += UInt64(n)
                     progress.update(done)
                 }
@@ -267,7 +269,9 @@ struct SteerCommand: AsyncParsableCommand {
             let decideCount = min(done, 1_000_000)
             var again: AccessSource
             if let path = trace {
-                again = .trace(try AccessTraceReader(path: path))
+                do { again = .trace(try AccessTraceReader(path: path)) } catch {
+                    throw RequestFailure(problem: "\(error)", fix: "leave the trace in place until the run ends")
+                }
             } else if case let .builtin(s) = setup {
                 again = .generator(try s.stream())
             } else {
@@ -623,7 +627,7 @@ struct SteerReport: Encodable {
         out += table(["id", "name"] + keys.map(\.key), rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n\n"
         out += "Range memory: \(rangeMemoryCharged) of \(rangeMemoryAllowance) bytes of the guest's allowance\n"
         out += "vGPU shadow: \(shadowUpdates) page-table entries taken in (digest \(shadowDigest))\n"
-        if let resultsDigest { out += "results digest \(resultsDigest) (equal for the same accesses on the same set-up)\n" }
+        if let resultsDigest { out += "results digest \(resultsDigest) (what the accesses returned to the guest)\n" }
         return out
     }
 }

@@ -59,7 +59,9 @@ enum AccessSource {
             self = .generator(stream)
             return buffer.count
         case let .trace(reader):
-            return try reader.read(into: buffer)
+            do { return try reader.read(into: buffer) } catch {
+                throw RequestFailure(problem: "\(error)", fix: "correct the trace there (nothing was written: --write-trace output is kept only for a whole run)")
+            }
         }
     }
 }

@@ -106,6 +106,16 @@ final class BadInputFixture: Sendable {
             try Data((0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) | 1 }).write(to: URL(fileURLWithPath: r + "/data.pmem"))
             let labels = try Data(contentsOf: URL(fileURLWithPath: r + "/g0.pmem")).suffix(128 << 10)
             try (Data(count: 4 << 20) + labels).write(to: URL(fileURLWithPath: r + "/labelled.pmem"))
+            // Steering inputs: a good trace and scenario, and broken ones.
+            try "mem 0x1000 8 r\nport 0x60 1 w 0x1\n".write(toFile: r + "/good.trace", atomically: true, encoding: .utf8)
+            try "mem 0x1000 8 r\n# next\nmem 0x1ffc 8 r\n".write(toFile: r + "/bad-line.trace", atomically: true, encoding: .utf8)
+            try "# nothing\n\n".write(toFile: r + "/empty.trace", atomically: true, encoding: .utf8)
+            var record = Data(count: 24)
+            record[18] = 8  // an 8-byte read of guest address 0, then 6 bytes of a second record
+            try (Data("VPMTRACE".utf8) + Data([1, 0, 0, 0, 24, 0, 0, 0]) + record + Data(count: 6)).write(to: URL(fileURLWithPath: r + "/cut.bin"))
+            try "[[server]]\nname = \"q\"\ndefault = true\ndevice = \"register-file\"\n".write(toFile: r + "/scenario.toml", atomically: true, encoding: .utf8)
+            try "[[server]]\nname = \"q\"\ndevice = \"register-file\"\ncolour = \"red\"\n".write(toFile: r + "/bad-scenario.toml", atomically: true, encoding: .utf8)
+            try "ioreq_server = [\"0xfee00\"]\n[[server]]\nname = \"q\"\ndevice = \"none\"\n".write(toFile: r + "/notram-scenario.toml", atomically: true, encoding: .utf8)
             try "name = \"dg\"\nmemory = \"1G\"\npmem_aperture = \"8G\"\n[[nvdimm]]\nslot = 0\nbacking = \"data.pmem\"\nsize = \"2M\"\nlabel_size = \"2M\"\n"
                 .write(toFile: r + "/data-guest.toml", atomically: true, encoding: .utf8)
         }
