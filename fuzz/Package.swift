@@ -20,9 +20,13 @@ let package = Package(
         // Declares libFuzzer's LLVMFuzzerRunDriver (linked in by -sanitize=fuzzer).
         .target(name: "CLibFuzzer"),
         // The targets' input formats, invariant checks, naive models and seed builders.
-        .target(name: "VpmemFuzz", dependencies: [.product(name: "NVDIMM", package: "vpmem"), "CLibFuzzer"]),
+        .target(name: "VpmemFuzz", dependencies: [
+            .product(name: "NVDIMM", package: "vpmem"), .product(name: "SteeringFiles", package: "vpmem"),
+            .product(name: "DeviceModel", package: "vpmem"), .product(name: "GuestMemory", package: "vpmem"), "CLibFuzzer",
+        ]),
         .executableTarget(name: "vpmem-fuzz-dsm", dependencies: ["VpmemFuzz"]),
         .executableTarget(name: "vpmem-fuzz-labels", dependencies: ["VpmemFuzz"]),
+        .executableTarget(name: "vpmem-fuzz-traces", dependencies: ["VpmemFuzz"]),
         // Writes the seed corpus (fuzz/corpus/<target>/seed-*).
         .executableTarget(name: "vpmem-fuzz-seeds", dependencies: ["VpmemFuzz", .product(name: "NVDIMM", package: "vpmem")]),
     ],

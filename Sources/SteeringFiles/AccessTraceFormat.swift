@@ -145,7 +145,7 @@ public enum AccessTraceFormat: String, Sendable, CaseIterable {
     // MARK: Binary
 
     /// Writes `a` as a 24-byte record at `p`.
-    static func encode(_ a: GuestAccess, to p: UnsafeMutableRawPointer) {
+    public static func encode(_ a: GuestAccess, to p: UnsafeMutableRawPointer) {
         p.storeBytes(of: a.address.littleEndian, toByteOffset: 0, as: UInt64.self)
         p.storeBytes(of: a.data.littleEndian, toByteOffset: 8, as: UInt64.self)
         p.storeBytes(of: a.space.rawValue, toByteOffset: 16, as: UInt8.self)
@@ -155,7 +155,7 @@ public enum AccessTraceFormat: String, Sendable, CaseIterable {
     }
 
     /// The access in the 24-byte record at `p`, checked.
-    static func decode(_ p: UnsafeRawPointer) throws(TraceLineError) -> GuestAccess {
+    public static func decode(_ p: UnsafeRawPointer) throws(TraceLineError) -> GuestAccess {
         let address = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
         let data = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
         let spaceRaw = p.load(fromByteOffset: 16, as: UInt8.self)

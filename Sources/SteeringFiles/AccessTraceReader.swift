@@ -16,17 +16,23 @@ public final class AccessTraceReader {
     private var atEOF = false
     /// Text: lines consumed so far. Binary: records consumed so far.
     private var position: UInt64 = 0
+    /// The error met after the accesses last returned; thrown by every later call.
+    private var pendingError: AccessTraceError?
     /// Accesses returned so far.
     public private(set) var accessesRead: UInt64 = 0
 
-    static let bufferBytes = 1 << 20
+    public static let defaultBufferBytes = 1 << 20
+    let bufferBytes: Int
 
-    public init(path: String) throws(AccessTraceError) {
+    /// Opens the trace at `path`. `bufferBytes` (at least 32) bounds a text line's length; the
+    /// default suits any trace vpmem writes.
+    public init(path: String, bufferBytes: Int = AccessTraceReader.defaultBufferBytes) throws(AccessTraceError) {
         self.path = path
+        self.bufferBytes = max(32, bufferBytes)
         do { fd = try FileDescriptor.open(FilePath(path), .readOnly) } catch {
             throw .io(path: path, step: "open the trace", reason: "\(error)")
         }
-        buffer = .allocate(byteCount: Self.bufferBytes, alignment: 8)
+        buffer = .allocate(byteCount: self.bufferBytes, alignment: 8)
         do {
             try fill()
             let head = Array(UnsafeRawBufferPointer(rebasing: buffer[start..<end]).prefix(AccessTraceFormat.headerBytes))
@@ -55,11 +61,23 @@ public final class AccessTraceReader {
         try? fd.close()
     }
 
-    /// Reads the next accesses into `out`; returns how many (0 at the end of the trace).
+    /// Reads the next accesses into `out`; returns how many (0 at the end of the trace). A bad
+    /// line or record is thrown once every access before it has been returned: the call that
+    /// meets it returns those first, and the next call throws.
     public func read(into out: UnsafeMutableBufferPointer<GuestAccess>) throws(AccessTraceError) -> Int {
+        if let e = pendingError { throw e }
         var n = 0
         while n < out.count {
-            guard let access = try next() else { break }
+            let access: GuestAccess?
+            do { access = try next() } catch {
+                guard n > 0 else {
+                    pendingError = error
+                    throw error
+                }
+                pendingError = error
+                break
+            }
+            guard let access else { break }
             out[n] = access
             n += 1
         }
@@ -103,7 +121,7 @@ public final class AccessTraceReader {
                 if newline == nil {
                     guard end > start else { return nil }
                     guard atEOF else {
-                        throw .syntax(path: path, line: position + 1, problem: "the line is longer than \(Self.bufferBytes) bytes: a trace line is one access")
+                        throw .syntax(path: path, line: position + 1, problem: "the line is longer than \(bufferBytes) bytes: a trace line is one access")
                     }
                     newline = end  // the last line, without a newline
                 }

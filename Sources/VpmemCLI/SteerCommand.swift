@@ -60,6 +60,8 @@ struct SteerCommand: AsyncParsableCommand {
         var wpMemLimit: String?
         @Option(help: "Seed of the workload (the same seed gives the same accesses; default 1).", transform: parseUInt64)
         var seed: UInt64?
+        @Option(name: .customLong("working-set"), help: "The guest's hot RAM, where ordinary RAM accesses fall (default 64M; whole pages, at most its RAM).")
+        var workingSet: String?
         @Option(help: "vCPU threads steering at once (1 to 64); above 1 a device-model thread changes wp_mem ranges meanwhile.")
         var vcpus: Int = 1
         @Option(name: .customLong("changes-per-second"), help: "wp_mem changes a second the device-model thread makes while the vCPUs steer (default 1000 with --vcpus above 1; 0: as fast as it can).")
@@ -85,7 +87,7 @@ struct SteerCommand: AsyncParsableCommand {
             }
             if scenario != nil {
                 let builtinOnly = [("--workload", workload != nil), ("--pages", pages != nil), ("--fragmentation", fragmentation != nil),
-                                   ("--mode", mode != nil), ("--seed", seed != nil)].filter(\.1).map(\.0)
+                                   ("--mode", mode != nil), ("--seed", seed != nil), ("--working-set", workingSet != nil)].filter(\.1).map(\.0)
                 if let first = builtinOnly.first {
                     throw UsageError(problem: "\(first) shapes the built-in scenario, but --scenario replaces it",
                                      fix: "drop \(builtinOnly.joined(separator: ", ")), or drop --scenario")
@@ -140,6 +142,17 @@ struct SteerCommand: AsyncParsableCommand {
                 steeringMode = .type
             }
             let limitAccesses: UInt64? = try accesses.map { try parseCount($0, option: "--accesses") }
+            var workingSetFrames = WorkloadTargets.defaultWorkingSetFrames
+            if let text = workingSet {
+                let bytes: UInt64
+                do { bytes = try Parsers.size(text).bytes } catch {
+                    throw UsageError(problem: "--working-set \(Echo.quoted(text))", fix: "\(error)")
+                }
+                guard bytes >= 4096, bytes % 4096 == 0 else {
+                    throw UsageError(problem: "--working-set \(Echo.quoted(text)) is not whole 4K pages", fix: "give a size like 64M, at least 4K")
+                }
+                workingSetFrames = bytes >> 12
+            }
             var limit: UInt64?
             if let text = wpMemLimit {
                 // The guest's maximum depends on its RAM: the steering host checks it.
@@ -177,8 +190,12 @@ struct SteerCommand: AsyncParsableCommand {
                 }
                 try host.steering.setWpMemRangeLimit(g.id, limit)
             }
+            guard workingSetFrames <= g.engine.ramFrames else {
+                throw RequestFailure(problem: "--working-set \(ByteSize(bytes: workingSetFrames << 12)) is more than guest '\(target.name)''s RAM (\(ByteSize(bytes: g.engine.ramFrames << 12)))",
+                                     fix: "give at most its RAM")
+            }
             let options = ScenarioOptions(workload: kind, pageTablePages: pages ?? 8192, fragmentation: fragmentation ?? 0.5,
-                                          seed: seed ?? 1, mode: steeringMode)
+                                          seed: seed ?? 1, mode: steeringMode, workingSetFrames: workingSetFrames)
             let setup: SteerSetup
             if let fileSpec, let path = scenario {
                 do { setup = .file(try ScenarioSetup(spec: fileSpec, engine: g.engine), path: path) } catch {
@@ -440,6 +457,8 @@ struct SteerReport: Encodable {
     /// The built-in scenario's mode; nil for a scenario file.
     var mode: String?
     var pages: Int
+    /// The built-in workload's hot RAM, in bytes; nil for a trace.
+    var workingSetBytes: UInt64?
     var fragmentation: Double?
     var seed: UInt64?
     /// The scenario file and trace given, when given.
@@ -503,6 +522,7 @@ struct SteerReport: Encodable {
         case rangeMemoryCharged = "range_memory_charged"
         case shadowUpdates = "shadow_updates"
         case shadowDigest = "shadow_digest"
+        case workingSetBytes = "working_set_bytes"
         case resultsDigest = "results_digest"
         case scenarioFile = "scenario_file"
         case traceFile = "trace_file"
@@ -528,6 +548,7 @@ struct SteerReport: Encodable {
         case let .builtin(s):
             mode = s.options.mode.rawValue
             pages = s.options.pageTablePages
+            if trace == nil { workingSetBytes = s.targets.ramWorkingSetFrames << 12 }
             fragmentation = s.options.fragmentation
             seed = s.options.seed
             pageTableRuns = s.targets.pageTables.runs.count
@@ -583,7 +604,9 @@ struct SteerReport: Encodable {
             out += "scenario \(scenarioFile): \(servers.count) ioreq servers; \(pages) ioreq_server pages in \(pageTableRuns) runs; wp_mem limit \(wpMemLimit)\n"
         } else {
             out += "\(traceFile == nil ? "workload \(workload), " : "")\(pages) page-table pages in \(pageTableRuns) runs "
-            out += "(fragmentation \(fragmentation ?? 0)), seed \(seed ?? 0)\n"
+            out += "(fragmentation \(fragmentation ?? 0)), seed \(seed ?? 0)"
+            if let workingSetBytes { out += ", RAM working set \(ByteSize(bytes: workingSetBytes))" }
+            out += "\n"
             if mode == "type" {
                 out += "mode type: the vGPU claims the ioreq_server p2m type for writes; all \(protectedRuns) runs are ioreq_server pages\n"
             } else {

@@ -19,14 +19,18 @@ public struct ScenarioOptions: Sendable {
     public var fragmentation: Double
     public var seed: UInt64
     public var mode: SteeringMode
+    /// Frames of the guest's hot RAM that ordinary RAM accesses fall in (capped at its RAM).
+    public var workingSetFrames: UInt64
 
     public init(workload: WorkloadKind = .xengt, pageTablePages: Int = 8192, fragmentation: Double = 0.5,
-                seed: UInt64 = 1, mode: SteeringMode = .type) {
+                seed: UInt64 = 1, mode: SteeringMode = .type,
+                workingSetFrames: UInt64 = WorkloadTargets.defaultWorkingSetFrames) {
         self.workload = workload
         self.pageTablePages = pageTablePages
         self.fragmentation = fragmentation
         self.seed = seed
         self.mode = mode
+        self.workingSetFrames = workingSetFrames
     }
 }
 
@@ -93,7 +97,7 @@ public final class SteeringScenario {
             otherBar = try GpaRange(start: Gpa(aperture.first.raw + Self.gpuBarSize), size: Self.otherBarSize)
         } catch { throw .noMmioAperture(guest: physmap.config.name) }
         let ramFrames = ramRegions.reduce(UInt64(0)) { $0 + $1.count }
-        let workingSet = min(WorkloadTargets.defaultWorkingSetFrames, ramFrames)
+        let workingSet = min(max(options.workingSetFrames, 1), ramFrames)
         var placement = SplitMix64(seed: options.seed ^ 0x5757)
         targets = WorkloadTargets(pageTables: layout, ram: ramRegions, gpuBar: gpuBar, otherBar: otherBar,
                                   gpuPorts: Self.gpuPorts, otherPorts: Self.otherPorts,

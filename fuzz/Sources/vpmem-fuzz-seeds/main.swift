@@ -1,4 +1,4 @@
-// Writes the fuzz targets' seed corpus: OUT/dsm/seed-NAME and OUT/labels/seed-NAME, replacing
+// Writes the fuzz targets' seed corpus: OUT/{dsm,labels,traces}/seed-NAME, replacing
 // the seed-* files already there (inputs libFuzzer found, named by hash, are left alone). Every
 // seed is run through its target first, so a seed that breaks an invariant is reported here.
 //
@@ -41,3 +41,4 @@ func write(_ seeds: [(String, [UInt8])], to dir: String, run: (UnsafeRawBufferPo
 
 write(DSMSeeds.all(), to: args[1] + "/dsm", run: DSMFuzzTarget.run)
 write(LabelAreaSeeds.all(), to: args[1] + "/labels", run: LabelAreaFuzzTarget.run)
+write(TraceSeeds.all(), to: args[1] + "/traces", run: TraceFuzzTarget.run)
