@@ -104,6 +104,11 @@ public struct AccessStream: Sendable {
             throw .invalid(option: "working set", value: "\(targets.ramWorkingSetFrames) frames from \(targets.ramWorkingSetStart)",
                            rule: "at least one frame, inside the guest's \(ramFrames) frames of RAM")
         }
+        // A page or frame is drawn from 32 random bits, scaled.
+        guard ws <= UInt64(UInt32.max), targets.pageTables.pages.count <= Int(UInt32.max) else {
+            throw .invalid(option: "working set", value: "\(ws) frames, \(targets.pageTables.pages.count) page-table pages",
+                           rule: "at most 2^32 - 1 of each")
+        }
         self.mix = mix
         self.targets = targets
         random = SplitMix64(seed: seed)
@@ -116,21 +121,24 @@ public struct AccessStream: Sendable {
         tPTWrite = UInt64(mix.pageTableWrites * scale)
     }
 
-    /// The next access.
+    /// The next access. Two draws of the generator: one picks the kind (its high half) and the
+    /// page or frame (its low half, scaled), the other gives the offset, direction and data.
     public mutating func next() -> GuestAccess {
-        let pick = random.next() >> 32
+        let r = random.next()
+        let pick = r >> 32
+        let low = r & 0xFFFF_FFFF
         let bits = random.next()
         let write = bits & 1 == 1
         if pick < tPageTable {
             // A PTE: 8 bytes, 8-aligned, in a random page-table page.
             let pages = targets.pageTables.pages
-            let page = pages[Int(random.next(below: UInt64(pages.count)))]
+            let page = pages[Int(truncatingIfNeeded: (low &* UInt64(pages.count)) >> 32)]
             let pteWrite = (bits >> 32) < tPTWrite
             let offset = (bits >> 8) & 0xFF8
             return access(page.raw << 12 | offset, size: 8, write: pteWrite, bits: bits)
         }
         if pick < tRAM {
-            var x = workingSetStart + random.next(below: workingSetFrames)
+            var x = workingSetStart + ((low &* workingSetFrames) >> 32)
             var i = 0
             while x >= targets.ram[i].count {
                 x -= targets.ram[i].count
