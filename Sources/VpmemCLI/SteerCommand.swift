@@ -36,11 +36,19 @@ struct SteerCommand: AsyncParsableCommand {
                 host runs on a private, throw-away host with the default allowance. \
                 With one vCPU (the default) every access is carried out end to end, and the time per \
                 access covers generating it, the decision, the delivery to memory or a device model and \
-                the model's work. The guest has run before: its page tables and RAM working set                 (64M) are made resident when the workload is set up, so the run measures steering                 rather than the host kernel's first-touch faults, and the memory it holds does not                 grow with --accesses. With --vcpus N (or --changes-per-second), N threads steer at once \
+                the model's work. The guest has run before: its page tables and RAM \
+                working set (--working-set, 64M) are made resident when the workload is set up, so \
+                the run measures steering rather than the host kernel's first-touch faults, and the \
+                memory it holds does not grow with --accesses. With --vcpus N (or --changes-per-second), N threads steer at once \
                 (decision and counters, each its own stream of accesses, --accesses split between \
                 them) while a device-model thread maps and unmaps the vGPU's page-table runs in its \
                 wp_mem set at --changes-per-second (default 1000; 0 as fast as it can). \
-                Example: vpmem steer hole-3g --host DIR --workload xengt --pages 8192 --fragmentation 0.5 --accesses 10M
+                Your own inputs: --scenario FILE sets up the servers a scenario file lists instead of \
+                the built-in ones, --trace FILE replays an access trace instead of the generator \
+                (read a batch at a time, outside the timed window), and --write-trace and \
+                --write-scenario record a run so it can be replayed (the same results_digest). \
+                Examples: vpmem steer hole-3g --host DIR --workload xengt --pages 8192 --fragmentation 0.5 --accesses 10M; \
+                vpmem steer examples/hole-3g.toml --scenario examples/steer/nic.toml --trace examples/steer/nic.trace
                 """)
 
         @OptionGroup var hostOption: HostOption
