@@ -1,17 +1,21 @@
 import Foundation
 import HostPmem
 
-/// fio's libpmem engine on the same backing and sizes, beside vpmem's figures. fio's settings
-/// pick libpmem's flags (engines/libpmem.c): direct=1 non-temporal stores, direct=0 temporal;
-/// sync=1 drains after every write. scramble_buffers=1 changes the source between writes, so a
-/// source that stays in cache flatters nothing. Matched methods:
+/// fio's libpmem engine on the same backing, sizes, patterns and thread counts, beside vpmem's
+/// figures. fio's settings pick libpmem's flags (engines/libpmem.c): direct=1 non-temporal
+/// stores, direct=0 temporal; sync=1 drains after every write. scramble_buffers=1 changes the
+/// source between writes, so a source that stays in cache flatters nothing. A read is a memcpy
+/// from the mapping into fio's one I/O buffer, as vpmem's read copies into one 2 MiB buffer.
+/// Matched methods:
 ///   memcpy_nontemporal  direct=1 sync=1
 ///   memcpy_temporal     direct=0 sync=1
 ///   memcpy_persist      the one of the two libpmem picks at that size (non-temporal at or
 ///                       above its threshold)
-///   read                rw=read
-/// memcpy_nodrain+drain, store+persist and store+msync have no fio equivalent (fio's fsync
-/// option drains only for page-multiple blocks) and are not compared.
+///   read                rw=read / randread
+/// The others have no fio equivalent (`unmatched`) and are listed as such.
+///
+/// Each cell is measured in alternating rounds, vpmem then fio, so drift in the machine's load
+/// falls on both; the medians are compared, and each side's spread is reported.
 enum BenchFio {
     struct Setting: Hashable {
         var read: Bool
@@ -21,20 +25,119 @@ enum BenchFio {
         }
     }
 
-    /// GB/s of one fio job group.
+    /// One compared figure: a vpmem method (or read) at a size, pattern and thread count.
+    struct Cell: Equatable {
+        var method: String
+        var write: PmemWriteMethod?
+        var setting: Setting
+        var size: Int
+        var threads: Int
+        var random: Bool
+    }
+
+    /// vpmem's methods fio cannot be matched to, and why.
+    static func unmatched(_ methods: [PmemWriteMethod]) -> [BenchReport.FioUnmatched] {
+        var out: [BenchReport.FioUnmatched] = []
+        for m in methods {
+            switch m {
+            case .memcpyPersist, .nonTemporal, .temporal: continue
+            case .memcpyNoDrainThenDrain:
+                out.append(.init(method: m.rawValue, reason: "fio's libpmem engine drains after every write (sync=1) or not at all; it has no batch of copies with one drain"))
+            case .storePersist:
+                out.append(.init(method: m.rawValue, reason: "fio copies with pmem_memcpy; it has no plain stores followed by pmem_persist"))
+            case .msync:
+                out.append(.init(method: m.rawValue, reason: "fio's libpmem engine never calls pmem_msync (its fsync flushes only page-multiple blocks)"))
+            }
+        }
+        out.append(.init(method: "latency of an 8-byte durable store",
+                         reason: "fio's latency is per I/O of a whole block, not one store made durable"))
+        return out
+    }
+
+    /// The cells to compare: every size, both patterns, every thread count; reads and each
+    /// matched write method of the plan.
+    static func cells(sizes: [Int], threads: [Int], methods: [PmemWriteMethod], threshold: Int) -> [Cell] {
+        var out: [Cell] = []
+        for t in threads {
+            for random in [false, true] {
+                for size in sizes {
+                    for m in methods {
+                        let direct: Bool
+                        switch m {
+                        case .nonTemporal: direct = true
+                        case .temporal: direct = false
+                        case .memcpyPersist: direct = size >= threshold
+                        default: continue
+                        }
+                        out.append(Cell(method: m.rawValue, write: m, setting: Setting(read: false, direct: direct),
+                                        size: size, threads: t, random: random))
+                    }
+                    out.append(Cell(method: "read", write: nil, setting: Setting(read: true, direct: false),
+                                    size: size, threads: t, random: random))
+                }
+            }
+        }
+        return out
+    }
+
+    /// The middle value (the mean of the two middle ones for an even count).
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        guard !s.isEmpty else { return 0 }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// (max - min) / median: how far apart one side's rounds were.
+    static func spread(_ xs: [Double]) -> Double {
+        let m = median(xs)
+        guard m > 0, let lo = xs.min(), let hi = xs.max() else { return 0 }
+        return (hi - lo) / m
+    }
+
+    /// `rounds` alternating measurements of `a` then `b`.
+    static func alternate(rounds: Int, _ a: () throws -> Double, _ b: () throws -> Double) rethrows -> (a: [Double], b: [Double]) {
+        var xa: [Double] = [], xb: [Double] = []
+        for _ in 0..<rounds {
+            xa.append(try a())
+            xb.append(try b())
+        }
+        return (xa, xb)
+    }
+
+    /// Every cell, vpmem (`vpmem`) and fio (`fio`) alternating for `rounds` rounds.
+    static func compare(cells: [Cell], rounds: Int, vpmem: (Cell) throws -> Double, fio: (Cell) throws -> Double,
+                        progress: (String) -> Void) throws -> [BenchReport.FioRow] {
+        try cells.map { c in
+            progress("vpmem and fio, \(c.method) \(c.random ? "rand" : "seq") \(sizeLabel(c.size)), \(c.threads) thread(s)")
+            let (v, f) = try alternate(rounds: rounds, { try vpmem(c) }, { try fio(c) })
+            let mv = median(v), mf = median(f)
+            return BenchReport.FioRow(method: c.method, fioSettings: settingText(c), pattern: c.random ? "rand" : "seq", size: c.size,
+                                      threads: c.threads, rounds: rounds, vpmemGBps: mv, fioGBps: mf,
+                                      vpmemSpread: spread(v), fioSpread: spread(f), ratio: mv / max(mf, 1e-12))
+        }
+    }
+
+    static func settingText(_ c: Cell) -> String {
+        let rw = c.setting.read ? (c.random ? "randread" : "read") : (c.random ? "randwrite" : "write")
+        return c.setting.read ? "rw=\(rw)" : "rw=\(rw) direct=\(c.setting.direct ? 1 : 0) sync=1"
+    }
+
+    /// GB/s of one fio job group on `cell`, running `seconds`.
     /// fio's libpmem engine refuses a mapping libpmem does not call pmem; on such a backing fio
     /// runs with PMEM_IS_PMEM_FORCE=1, which makes it issue the same flush-based calls vpmem's
     /// methods make there (durable on neither).
-    static func run(fio: String, path: String, regionBytes: Int, size: Int, threads: Int, setting: Setting, random: Bool, seconds: Double,
-                    forcePmem: Bool) throws -> Double {
+    static func run(fio: String, path: String, regionBytes: Int, cell: Cell, seconds: Double, forcePmem: Bool) throws -> Double {
         let ms = max(100, Int(seconds * 1000))
+        let rw = cell.setting.read ? (cell.random ? "randread" : "read") : (cell.random ? "randwrite" : "write")
         var args = [
             "--name=vpmem-compare", "--ioengine=libpmem", "--filename=\(path)", "--size=\(regionBytes)",
-            "--bs=\(size)", "--rw=\(random ? (setting.read ? "randread" : "randwrite") : (setting.read ? "read" : "write"))",
-            "--time_based", "--runtime=\(ms)ms", "--numjobs=\(threads)", "--group_reporting", "--thread",
+            "--bs=\(cell.size)", "--rw=\(rw)",
+            "--time_based", "--runtime=\(ms)ms", "--numjobs=\(cell.threads)", "--group_reporting", "--thread",
             "--scramble_buffers=1", "--norandommap", "--randrepeat=0", "--output-format=json",
         ]
-        if !setting.read { args += ["--direct=\(setting.direct ? 1 : 0)", "--sync=1"] }
+        // Each job in its own region, as vpmem's threads are.
+        if cell.threads > 1 { args.append("--offset_increment=\(regionBytes)") }
+        if !cell.setting.read { args += ["--direct=\(cell.setting.direct ? 1 : 0)", "--sync=1"] }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: fio)
         p.arguments = args
@@ -51,39 +154,11 @@ enum BenchFio {
               let start = text.firstIndex(of: "{"),  // fio may print notes before the JSON
               let json = try? JSONSerialization.jsonObject(with: Data(text[start...].utf8)) as? [String: Any],
               let job = (json["jobs"] as? [[String: Any]])?.first,
-              let dir = job[setting.read ? "read" : "write"] as? [String: Any],
+              let dir = job[cell.setting.read ? "read" : "write"] as? [String: Any],
               let bw = (dir["bw_bytes"] as? NSNumber)?.doubleValue
         else {
             throw BenchError.fioFailed(status: p.terminationStatus, output: String(decoding: e, as: UTF8.self) + text.prefix(300))
         }
         return bw / 1e9
-    }
-
-    /// fio beside every matched vpmem figure (sequential), at each size and thread count of the run.
-    static func compare(report: BenchReport, fio: String, path: String, regionBytes: Int, threshold: Int,
-                        seconds: Double, forcePmem: Bool, progress: (String) -> Void) throws -> [BenchReport.FioRow] {
-        var cache: [String: Double] = [:]
-        var rows: [BenchReport.FioRow] = []
-        for f in report.figures where (f.group == "write" || f.group == "read") && f.pattern == "seq" {
-            guard let size = f.size, let threads = f.threads else { continue }
-            let setting: Setting
-            switch f.group == "read" ? "read" : f.method ?? "" {
-            case "read": setting = Setting(read: true, direct: false)
-            case PmemWriteMethod.nonTemporal.rawValue: setting = Setting(read: false, direct: true)
-            case PmemWriteMethod.temporal.rawValue: setting = Setting(read: false, direct: false)
-            case PmemWriteMethod.memcpyPersist.rawValue: setting = Setting(read: false, direct: size >= threshold)
-            default: continue
-            }
-            let key = "\(setting.description) \(size) \(threads)"
-            if cache[key] == nil {
-                progress("fio \(setting.description) bs=\(sizeLabel(size)) numjobs=\(threads)")
-                cache[key] = try run(fio: fio, path: path, regionBytes: regionBytes, size: size, threads: threads,
-                                     setting: setting, random: false, seconds: seconds, forcePmem: forcePmem)
-            }
-            let v = cache[key]!
-            rows.append(.init(method: f.group == "read" ? "read" : f.method!, fioSettings: setting.description, size: size,
-                              threads: threads, vpmemGBps: f.value, fioGBps: v, ratio: f.value / max(v, 1e-12)))
-        }
-        return rows
     }
 }

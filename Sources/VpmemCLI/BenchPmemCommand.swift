@@ -93,11 +93,37 @@ extension BenchCommand {
             let isPmem = mapping.isPmem, path = mapping.path
             var regionBytes = 0
             let existing = temporary == nil
+            let fio = compareFio ? which("fio") : nil
+            let fioSeconds = output.quick ? 0.1 : 0.25
+            let rounds = output.quick ? 1 : 3
+            let cells = BenchFio.cells(sizes: plan.sizes, threads: threadCounts, methods: plan.methods,
+                                       threshold: choice.nonTemporalThreshold)
+            let fioProgress = BenchProgress(total: cells.count)
+            var fioRows: Result<[BenchReport.FioRow], Error>?
             let measured = try mapping.withUnsafeMutableBytes(offset: 0, count: Int(mapping.length)) { buf -> [BenchReport.Figure] in
                 let sweep = try PmemSweep(pmem: buf.baseAddress!, length: buf.count, isPmem: isPmem, path: path, plan: plan)
                 defer { sweep.release() }
                 regionBytes = sweep.region
-                return try sweep.run(progress: progress.advance)
+                let figures = try sweep.run(progress: progress.advance)
+                progress.finish()
+                // fio and vpmem take turns on each cell while the sweep's buffers are still warm.
+                if let fio {
+                    fioRows = Result {
+                        try BenchFio.compare(
+                            cells: cells, rounds: rounds,
+                            vpmem: { c in
+                                try sweep.measure(c.write.map { .write($0) } ?? .read, size: c.size, random: c.random, threads: c.threads,
+                                                  nanoseconds: UInt64(fioSeconds * 1e9))
+                            },
+                            fio: { c in
+                                try BenchFio.run(fio: fio, path: path, regionBytes: sweep.region, cell: c, seconds: fioSeconds,
+                                                 forcePmem: !isPmem)
+                            },
+                            progress: fioProgress.advance)
+                    }
+                    fioProgress.finish()
+                }
+                return figures
             }
             // A method is durable here only if the backing can be: nothing on tmpfs is.
             let figures = try measured.get().map { f in
@@ -110,25 +136,22 @@ extension BenchCommand {
             report.labelArea = labelArea
             report.sweptBytes = existing ? swept : nil
             if compareFio {
-                if let fio = which("fio") {
-                    let fioProgress = BenchProgress(total: plan.sizes.count * threadCounts.count * 3)
-                    do {
-                        report.fio = try BenchFio.compare(report: report, fio: fio, path: path, regionBytes: regionBytes,
-                                                          threshold: choice.nonTemporalThreshold, seconds: output.quick ? 0.1 : 1,
-                                                          forcePmem: !isPmem, progress: fioProgress.advance)
+                if fio == nil {
+                    report.fioSkipped = "fio is not installed: apt-get install fio (its libpmem engine is built in)"
+                } else if let fioRows {
+                    switch fioRows {
+                    case let .success(rows):
+                        report.fio = rows
+                        report.fioUnmatched = BenchFio.unmatched(plan.methods)
                         if !isPmem {
                             report.fioNote = "fio's libpmem engine refuses a backing that is not pmem: it ran with PMEM_IS_PMEM_FORCE=1, making the same flush-based calls (durable on neither)"
                         }
-                    } catch {
+                    case let .failure(error):
                         // The sweep is done and worth printing: fio's failure is reported, not fatal.
                         report.fioSkipped = "\(error)"
                     }
-                    fioProgress.finish()
-                } else {
-                    report.fioSkipped = "fio is not installed: apt-get install fio (its libpmem engine is built in)"
                 }
             }
-            progress.finish()
             withExtendedLifetime(mapping) {}
             try BenchCommand.finish(report, output, text: { Self.text(report) }, plot: BenchPlot.pmemBandwidth)
         }
@@ -195,11 +218,16 @@ extension BenchCommand {
             }
             if let fio = r.fio, !fio.isEmpty {
                 lines.append("")
-                lines.append("fio libpmem engine on the same backing, sequential: GB/s")
-                lines.append(table(["METHOD", "FIO SETTINGS", "SIZE", "THREADS", "VPMEM", "FIO", "VPMEM/FIO"], fio.map {
-                    [$0.method, $0.fioSettings, sizeLabel($0.size), String($0.threads), fmt($0.vpmemGBps, 2), fmt($0.fioGBps, 2), fmt($0.ratio, 3)]
+                let rounds = fio.first?.rounds ?? 1
+                lines.append("fio libpmem engine on the same backing, alternating with vpmem (\(rounds) round\(rounds == 1 ? "" : "s") each, medians): GB/s; spread = (max - min) / median")
+                lines.append(table(["METHOD", "FIO SETTINGS", "SIZE", "THREADS", "VPMEM", "SPREAD", "FIO", "SPREAD", "VPMEM/FIO"], fio.map {
+                    [$0.method, $0.fioSettings, sizeLabel($0.size), String($0.threads), fmt($0.vpmemGBps, 2), fmt($0.vpmemSpread, 2),
+                     fmt($0.fioGBps, 2), fmt($0.fioSpread, 2), fmt($0.ratio, 3)]
                 }))
+                let worst = fio.min { $0.ratio < $1.ratio }!
+                lines.append("lowest vpmem/fio: \(fmt(worst.ratio, 3)) (\(worst.method) \(worst.pattern) \(sizeLabel(worst.size)), \(worst.threads) thread(s))")
             }
+            for u in r.fioUnmatched ?? [] { lines.append("no fio equivalent: \(u.method): \(u.reason)") }
             if let note = r.fioNote { lines.append("note: \(note)") }
             if let why = r.fioSkipped { lines.append("fio: not run: \(why)") }
             return lines.joined(separator: "\n")

@@ -109,9 +109,11 @@ struct PmemSweep: @unchecked Sendable {
         return figures
     }
 
-    /// GB/s of `op` at `size` over `threads` threads, each running for the plan's time.
-    func measure(_ op: Op, size: Int, random: Bool, threads: Int) throws -> Double {
-        let results = Parallel.run(threads) { t in self.worker(op, size: size, random: random, thread: t) }
+    /// GB/s of `op` at `size` over `threads` threads, each running for `nanoseconds` (the
+    /// plan's time per figure by default).
+    func measure(_ op: Op, size: Int, random: Bool, threads: Int, nanoseconds: UInt64? = nil) throws -> Double {
+        let time = nanoseconds ?? plan.nanosecondsPerFigure
+        let results = Parallel.run(threads) { t in self.worker(op, size: size, random: random, thread: t, nanoseconds: time) }
         if results.contains(where: { $0.failedErrno != 0 }) {
             throw BenchError.msyncFailed(path: path, errno: results.first { $0.failedErrno != 0 }!.failedErrno)
         }
@@ -127,7 +129,7 @@ struct PmemSweep: @unchecked Sendable {
         var failedErrno: Int32 = 0
     }
 
-    func worker(_ op: Op, size: Int, random: Bool, thread t: Int) -> WorkerResult {
+    func worker(_ op: Op, size: Int, random: Bool, thread t: Int, nanoseconds: UInt64) -> WorkerResult {
         let mask = region / size - 1
         let pmemRegion = pmem + t * region
         let dramRegion = dram + t * region
@@ -138,7 +140,7 @@ struct PmemSweep: @unchecked Sendable {
         var x = UInt64(0x2545_f491_4f6c_dd1d) &+ UInt64(t) &* 0x9e37_79b9
         var result = WorkerResult()
         result.start = KernelClock.now()
-        let deadline = result.start + plan.nanosecondsPerFigure
+        let deadline = result.start + nanoseconds
         var ops = 0
         repeat {
             for _ in 0..<batch {

@@ -36,21 +36,34 @@ struct BenchReport: Codable {
         }
     }
 
-    /// fio beside vpmem: one row per matched method and size.
+    /// fio beside vpmem: one row per matched method, pattern, size and thread count; each side
+    /// the median of its alternating rounds.
     struct FioRow: Codable, Equatable {
         var method: String
         var fioSettings: String
+        var pattern: String
         var size: Int
         var threads: Int
+        var rounds: Int
         var vpmemGBps: Double
         var fioGBps: Double
-        /// vpmem / fio.
+        /// (max - min) / median of each side's rounds.
+        var vpmemSpread: Double
+        var fioSpread: Double
+        /// vpmem / fio, of the medians.
         var ratio: Double
 
         enum CodingKeys: String, CodingKey {
-            case method, size, threads, ratio
-            case fioSettings = "fio_settings", vpmemGBps = "vpmem_gbps", fioGBps = "fio_gbps"
+            case method, pattern, size, threads, rounds, ratio
+            case fioSettings = "fio_settings", vpmemGBps = "vpmem_median_gbps", fioGBps = "fio_median_gbps"
+            case vpmemSpread = "vpmem_spread", fioSpread = "fio_spread"
         }
+    }
+
+    /// A vpmem figure fio has no equivalent of, and why.
+    struct FioUnmatched: Codable, Equatable {
+        var method: String
+        var reason: String
     }
 
     struct Host: Codable, Equatable {
@@ -85,6 +98,8 @@ struct BenchReport: Codable {
     var quick: Bool
     var figures: [Figure]
     var fio: [FioRow]?
+    /// vpmem's figures fio cannot be matched to, when fio ran.
+    var fioUnmatched: [FioUnmatched]?
     /// Why fio was not run, when --compare-fio was asked for and could not be.
     var fioSkipped: String?
     /// How fio was run, when that differs from a plain run.
@@ -96,7 +111,7 @@ struct BenchReport: Codable {
 
     enum CodingKeys: String, CodingKey {
         case kind, host, backing, libpmem, quick, figures, fio
-        case fioSkipped = "fio_skipped", fioNote = "fio_note", labelArea = "label_area", sweptBytes = "swept_bytes"
+        case fioSkipped = "fio_skipped", fioNote = "fio_note", fioUnmatched = "fio_unmatched", labelArea = "label_area", sweptBytes = "swept_bytes"
     }
 
     static func load(_ path: String) throws -> BenchReport {

@@ -1,0 +1,59 @@
+import Foundation
+import HostPmem
+import Testing
+@testable import VpmemCLI
+
+/// `bench pmem --compare-fio`: which figures meet which fio settings, the alternation of rounds
+/// and the medians; then a real run where fio is installed. No assertion depends on a timing.
+@Suite struct BenchFioTests {
+    @Test func roundsAlternateAndTheMediansAreCompared() throws {
+        var calls: [String] = []
+        var va = [5.0, 1.0, 3.0].makeIterator(), fa = [2.0, 4.0, 6.0].makeIterator()
+        let cell = BenchFio.Cell(method: "read", write: nil, setting: .init(read: true, direct: false), size: 4096, threads: 1, random: true)
+        let rows = try BenchFio.compare(cells: [cell], rounds: 3,
+                                        vpmem: { _ in calls.append("vpmem"); return va.next()! },
+                                        fio: { _ in calls.append("fio"); return fa.next()! }, progress: { _ in })
+        #expect(calls == ["vpmem", "fio", "vpmem", "fio", "vpmem", "fio"])
+        let row = try #require(rows.first)
+        #expect(row.vpmemGBps == 3 && row.fioGBps == 4 && row.ratio == 0.75)
+        #expect(abs(row.vpmemSpread - 4.0 / 3.0) < 1e-12 && abs(row.fioSpread - 1.0) < 1e-12)
+        #expect(row.pattern == "rand" && row.fioSettings == "rw=randread" && row.rounds == 3)
+        #expect(BenchFio.median([4, 1, 3, 2]) == 2.5 && BenchFio.median([7]) == 7)
+    }
+
+    /// memcpy_persist meets the fio setting of the stores libpmem picks at that size; the
+    /// methods with no fio counterpart are listed with a reason, never silently dropped.
+    @Test func everyMethodIsMatchedOrListedAsUnmatched() {
+        let methods = PmemWriteMethod.allCases
+        let cells = BenchFio.cells(sizes: [64, 1 << 20], threads: [1, 2], methods: methods, threshold: 256 << 10)
+        #expect(cells.count == 2 * 2 * 2 * 4)  // threads x patterns x sizes x (3 write methods + read)
+        let persist = cells.filter { $0.method == "memcpy_persist" && !$0.random && $0.threads == 1 }
+        #expect(persist.map(\.setting.direct) == [false, true])
+        #expect(cells.filter { $0.method == "memcpy_nontemporal" }.allSatisfy { $0.setting.direct })
+        #expect(cells.filter { $0.method == "memcpy_temporal" }.allSatisfy { !$0.setting.direct })
+        #expect(Set(cells.map(\.random)) == [false, true])
+        let unmatched = BenchFio.unmatched(methods).map(\.method)
+        let matched = Set(cells.map(\.method))
+        for m in methods { #expect(matched.contains(m.rawValue) != unmatched.contains(m.rawValue), "\(m)") }
+        #expect(unmatched.contains { $0.contains("latency") })
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/fio")))
+    func aQuickRunPutsFioBesideEveryMatchedFigure() throws {
+        let dir = TempDir()
+        let r = try VpmemProcess.run(["bench", "pmem", "--quick", "--json", "--emulated", "8M", "--dir", dir.path, "--compare-fio"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try json(r.stdout)
+        let rows = report["fio"] as? [[String: Any]] ?? []
+        #expect(rows.count == 2 * 2 * 4, "\(report["fio_skipped"] ?? "")")
+        for row in rows {
+            for key in ["vpmem_median_gbps", "fio_median_gbps", "ratio"] {
+                #expect(((row[key] as? NSNumber)?.doubleValue ?? 0) > 0, "\(key) in \(row)")
+            }
+        }
+        #expect(Set(rows.compactMap { $0["pattern"] as? String }) == ["seq", "rand"])
+        let unmatched = (report["fio_unmatched"] as? [[String: Any]] ?? []).compactMap { $0["method"] as? String }
+        #expect(unmatched.contains("store+msync") && unmatched.contains("memcpy_nodrain+drain"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "the temporary backing is removed")
+    }
+}
