@@ -122,21 +122,29 @@ enum BenchFio {
         return c.setting.read ? "rw=\(rw)" : "rw=\(rw) direct=\(c.setting.direct ? 1 : 0) sync=1"
     }
 
-    /// GB/s of one fio job group on `cell`, running `seconds`.
+    /// The bytes of each thread's region both tools use in a comparison: fio maps the file anew
+    /// in every run and pays a page fault for each page it first touches, so it first runs as
+    /// long again unmeasured (`ramp_time`) over a span small enough to be touched whole in that
+    /// time, still larger than the last-level cache; vpmem's mapping is faulted in already.
+    static let maxSpan = 64 << 20
+    static func span(region: Int) -> Int { min(region, maxSpan) }
+
+    /// GB/s of one fio job group on `cell`, warmed for `seconds` and then measured for `seconds`,
+    /// job t in the first `span(region:)` bytes at t * `region` (where vpmem's thread t works).
     /// fio's libpmem engine refuses a mapping libpmem does not call pmem; on such a backing fio
     /// runs with PMEM_IS_PMEM_FORCE=1, which makes it issue the same flush-based calls vpmem's
     /// methods make there (durable on neither).
-    static func run(fio: String, path: String, regionBytes: Int, cell: Cell, seconds: Double, forcePmem: Bool) throws -> Double {
+    static func run(fio: String, path: String, region: Int, cell: Cell, seconds: Double, forcePmem: Bool) throws -> Double {
         let ms = max(100, Int(seconds * 1000))
         let rw = cell.setting.read ? (cell.random ? "randread" : "read") : (cell.random ? "randwrite" : "write")
         var args = [
-            "--name=vpmem-compare", "--ioengine=libpmem", "--filename=\(path)", "--size=\(regionBytes)",
+            "--name=vpmem-compare", "--ioengine=libpmem", "--filename=\(path)", "--size=\(span(region: region))",
             "--bs=\(cell.size)", "--rw=\(rw)",
-            "--time_based", "--runtime=\(ms)ms", "--numjobs=\(cell.threads)", "--group_reporting", "--thread",
+            "--time_based", "--ramp_time=\(ms)ms", "--runtime=\(ms)ms", "--numjobs=\(cell.threads)", "--group_reporting", "--thread",
             "--scramble_buffers=1", "--norandommap", "--randrepeat=0", "--output-format=json",
         ]
         // Each job in its own region, as vpmem's threads are.
-        if cell.threads > 1 { args.append("--offset_increment=\(regionBytes)") }
+        if cell.threads > 1 { args.append("--offset_increment=\(region)") }
         if !cell.setting.read { args += ["--direct=\(cell.setting.direct ? 1 : 0)", "--sync=1"] }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: fio)

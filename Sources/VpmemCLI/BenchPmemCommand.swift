@@ -113,10 +113,10 @@ extension BenchCommand {
                             cells: cells, rounds: rounds,
                             vpmem: { c in
                                 try sweep.measure(c.write.map { .write($0) } ?? .read, size: c.size, random: c.random, threads: c.threads,
-                                                  nanoseconds: UInt64(fioSeconds * 1e9))
+                                                  nanoseconds: UInt64(fioSeconds * 1e9), span: BenchFio.span(region: sweep.region))
                             },
                             fio: { c in
-                                try BenchFio.run(fio: fio, path: path, regionBytes: sweep.region, cell: c, seconds: fioSeconds,
+                                try BenchFio.run(fio: fio, path: path, region: sweep.region, cell: c, seconds: fioSeconds,
                                                  forcePmem: !isPmem)
                             },
                             progress: fioProgress.advance)

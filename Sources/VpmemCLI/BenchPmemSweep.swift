@@ -110,10 +110,12 @@ struct PmemSweep: @unchecked Sendable {
     }
 
     /// GB/s of `op` at `size` over `threads` threads, each running for `nanoseconds` (the
-    /// plan's time per figure by default).
-    func measure(_ op: Op, size: Int, random: Bool, threads: Int, nanoseconds: UInt64? = nil) throws -> Double {
+    /// plan's time per figure by default) over the first `span` bytes of its region (all of it
+    /// by default; a power of two of at least `size`).
+    func measure(_ op: Op, size: Int, random: Bool, threads: Int, nanoseconds: UInt64? = nil, span: Int? = nil) throws -> Double {
         let time = nanoseconds ?? plan.nanosecondsPerFigure
-        let results = Parallel.run(threads) { t in self.worker(op, size: size, random: random, thread: t, nanoseconds: time) }
+        let used = min(span ?? region, region)
+        let results = Parallel.run(threads) { t in self.worker(op, size: size, random: random, thread: t, nanoseconds: time, span: used) }
         if results.contains(where: { $0.failedErrno != 0 }) {
             throw BenchError.msyncFailed(path: path, errno: results.first { $0.failedErrno != 0 }!.failedErrno)
         }
@@ -129,8 +131,8 @@ struct PmemSweep: @unchecked Sendable {
         var failedErrno: Int32 = 0
     }
 
-    func worker(_ op: Op, size: Int, random: Bool, thread t: Int, nanoseconds: UInt64) -> WorkerResult {
-        let mask = region / size - 1
+    func worker(_ op: Op, size: Int, random: Bool, thread t: Int, nanoseconds: UInt64, span: Int) -> WorkerResult {
+        let mask = span / size - 1
         let pmemRegion = pmem + t * region
         let dramRegion = dram + t * region
         let src = UnsafeRawPointer(buffers + t * 2 * Self.maxSize)
