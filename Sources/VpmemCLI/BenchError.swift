@@ -11,6 +11,9 @@ enum BenchError: Error, CustomStringConvertible {
     case backingTooSmall(size: UInt64, needed: UInt64)
     case pathAndEmulated
     case badThreads(Int)
+    case badSizes(String, reason: String)
+    case badRounds(Int)
+    case roundsWithoutFio
     case msyncFailed(path: String, errno: Int32)
     case fioFailed(status: Int32, output: String)
     case regressions(count: Int, threshold: String)
@@ -30,6 +33,9 @@ enum BenchError: Error, CustomStringConvertible {
             return "the backing has \(size) bytes; the sweep needs at least \(needed) (2 MiB per thread, twice over): use a bigger backing or fewer --threads"
         case .pathAndEmulated: return "PATH and --emulated both given: give a PATH or --emulated SIZE, not both"
         case .badThreads(let n): return "--threads \(n): give 1 to 256"
+        case let .badSizes(s, reason): return "--sizes '\(s)': \(reason): give a comma-separated list of powers of two from 64 to 2M, e.g. 4K,64K,2M"
+        case .badRounds(let n): return "--rounds \(n): give 1 to 99"
+        case .roundsWithoutFio: return "--rounds sets how often vpmem and fio take turns: give --compare-fio too"
         case let .msyncFailed(p, e): return "msync of \(p) failed (errno \(e)): is the filesystem full or read-only?"
         case let .fioFailed(s, o): return "fio failed (status \(s)): \(o.suffix(400))"
         case let .regressions(n, t): return "\(n) figure\(n == 1 ? "" : "s") regressed by more than \(t)"

@@ -25,8 +25,12 @@ extension BenchCommand {
         @Option(help: "Size of the temporary file when PATH is a directory (default 256M).", transform: parseSize) var size: ByteSize?
         @Option(help: "Where --emulated puts its file.") var dir: String?
         @Option(help: "Measure on 1, 2, 4 ... up to N threads.") var threads = 1
+        @Option(help: "Access sizes to sweep, comma-separated powers of two from 64 to 2M (default 64,256,1K,4K,16K,64K,256K,1M,2M; 64,4K with --quick).")
+        var sizes: String?
         @Flag(name: .customLong("compare-fio"), help: "Run fio's libpmem engine on the same backing and sizes and print it beside vpmem.")
         var compareFio = false
+        @Option(help: "With --compare-fio: rounds vpmem and fio take turns in on each figure (default 3; 1 with --quick).")
+        var rounds: Int?
         @Flag(name: .customLong("overwrite-backing"),
               help: "Sweep an existing backing even if it holds data or a namespace label area (destroys them).")
         var overwriteBacking = false
@@ -34,6 +38,11 @@ extension BenchCommand {
 
         func validate() throws {
             guard (1...256).contains(threads) else { throw BenchError.badThreads(threads) }
+            if let rounds {
+                guard (1...99).contains(rounds) else { throw BenchError.badRounds(rounds) }
+                guard compareFio else { throw BenchError.roundsWithoutFio }
+            }
+            if let sizes { _ = try Self.parseSizes(sizes) }
             if path != nil && emulated != nil { throw BenchError.pathAndEmulated }
         }
 
@@ -84,7 +93,7 @@ extension BenchCommand {
             let facts = BackingFacts.gather(path: mapping.path, isPmem: mapping.isPmem)
             let choice = LibpmemChoice.current()
             let plan = PmemSweep.Plan(
-                sizes: output.quick ? PmemSweep.quickSizes : PmemSweep.fullSizes, threads: threadCounts,
+                sizes: try sizes.map(Self.parseSizes) ?? (output.quick ? PmemSweep.quickSizes : PmemSweep.fullSizes), threads: threadCounts,
                 methods: PmemWriteMethod.offered(isPmem: mapping.isPmem),
                 nanosecondsPerFigure: output.quick ? 2_000_000 : 100_000_000,
                 latencySamples: output.quick ? 2000 : 200_000)
@@ -95,7 +104,7 @@ extension BenchCommand {
             let existing = temporary == nil
             let fio = compareFio ? which("fio") : nil
             let fioSeconds = output.quick ? 0.1 : 0.25
-            let rounds = output.quick ? 1 : 3
+            let rounds = self.rounds ?? (output.quick ? 1 : 3)
             let cells = BenchFio.cells(sizes: plan.sizes, threads: threadCounts, methods: plan.methods,
                                        threshold: choice.nonTemporalThreshold)
             let fioProgress = BenchProgress(total: cells.count)
@@ -154,6 +163,24 @@ extension BenchCommand {
             }
             withExtendedLifetime(mapping) {}
             try BenchCommand.finish(report, output, text: { Self.text(report) }, plot: BenchPlot.pmemBandwidth)
+        }
+
+        /// `--sizes`: powers of two from 64 B to 2 MiB, each once, ascending.
+        static func parseSizes(_ text: String) throws -> [Int] {
+            var out: [Int] = []
+            for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+                let bytes: UInt64
+                do { bytes = try Parsers.size(String(part)).bytes } catch {
+                    throw BenchError.badSizes(text, reason: "'\(part)' is not a size (\(error))")
+                }
+                guard bytes >= 64, bytes <= UInt64(PmemSweep.maxSize), bytes & (bytes - 1) == 0 else {
+                    throw BenchError.badSizes(text, reason: "\(part) is not a power of two from 64 to 2M")
+                }
+                out.append(Int(bytes))
+            }
+            let sorted = Array(Set(out)).sorted()
+            guard sorted.count == out.count else { throw BenchError.badSizes(text, reason: "a size is given twice") }
+            return sorted
         }
 
         /// Zeroes and persists the first `count` bytes of `mapping`.

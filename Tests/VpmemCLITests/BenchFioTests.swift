@@ -56,4 +56,14 @@ import Testing
         #expect(unmatched.contains("store+msync") && unmatched.contains("memcpy_nodrain+drain"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "the temporary backing is removed")
     }
+
+    /// --sizes sweeps exactly the sizes given (the latency figure is always an 8-byte store).
+    @Test func sizesChoosesTheSweptSizes() throws {
+        let dir = TempDir()
+        let r = try VpmemProcess.run(["bench", "pmem", "--quick", "--json", "--emulated", "8M", "--dir", dir.path, "--sizes", "16K,256"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let figures = (try json(r.stdout))["figures"] as? [[String: Any]] ?? []
+        let sizes = Set(figures.filter { ($0["group"] as? String)?.hasPrefix("latency") == false }.compactMap { $0["size"] as? Int })
+        #expect(sizes == [256, 16384])
+    }
 }
