@@ -58,6 +58,53 @@ struct BenchReport: Codable {
             case fioSettings = "fio_settings", vpmemGBps = "vpmem_median_gbps", fioGBps = "fio_median_gbps"
             case vpmemSpread = "vpmem_spread", fioSpread = "fio_spread"
         }
+
+        /// The keys of reports saved before rows had rounds (one sequential pass each).
+        enum OneRoundKeys: String, CodingKey {
+            case vpmemGBps = "vpmem_gbps", fioGBps = "fio_gbps"
+        }
+
+        init(method: String, fioSettings: String, pattern: String, size: Int, threads: Int, rounds: Int, vpmemGBps: Double,
+             fioGBps: Double, vpmemSpread: Double, fioSpread: Double, ratio: Double) {
+            self.method = method
+            self.fioSettings = fioSettings
+            self.pattern = pattern
+            self.size = size
+            self.threads = threads
+            self.rounds = rounds
+            self.vpmemGBps = vpmemGBps
+            self.fioGBps = fioGBps
+            self.vpmemSpread = vpmemSpread
+            self.fioSpread = fioSpread
+            self.ratio = ratio
+        }
+
+        /// Reads this form, and the one-round form earlier versions saved, so an old baseline
+        /// still loads for --compare.
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            method = try c.decode(String.self, forKey: .method)
+            fioSettings = try c.decode(String.self, forKey: .fioSettings)
+            size = try c.decode(Int.self, forKey: .size)
+            threads = try c.decode(Int.self, forKey: .threads)
+            ratio = try c.decode(Double.self, forKey: .ratio)
+            if c.contains(.vpmemGBps) {
+                pattern = try c.decode(String.self, forKey: .pattern)
+                rounds = try c.decode(Int.self, forKey: .rounds)
+                vpmemGBps = try c.decode(Double.self, forKey: .vpmemGBps)
+                fioGBps = try c.decode(Double.self, forKey: .fioGBps)
+                vpmemSpread = try c.decode(Double.self, forKey: .vpmemSpread)
+                fioSpread = try c.decode(Double.self, forKey: .fioSpread)
+            } else {
+                let old = try decoder.container(keyedBy: OneRoundKeys.self)
+                pattern = "seq"
+                rounds = 1
+                vpmemGBps = try old.decode(Double.self, forKey: .vpmemGBps)
+                fioGBps = try old.decode(Double.self, forKey: .fioGBps)
+                vpmemSpread = 0
+                fioSpread = 0
+            }
+        }
     }
 
     /// A vpmem figure fio has no equivalent of, and why.

@@ -67,3 +67,13 @@ import Testing
         #expect(sizes == [256, 16384])
     }
 }
+
+/// A baseline saved before fio rows had rounds still loads: --compare reads every saved report.
+@Suite struct BenchFioBaselineTests {
+    @Test func theCommittedBaselineLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let report = try BenchReport.load(root.appendingPathComponent("docs/bench/pmem.json").path)
+        let rows = try #require(report.fio)
+        #expect(!rows.isEmpty && rows.allSatisfy { $0.vpmemGBps > 0 && $0.fioGBps > 0 && $0.rounds >= 1 })
+    }
+}
