@@ -54,14 +54,8 @@ public enum GuestConfigFile {
     /// Parses and validates config text; `path` is used in errors.
     public static func parse(_ text: String, path: String) throws(GuestConfigFileError) -> GuestConfig {
         let table: TOMLTable
-        let prepared: String
-        do { prepared = try TOMLControlCharacters.prepare(text) } catch {
-            throw .syntax(path: path, line: error.line, column: error.column, message: "a NUL byte, which TOML does not allow: remove it")
-        }
-        do { table = try TOMLTable(string: prepared) } catch let error as TOMLParseError {
-            throw .syntax(path: path, line: error.source.begin.line, column: error.source.begin.column, message: error.description)
-        } catch {
-            throw .syntax(path: path, line: 0, column: 0, message: String(describing: error))
+        do { table = try TOMLDocument.parse(text) } catch {
+            throw .syntax(path: path, line: error.line, column: error.column, message: error.message)
         }
         for key in table.keys.sorted() where !keys.contains(key) {
             if let c = TOMLControlCharacters.controlCharacter(in: key) {

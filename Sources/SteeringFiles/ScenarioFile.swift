@@ -41,13 +41,7 @@ public enum ScenarioFile {
 
     public static func parse(_ text: String, path: String) throws(ScenarioFileError) -> ScenarioSpec {
         let table: TOMLTable
-        let prepared: String
-        do { prepared = try TOMLControlCharacters.prepare(text) } catch {
-            throw .syntax(path: path, message: "line \(error.line), column \(error.column): a NUL byte, which TOML does not allow: remove it")
-        }
-        do { table = try TOMLTable(string: prepared) } catch let e as TOMLParseError {
-            throw .syntax(path: path, message: "line \(e.source.begin.line): \(e.description)")
-        } catch { throw .syntax(path: path, message: "\(error)") }
+        do { table = try TOMLDocument.parse(text) } catch { throw .syntax(path: path, message: "\(error)") }
         let r = Reader(path: path)
         try r.only(table, topKeys, key: "")
         guard let serverValue = table["server"] else {

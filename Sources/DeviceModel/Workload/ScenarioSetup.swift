@@ -50,8 +50,7 @@ public final class ScenarioSetup {
                 typed.append(run)
             }
         } catch {
-            for run in typed { _ = try? engine.setMemoryType(gfn: run.first, count: run.count, to: .ramRW) }
-            for id in created.reversed() { try? engine.destroyServer(id) }
+            engine.undoSetUp(typed: typed, servers: created)
             throw .steering(error)
         }
         self.spec = spec
@@ -105,5 +104,15 @@ public final class ScenarioSetup {
             guard ok else { throw .spec(.notRAM(gfn: gfn, purpose: purpose, type: type)) }
             g += 1
         }
+    }
+}
+
+extension SteeringEngine {
+    /// Undoes a scenario's set-up that failed part way: the frames it typed `ioreq_server` are
+    /// `ram_rw` again (they were before), and the servers it created are destroyed, newest
+    /// first (their ranges, devices and claim go with them).
+    func undoSetUp(typed: [GfnRange], servers: [IoreqServerID]) {
+        for run in typed { _ = try? setMemoryType(gfn: run.first, count: run.count, to: .ramRW) }
+        for id in servers.reversed() { try? destroyServer(id) }
     }
 }

@@ -149,8 +149,7 @@ public final class SteeringScenario {
             self.qemu = qemu
             self.gpu = gpu
         } catch {
-            for run in typed { _ = try? engine.setMemoryType(gfn: run.first, count: run.count, to: .ramRW) }
-            for id in servers.reversed() { try? engine.destroyServer(id) }
+            engine.undoSetUp(typed: typed, servers: servers)
             throw .steering(error)
         }
         self.ioreqServerRuns = typed
