@@ -4,8 +4,11 @@ import HostPmem
 /// fio's libpmem engine on the same backing, sizes, patterns and thread counts, beside vpmem's
 /// figures. fio's settings pick libpmem's flags (engines/libpmem.c): direct=1 non-temporal
 /// stores, direct=0 temporal; sync=1 drains after every write. scramble_buffers=1 changes the
-/// source between writes, so a source that stays in cache flatters nothing. A read is a memcpy
-/// from the mapping into fio's one I/O buffer, as vpmem's read copies into one 2 MiB buffer.
+/// source between writes, so a source that stays in cache flatters nothing. A read is libc's
+/// memcpy from fio's mapping into its one I/O buffer of the block size (iodepth=1), reused for
+/// every read; vpmem's read is libc's memmove (glibc's memcpy and memmove are one routine) into
+/// the first `size` bytes of one 2 MiB buffer per thread, reused likewise, faulted in before
+/// the sweep: the same copy into an equally warm destination of the same size.
 /// Matched methods:
 ///   memcpy_nontemporal  direct=1 sync=1
 ///   memcpy_temporal     direct=0 sync=1
@@ -15,7 +18,9 @@ import HostPmem
 /// The others have no fio equivalent (`unmatched`) and are listed as such.
 ///
 /// Each cell is measured in alternating rounds, vpmem then fio, so drift in the machine's load
-/// falls on both; the medians are compared, and each side's spread is reported.
+/// falls on both; the medians are compared, and each side's spread is reported. Each turn runs
+/// untimed first (fio's ramp_time; vpmem the same time), so neither is timed cold after the
+/// other's turn.
 enum BenchFio {
     struct Setting: Hashable {
         var read: Bool
