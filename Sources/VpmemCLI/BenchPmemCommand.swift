@@ -123,12 +123,14 @@ extension BenchCommand {
                                 // caches, TLB and branch predictors its own.
                                 let op: PmemSweep.Op = c.write.map { .write($0) } ?? .read
                                 let span = BenchFio.span(region: sweep.region), ns = UInt64(fioSeconds * 1e9)
-                                _ = try sweep.measure(op, size: c.size, random: c.random, threads: c.threads, nanoseconds: ns, span: span)
-                                return try sweep.measure(op, size: c.size, random: c.random, threads: c.threads, nanoseconds: ns, span: span)
+                                _ = try sweep.measure(op, size: c.size, random: c.random, threads: c.threads, nanoseconds: ns, span: span,
+                                                      shared: true)
+                                return try sweep.measure(op, size: c.size, random: c.random, threads: c.threads, nanoseconds: ns,
+                                                         span: span, shared: true)
                             },
                             fio: { c in
-                                try BenchFio.run(fio: fio, path: path, region: sweep.region, cell: c, seconds: fioSeconds,
-                                                 forcePmem: !isPmem)
+                                try BenchFio.run(fio: fio, path: path, length: buf.count, span: BenchFio.span(region: sweep.region),
+                                                 cell: c, seconds: fioSeconds, forcePmem: !isPmem)
                             },
                             progress: fioProgress.advance)
                     }

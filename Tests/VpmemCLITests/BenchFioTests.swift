@@ -73,6 +73,23 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "the temporary backing is removed")
     }
 
+    /// fio's libpmem engine resizes a file to its I/O size: on an existing backing of a size
+    /// no power of two, with two threads, the backing keeps its size and both tools report.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/fio")))
+    func fioLeavesAnExistingBackingItsSize() throws {
+        let dir = TempDir()
+        let path = dir.file("backing")
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        #expect(truncate(path, 12 << 20) == 0)
+        let r = try VpmemProcess.run(["bench", "pmem", path, "--quick", "--json", "--threads", "2", "--sizes", "4K", "--compare-fio"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = (try json(r.stdout))["fio"] as? [[String: Any]] ?? []
+        #expect(Set(rows.compactMap { $0["threads"] as? Int }) == [1, 2])
+        #expect(rows.allSatisfy { (($0["fio_median_gbps"] as? NSNumber)?.doubleValue ?? 0) > 0 }, "\(rows)")
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+        #expect(size == 12 << 20)
+    }
+
     /// --sizes sweeps exactly the sizes given (the latency figure is always an 8-byte store).
     @Test func sizesChoosesTheSweptSizes() throws {
         let dir = TempDir()
