@@ -16,6 +16,7 @@ enum BenchError: Error, CustomStringConvertible {
     case roundsWithoutFio
     case msyncFailed(path: String, errno: Int32)
     case fioFailed(status: Int32, output: String)
+    case fioResizedBacking(path: String, from: Int, to: Int)
     case regressions(count: Int, threshold: String)
     case backingHoldsLabelArea(path: String, summary: String, swept: UInt64)
     case backingHoldsData(path: String, swept: UInt64, at: UInt64)
@@ -38,6 +39,8 @@ enum BenchError: Error, CustomStringConvertible {
         case .roundsWithoutFio: return "--rounds sets how often vpmem and fio take turns: give --compare-fio too"
         case let .msyncFailed(p, e): return "msync of \(p) failed (errno \(e)): is the filesystem full or read-only?"
         case let .fioFailed(s, o): return "fio failed (status \(s)): \(o.suffix(400))"
+        case let .fioResizedBacking(p, from, to):
+            return "fio resized \(p) from \(from) to \(to) bytes; the comparison stopped: restore its size with `truncate -s \(from) \(p)`"
         case let .regressions(n, t): return "\(n) figure\(n == 1 ? "" : "s") regressed by more than \(t)"
         case let .backingHoldsLabelArea(p, summary, swept):
             return "\(p) holds a \(summary), so it is a vNVDIMM's backing: the sweep writes its first \(ByteSize(bytes: swept)), "

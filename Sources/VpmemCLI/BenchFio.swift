@@ -4,8 +4,11 @@ import HostPmem
 /// fio's libpmem engine on the same backing, sizes, patterns and thread counts, beside vpmem's
 /// figures. fio's settings pick libpmem's flags (engines/libpmem.c): direct=1 non-temporal
 /// stores, direct=0 temporal; sync=1 drains after every write. scramble_buffers=1 changes the
-/// source between writes, so a source that stays in cache flatters nothing. A read is a memcpy
-/// from the mapping into fio's one I/O buffer, as vpmem's read copies into one 2 MiB buffer.
+/// source between writes, so a source that stays in cache flatters nothing. A read is libc's
+/// memcpy from fio's mapping into its one I/O buffer of the block size (iodepth=1), reused for
+/// every read; vpmem's read is libc's memmove (glibc's memcpy and memmove are one routine) into
+/// the first `size` bytes of one 2 MiB buffer per thread, reused likewise, faulted in before
+/// the sweep: the same copy into an equally warm destination of the same size.
 /// Matched methods:
 ///   memcpy_nontemporal  direct=1 sync=1
 ///   memcpy_temporal     direct=0 sync=1
@@ -15,7 +18,9 @@ import HostPmem
 /// The others have no fio equivalent (`unmatched`) and are listed as such.
 ///
 /// Each cell is measured in alternating rounds, vpmem then fio, so drift in the machine's load
-/// falls on both; the medians are compared, and each side's spread is reported.
+/// falls on both; the medians are compared, and each side's spread is reported. Each turn runs
+/// untimed first (fio's ramp_time; vpmem the same time), so neither is timed cold after the
+/// other's turn.
 enum BenchFio {
     struct Setting: Hashable {
         var read: Bool
@@ -122,29 +127,40 @@ enum BenchFio {
         return c.setting.read ? "rw=\(rw)" : "rw=\(rw) direct=\(c.setting.direct ? 1 : 0) sync=1"
     }
 
-    /// The bytes of each thread's region both tools use in a comparison: fio maps the file anew
-    /// in every run and pays a page fault for each page it first touches, so it first runs as
-    /// long again unmeasured (`ramp_time`) over a span small enough to be touched whole in that
-    /// time, still larger than the last-level cache; vpmem's mapping is faulted in already.
+    /// The bytes both tools use in a comparison: the first `span(region:)` of the backing, for
+    /// every thread. fio maps the file anew in every run and pays a page fault for each page it
+    /// first touches, so it first runs as long again unmeasured (`ramp_time`) over a span small
+    /// enough to be touched whole in that time, still larger than the last-level cache; vpmem's
+    /// mapping is faulted in already.
+    ///
+    /// Why every thread in the same span: fio's libpmem engine maps the file from offset 0 with
+    /// pmem_map_file(PMEM_FILE_CREATE, its I/O size), which resizes a regular file to that
+    /// size. So fio is given the whole file (`--size` = its length, a no-op resize) and kept to
+    /// the span by zones (strided for sequential, zoned_abs for random) rather than by
+    /// --size or --offset_increment, which would shrink the backing under vpmem's mapping
+    /// (SIGBUS) and a user's file with it.
     static let maxSpan = 64 << 20
     static func span(region: Int) -> Int { min(region, maxSpan) }
 
     /// GB/s of one fio job group on `cell`, warmed for `seconds` and then measured for `seconds`,
-    /// job t in the first `span(region:)` bytes at t * `region` (where vpmem's thread t works).
+    /// every job in the first `span` bytes of the `length`-byte backing.
     /// fio's libpmem engine refuses a mapping libpmem does not call pmem; on such a backing fio
     /// runs with PMEM_IS_PMEM_FORCE=1, which makes it issue the same flush-based calls vpmem's
     /// methods make there (durable on neither).
-    static func run(fio: String, path: String, region: Int, cell: Cell, seconds: Double, forcePmem: Bool) throws -> Double {
+    static func run(fio: String, path: String, length: Int, span: Int, cell: Cell, seconds: Double, forcePmem: Bool) throws -> Double {
         let ms = max(100, Int(seconds * 1000))
         let rw = cell.setting.read ? (cell.random ? "randread" : "read") : (cell.random ? "randwrite" : "write")
         var args = [
-            "--name=vpmem-compare", "--ioengine=libpmem", "--filename=\(path)", "--size=\(span(region: region))",
+            "--name=vpmem-compare", "--ioengine=libpmem", "--filename=\(path)", "--size=\(length)",
             "--bs=\(cell.size)", "--rw=\(rw)",
             "--time_based", "--ramp_time=\(ms)ms", "--runtime=\(ms)ms", "--numjobs=\(cell.threads)", "--group_reporting", "--thread",
             "--scramble_buffers=1", "--norandommap", "--randrepeat=0", "--output-format=json",
         ]
-        // Each job in its own region, as vpmem's threads are.
-        if cell.threads > 1 { args.append("--offset_increment=\(region)") }
+        if span < length {
+            args += cell.random
+                ? ["--random_distribution=zoned_abs:100/\(span):0/\(length - span)"]
+                : ["--zonemode=strided", "--zonerange=\(length)", "--zonesize=\(span)"]
+        }
         if !cell.setting.read { args += ["--direct=\(cell.setting.direct ? 1 : 0)", "--sync=1"] }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: fio)
@@ -157,6 +173,11 @@ enum BenchFio {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        // Past this point vpmem touches the backing again: had fio resized it, that would fault.
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) != length {
+            throw BenchError.fioResizedBacking(path: path, from: length, to: Int(st.st_size))
+        }
         let text = String(decoding: o, as: UTF8.self)
         guard p.terminationStatus == 0,
               let start = text.firstIndex(of: "{"),  // fio may print notes before the JSON

@@ -100,7 +100,6 @@ extension BenchCommand {
             let steps = threadCounts.count * 2 * plan.sizes.count * (plan.methods.count + 2) + 1
             let progress = BenchProgress(total: steps)
             let isPmem = mapping.isPmem, path = mapping.path
-            var regionBytes = 0
             let existing = temporary == nil
             let fio = compareFio ? which("fio") : nil
             let fioSeconds = output.quick ? 0.1 : 0.25
@@ -112,7 +111,6 @@ extension BenchCommand {
             let measured = try mapping.withUnsafeMutableBytes(offset: 0, count: Int(mapping.length)) { buf -> [BenchReport.Figure] in
                 let sweep = try PmemSweep(pmem: buf.baseAddress!, length: buf.count, isPmem: isPmem, path: path, plan: plan)
                 defer { sweep.release() }
-                regionBytes = sweep.region
                 let figures = try sweep.run(progress: progress.advance)
                 progress.finish()
                 // fio and vpmem take turns on each cell while the sweep's buffers are still warm.
@@ -121,12 +119,18 @@ extension BenchCommand {
                         try BenchFio.compare(
                             cells: cells, rounds: rounds,
                             vpmem: { c in
-                                try sweep.measure(c.write.map { .write($0) } ?? .read, size: c.size, random: c.random, threads: c.threads,
-                                                  nanoseconds: UInt64(fioSeconds * 1e9), span: BenchFio.span(region: sweep.region))
+                                // Untimed first, as fio's ramp_time: fio's turn has just left the
+                                // caches, TLB and branch predictors its own.
+                                let op: PmemSweep.Op = c.write.map { .write($0) } ?? .read
+                                let span = BenchFio.span(region: sweep.region), ns = UInt64(fioSeconds * 1e9)
+                                _ = try sweep.measure(op, size: c.size, random: c.random, threads: c.threads, nanoseconds: ns, span: span,
+                                                      shared: true)
+                                return try sweep.measure(op, size: c.size, random: c.random, threads: c.threads, nanoseconds: ns,
+                                                         span: span, shared: true)
                             },
                             fio: { c in
-                                try BenchFio.run(fio: fio, path: path, region: sweep.region, cell: c, seconds: fioSeconds,
-                                                 forcePmem: !isPmem)
+                                try BenchFio.run(fio: fio, path: path, length: buf.count, span: BenchFio.span(region: sweep.region),
+                                                 cell: c, seconds: fioSeconds, forcePmem: !isPmem)
                             },
                             progress: fioProgress.advance)
                     }

@@ -111,11 +111,15 @@ struct PmemSweep: @unchecked Sendable {
 
     /// GB/s of `op` at `size` over `threads` threads, each running for `nanoseconds` (the
     /// plan's time per figure by default) over the first `span` bytes of its region (all of it
-    /// by default; a power of two of at least `size`).
-    func measure(_ op: Op, size: Int, random: Bool, threads: Int, nanoseconds: UInt64? = nil, span: Int? = nil) throws -> Double {
+    /// by default; a power of two of at least `size`), or with `shared` every thread over the
+    /// first `span` bytes of the first region (as fio's jobs, see BenchFio.span).
+    func measure(_ op: Op, size: Int, random: Bool, threads: Int, nanoseconds: UInt64? = nil, span: Int? = nil,
+                 shared: Bool = false) throws -> Double {
         let time = nanoseconds ?? plan.nanosecondsPerFigure
         let used = min(span ?? region, region)
-        let results = Parallel.run(threads) { t in self.worker(op, size: size, random: random, thread: t, nanoseconds: time, span: used) }
+        let results = Parallel.run(threads) { t in
+            self.worker(op, size: size, random: random, thread: t, nanoseconds: time, span: used, shared: shared)
+        }
         if results.contains(where: { $0.failedErrno != 0 }) {
             throw BenchError.msyncFailed(path: path, errno: results.first { $0.failedErrno != 0 }!.failedErrno)
         }
@@ -131,9 +135,9 @@ struct PmemSweep: @unchecked Sendable {
         var failedErrno: Int32 = 0
     }
 
-    func worker(_ op: Op, size: Int, random: Bool, thread t: Int, nanoseconds: UInt64, span: Int) -> WorkerResult {
+    func worker(_ op: Op, size: Int, random: Bool, thread t: Int, nanoseconds: UInt64, span: Int, shared: Bool = false) -> WorkerResult {
         let mask = span / size - 1
-        let pmemRegion = pmem + t * region
+        let pmemRegion = pmem + (shared ? 0 : t * region)
         let dramRegion = dram + t * region
         let src = UnsafeRawPointer(buffers + t * 2 * Self.maxSize)
         let dst = buffers + t * 2 * Self.maxSize + Self.maxSize

@@ -38,6 +38,18 @@ import Testing
         #expect(unmatched.contains { $0.contains("latency") })
     }
 
+    /// The text names every method without a fio equivalent, with why, beside the rows.
+    @Test func theTextLabelsMethodsWithNoFioEquivalent() {
+        var report = BenchReport(kind: .pmem, host: .current(), backing: nil, libpmem: nil, quick: true, figures: [])
+        report.fio = [.init(method: "read", fioSettings: "rw=randread", pattern: "rand", size: 4096, threads: 1, rounds: 3,
+                            vpmemGBps: 3, fioGBps: 4, vpmemSpread: 0.1, fioSpread: 0.2, ratio: 0.75)]
+        report.fioUnmatched = BenchFio.unmatched(PmemWriteMethod.allCases)
+        let text = BenchCommand.Pmem.text(report)
+        #expect(report.fioUnmatched?.count == 4)
+        for u in report.fioUnmatched ?? [] { #expect(text.contains("no fio equivalent: \(u.method): \(u.reason)")) }
+        #expect(text.contains("rw=randread") && text.contains("0.750"))
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/fio")))
     func aQuickRunPutsFioBesideEveryMatchedFigure() throws {
         let dir = TempDir()
@@ -52,9 +64,30 @@ import Testing
             }
         }
         #expect(Set(rows.compactMap { $0["pattern"] as? String }) == ["seq", "rand"])
+        #expect(Set(rows.compactMap { $0["fio_settings"] as? String }).isSuperset(of: ["rw=read", "rw=randread"]))
+        for row in rows {
+            for key in ["vpmem_spread", "fio_spread", "rounds"] { #expect(row[key] is NSNumber, "\(key) in \(row)") }
+        }
         let unmatched = (report["fio_unmatched"] as? [[String: Any]] ?? []).compactMap { $0["method"] as? String }
         #expect(unmatched.contains("store+msync") && unmatched.contains("memcpy_nodrain+drain"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "the temporary backing is removed")
+    }
+
+    /// fio's libpmem engine resizes a file to its I/O size: on an existing backing of a size
+    /// no power of two, with two threads, the backing keeps its size and both tools report.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/fio")))
+    func fioLeavesAnExistingBackingItsSize() throws {
+        let dir = TempDir()
+        let path = dir.file("backing")
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        #expect(truncate(path, 12 << 20) == 0)
+        let r = try VpmemProcess.run(["bench", "pmem", path, "--quick", "--json", "--threads", "2", "--sizes", "4K", "--compare-fio"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = (try json(r.stdout))["fio"] as? [[String: Any]] ?? []
+        #expect(Set(rows.compactMap { $0["threads"] as? Int }) == [1, 2])
+        #expect(rows.allSatisfy { (($0["fio_median_gbps"] as? NSNumber)?.doubleValue ?? 0) > 0 }, "\(rows)")
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+        #expect(size == 12 << 20)
     }
 
     /// --sizes sweeps exactly the sizes given (the latency figure is always an 8-byte store).
