@@ -208,7 +208,7 @@ struct SteerCommand: AsyncParsableCommand {
             if let fileSpec, let path = scenario {
                 do { setup = .file(try ScenarioSetup(spec: fileSpec, engine: g.engine), path: path) } catch {
                     throw RequestFailure(problem: "scenario \(path) cannot be set up on guest '\(target.name)': \(error)",
-                                         fix: "correct the scenario file (nothing was changed: the set-up is all or nothing)")
+                                         fix: "correct the scenario file, or give --wp-mem-limit N if its wp_mem ranges need more than the guest's limit (the host admin's setting, not the scenario's); nothing was changed: the set-up is all or nothing")
                 }
             } else {
                 setup = .builtin(try SteeringScenario(physmap: g.physmap, ramRegions: g.ramLayout.mappedRAMRegions,
