@@ -93,31 +93,60 @@ extension SteeringEngine {
     }
 
     /// `handle` for each of `accesses` in order, each result into `results` (when given, at
-    /// least as long): a vCPU's run of exits. While it carries out access i it asks the cache
-    /// for the p2m entry access i + 16 will need and the guest RAM access i + 8 will touch, so
-    /// the batch's cache misses overlap instead of following one another (guest RAM and its p2m
-    /// leaves are megabytes touched at random: each access is a miss).
-    /// Throws at the first failure; the accesses before it are done.
+    /// least as long): a vCPU's run of exits. Throws at the first failure; the accesses before
+    /// it are done. Every access is decided against the view published when the call began.
+    ///
+    /// Guest RAM and the p2m leaves of scattered pages are megabytes touched at random, so each
+    /// access is a cache miss twice over. While it carries out access i the batch asks the
+    /// cache for the p2m entry access i + 16 will end its walk on, and walks access i + 8 (that
+    /// entry now cached) to ask for the guest RAM byte it will touch: the misses overlap instead
+    /// of stalling one after another. That walk is carried to the access in a ring of 8
+    /// (`CarriedWalk`): its decision, direct access and the vGPU's commit use it instead of
+    /// walking again, while the p2m's generation is the batch's (a device model may change the
+    /// p2m in mid-batch: from then on each access walks for itself).
     public func handle(_ accesses: UnsafeBufferPointer<GuestAccess>,
                        into results: UnsafeMutableBufferPointer<AccessResult>? = nil) throws(SteeringError) {
+        // The ring is the engine's; a batch started from inside a device model's delivery
+        // goes one access at a time.
+        guard !batchRunning else {
+            for i in accesses.indices {
+                let r = try handle(accesses[i])
+                if let results { results[i] = r }
+            }
+            return
+        }
+        batchRunning = true
+        defer { batchRunning = false }
         let v = view
         let n = accesses.count
-        // Two stages: the p2m entry an access's walk ends on is asked for `far` accesses ahead,
-        // then `near` ahead the walk (now cached) finds the guest RAM byte, which is asked for.
-        // Each stage's miss overlaps the others instead of stalling the walk behind it.
-        let far = 16, near = 8
+        let far = Self.far, near = Self.near
+        let ring = carried
+        let generation = p2m.generation
         for i in 0..<min(far, n) { prefetchWalk(accesses[i]) }
-        for i in 0..<min(near, n) { prefetch(accesses[i]) }
+        for i in 0..<min(near, n) { ring[i] = walk(accesses[i]) }
         for i in 0..<n {
             if i &+ far < n { prefetchWalk(accesses[i &+ far]) }
-            if i &+ near < n { prefetch(accesses[i &+ near]) }
+            let slot = i & (near &- 1)
+            let c = ring[slot]
+            if i &+ near < n { ring[slot] = walk(accesses[i &+ near]) }
             let access = accesses[i]
-            let decision = Self.decide(access, v, p2m)
+            let decision: SteeringDecision
+            var bytes: UnsafeMutableRawPointer?
+            if access.space == .memory && p2m.generation == generation {
+                decision = Self.decideMemory(access, Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift), c.translation, v)
+                bytes = c.bytes
+            } else {
+                decision = Self.decideInline(access, v, p2m)
+            }
             count(decision, access)
-            let r = try Self.perform(access, decision, v, memory)
+            let r = try Self.perform(access, decision, v, memory, bytes: bytes)
             if let results { results[i] = r }
         }
     }
+
+    /// How far ahead the batch asks for an access's p2m entry, and walks it (a power of two:
+    /// the ring's size).
+    static let far = 16, near = 8
 
     /// Asks the cache for the p2m entry a memory access's walk ends on (nothing for others).
     @inline(__always)
@@ -126,23 +155,28 @@ extension SteeringEngine {
         vpmem_prefetch_read(e)
     }
 
-    /// Asks the cache for the guest RAM byte a memory access will touch (nothing for others).
+    /// Walks the p2m for a memory access and asks the cache for the guest RAM byte it will
+    /// touch (nothing for other accesses).
     @inline(__always)
-    func prefetch(_ access: GuestAccess) {
-        guard access.space == .memory, let t = p2m.translate(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)),
-              let mfn = t.mfn, let page = memory.machine.ramBytes(of: mfn) else { return }
-        vpmem_prefetch_write(page + Int(truncatingIfNeeded: access.address & (PageOrder.frameBytes &- 1)))
+    func walk(_ access: GuestAccess) -> CarriedWalk {
+        guard access.space == .memory else { return CarriedWalk(translation: nil, bytes: nil) }
+        let t = p2m.translate(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift))
+        guard let mfn = t?.mfn, let page = memory.machine.ramBytes(of: mfn) else { return CarriedWalk(translation: t, bytes: nil) }
+        let p = page + Int(truncatingIfNeeded: access.address & (PageOrder.frameBytes &- 1))
+        vpmem_prefetch_write(p)
+        return CarriedWalk(translation: t, bytes: p)
     }
 
     /// Carries out `access` as `decision` says, through view `v`.
-    @inline(__always)
+    @inline(always)
+    /// `bytes`, when given, is where the access's first byte lies in guest RAM, by a walk of
+    /// the p2m as it still is (`CarriedWalk`); the decision says whether the access may reach it.
     static func perform(_ access: GuestAccess, _ decision: SteeringDecision, _ v: UnsafeMutablePointer<SteeringView>,
-                        _ memory: GuestMemoryAccess) throws(SteeringError) -> AccessResult {
+                        _ memory: GuestMemoryAccess, bytes: UnsafeMutableRawPointer? = nil) throws(SteeringError) -> AccessResult {
         switch decision {
         case let .direct(mfn, _):
             let size = Int(truncatingIfNeeded: access.size)
-            if let page = memory.machine.ramBytes(of: mfn) {
-                let p = page + Int(truncatingIfNeeded: access.address & (PageOrder.frameBytes &- 1))
+            if let p = bytes ?? memory.machine.ramBytes(of: mfn).map({ $0 + Int(truncatingIfNeeded: access.address & (PageOrder.frameBytes &- 1)) }) {
                 if access.direction == .write {
                     GuestMemoryAccess.store(p, size: size, access.data)
                     return .completed(data: 0)
@@ -169,7 +203,14 @@ extension SteeringEngine {
             let data: UInt64
             switch handler {
             case let .gttShadow(d):
-                do { data = try GTTShadowDevice.deliver(d, ioreq, memory) } catch {
+                // The entry's guest RAM, from the carried walk: a type-claimed or wp_mem access
+                // reaches here only on ioreq_server RAM, which the model may write.
+                let committed: UnsafeMutableRawPointer?
+                switch route {
+                case .typeClaim, .rangeset(.wpMem): committed = bytes
+                default: committed = nil
+                }
+                do { data = try GTTShadowDevice.deliver(d, ioreq, memory, committed: committed) } catch {
                     throw .deviceFailed(device: d.takeUnretainedValue().name, ioreq: ioreq, reason: "\(error)")
                 }
             case let .registerFile(d):

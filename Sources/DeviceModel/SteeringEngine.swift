@@ -70,6 +70,9 @@ public final class SteeringEngine {
     @usableFromInline let published: UnsafeAtomic<UnsafeMutablePointer<SteeringView>>
     @usableFromInline let decisionCounts: UnsafeMutablePointer<UInt64>
     @usableFromInline let serverCounts: UnsafeMutablePointer<UInt64>
+    /// The batch path's ring of walks made ahead (`CarriedWalk`), and whether a batch is using it.
+    let carried: UnsafeMutablePointer<CarriedWalk>
+    var batchRunning = false
 
     // The writer's state.
     let rangeSets: UnsafeMutablePointer<RangeSet>
@@ -142,6 +145,8 @@ public final class SteeringEngine {
         decisionCounts.initialize(repeating: 0, count: DecisionCounter.caseCount)
         serverCounts = .allocate(capacity: Self.maxServers * ServerCounter.caseCount)
         serverCounts.initialize(repeating: 0, count: Self.maxServers * ServerCounter.caseCount)
+        carried = .allocate(capacity: Self.near)
+        carried.initialize(repeating: CarriedWalk(translation: nil, bytes: nil), count: Self.near)
         published = .create(SteeringView.make(hot: hot.pointee, active: active, sets: rangeSets, records: records))
     }
 
@@ -158,6 +163,7 @@ public final class SteeringEngine {
         active.deallocate()
         decisionCounts.deallocate()
         serverCounts.deallocate()
+        carried.deallocate()
     }
 
     // MARK: Publication (the writer side)
@@ -233,10 +239,36 @@ public final class SteeringEngine {
         }
     }
 
+    /// `decide`, inlined wherever it is called (`@inline(always)`; `@inline(__always)` is a hint
+    /// the optimiser drops for a function this size): for the batch path, whose loop would
+    /// otherwise call it and its memory half, spilling the loop's values around each call.
+    /// The decision kernels keep `decide`, where the hint holds and the code is tighter.
+    @inline(always)
+    static func decideInline(_ access: GuestAccess, _ v: UnsafeMutablePointer<SteeringView>, _ p2m: P2M) -> SteeringDecision {
+        switch access.space {
+        case .memory:
+            let gfn = Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)
+            return decideMemory(access, gfn, p2m.translate(gfn), v)
+        case .port:
+            return select(.port, first: access.address, last: access.lastByte, space: .port, v)
+        case .pciConfig:
+            let sbdf = access.address &>> 32
+            return select(.pciConfig, first: sbdf, last: sbdf, space: .pciConfig, v)
+        }
+    }
+
     @inlinable @inline(__always)
     static func decideMemory(_ access: GuestAccess, _ v: UnsafeMutablePointer<SteeringView>, _ p2m: P2M) -> SteeringDecision {
         let gfn = Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)
-        guard let t = p2m.translate(gfn) else { return .fault(.unmapped(gfn: gfn)) }
+        return decideMemory(access, gfn, p2m.translate(gfn), v)
+    }
+
+    /// `decideMemory` given the p2m's translation of the access's gfn (nil: nothing mapped),
+    /// walked while the p2m was as it is now.
+    @inlinable @inline(always)
+    static func decideMemory(_ access: GuestAccess, _ gfn: Gfn, _ translation: P2MTranslation?,
+                             _ v: UnsafeMutablePointer<SteeringView>) -> SteeringDecision {
+        guard let t = translation else { return .fault(.unmapped(gfn: gfn)) }
         // The direction's raw value is its P2MAccess bit number (read 0, write 1).
         guard t.grants(accessBit: access.direction.rawValue) else {
             return .fault(.accessDenied(gfn: gfn, type: t.type, access: t.access, direction: access.direction))
@@ -270,7 +302,7 @@ public final class SteeringEngine {
     }
 
     /// The server whose `kind` set holds [first, last], else the default server, else a fault.
-    @inlinable @inline(__always)
+    @inlinable @inline(always)
     static func select(_ kind: IoRangeKind, first: UInt64, last: UInt64, space: AccessSpace,
                        _ v: UnsafeMutablePointer<SteeringView>) -> SteeringDecision {
         if let s = lookup(kind, first: first, last: last, v) { return .emulate(server: s, route: .rangeset(kind)) }

@@ -20,6 +20,8 @@
 /// 5. `counts` equals, per level, the number of leaf and table entries in the table.
 /// 6. A mutating call that throws has changed nothing: all arguments, and the table-node
 ///    budget, are checked before the first entry is written.
+/// 7. `generation` grows with every call that may change an entry, so an unchanged generation
+///    means every translation read since is still the table's.
 ///
 /// Why a final class: the table owns unsafe memory that must be freed exactly once, so the
 /// owner is either a class or a ~Copyable struct. A ~Copyable struct cannot be captured by the
@@ -44,6 +46,8 @@ public final class P2M {
     private let counts: UnsafeMutablePointer<Int>
     /// `P2MEntry.empty`, read once (the global's lazy initialisation check stays out of loops).
     private let empty: UInt64
+    /// Bumped by every call that changes an entry (`generation`).
+    @usableFromInline let changes: UnsafeMutablePointer<UInt64>
 
     /// The last gfn a p2m maps. (Constants, not stored globals: a global's lazy
     /// initialisation check would be a call on every hot path that range-checks against it.)
@@ -67,6 +71,8 @@ public final class P2M {
         self.pool = pool
         counts = .allocate(capacity: 8)
         counts.initialize(repeating: 0, count: 8)
+        changes = .allocate(capacity: 1)
+        changes.initialize(to: 0)
         empty = P2MEntry.empty
         root = self.pool.allocate()
         root.update(repeating: empty, count: P2MEntry.entriesPerNode)
@@ -75,9 +81,16 @@ public final class P2M {
     deinit {
         pool.destroy()
         counts.deallocate()
+        changes.deallocate()
     }
 
     // MARK: Lookup (hot path)
+
+    /// A number every change to the table (`set`, `remove`, `changeType`) makes larger: a
+    /// translation read while it was g is still the table's answer while it is still g. Lets a
+    /// caller carry one walk's result to a later use instead of walking again (the steering
+    /// engine's batch path). One load.
+    @inlinable public var generation: UInt64 { changes.pointee }
 
     /// The mapping of one guest frame, or nil when nothing is mapped there (type invalid) or the
     /// gfn lies beyond `maxGfn`. No allocation, no reference counting, no bounds checks: four
@@ -188,6 +201,7 @@ public final class P2M {
         try reserve(need)
         let op = SetOp(delta: delta, frameless: frameless,
                        template: P2MEntry.leaf(mfn: 0, type: type, access: access))
+        changes.pointee &+= 1
         setRange(root, level: P2MEntry.rootLevel, base: 0, start: start, end: end, op)
     }
 
@@ -198,6 +212,7 @@ public final class P2M {
     public func remove(gfn: Gfn, count: UInt64) throws(P2MError) -> UInt64 {
         let (start, end) = try Self.checkedRange(gfn, count)
         try reserve(Self.splitBound(start, end))
+        changes.pointee &+= 1
         return removeRange(root, level: P2MEntry.rootLevel, base: 0, start: start, end: end)
     }
 
@@ -219,6 +234,7 @@ public final class P2M {
         }
         try reserve(Self.splitBound(start, end))
         if from == to { return countFrames(of: from, start: start, end: end) }
+        changes.pointee &+= 1
         return changeTypeRange(root, level: P2MEntry.rootLevel, base: 0, start: start, end: end,
                                from: from, to: to)
     }

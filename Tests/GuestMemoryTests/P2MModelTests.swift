@@ -227,12 +227,17 @@ import Testing
         for (n, op) in ops.enumerated() {
             let before = p2m.stats
             let beforeMappings = try p2m.mappings(gfn: Gfn(uncheckedRaw: base), count: windowFrames)
+            let generation = p2m.generation
             do {
                 let applied = try apply(op, base: base, p2m: p2m, model: &model)
                 if !applied {
                     guard p2m.stats == before,
                           try p2m.mappings(gfn: Gfn(uncheckedRaw: base), count: windowFrames) == beforeMappings
                     else { throw Mismatch(description: "the refused op changed the p2m") }
+                    guard p2m.generation == generation else { throw Mismatch(description: "a refused op moved the generation") }
+                } else if try p2m.mappings(gfn: Gfn(uncheckedRaw: base), count: windowFrames) != beforeMappings {
+                    // Translations read before may be stale now: the generation says so.
+                    guard p2m.generation > generation else { throw Mismatch(description: "the p2m changed but its generation did not") }
                 }
                 let (s, e) = range(op)
                 edges += [s, e - 1, s > 0 ? s - 1 : s, min(e, windowFrames - 1), (s + e) / 2]

@@ -81,7 +81,7 @@ public struct WorkloadTargets: Sendable {
 public struct AccessStream: Sendable {
     public let mix: WorkloadMix
     public let targets: WorkloadTargets
-    private var random: SplitMix64
+    private var random: WyRand
     private let workingSetStart: UInt64
     private let workingSetFrames: UInt64
     // Cumulative thresholds, scaled to 2^32.
@@ -111,7 +111,9 @@ public struct AccessStream: Sendable {
         }
         self.mix = mix
         self.targets = targets
-        random = SplitMix64(seed: seed)
+        // The seed through SplitMix64 first, so nearby seeds give unrelated streams.
+        var seeder = SplitMix64(seed: seed)
+        random = WyRand(seed: seeder.next())
         workingSetStart = targets.ramWorkingSetStart
         workingSetFrames = ws
         let scale = Double(UInt64(1) << 32)
@@ -123,7 +125,11 @@ public struct AccessStream: Sendable {
 
     /// The next access. Two draws of the generator: one picks the kind (its high half) and the
     /// page or frame (its low half, scaled), the other gives the offset, direction and data.
-    public mutating func next() -> GuestAccess {
+    public mutating func next() -> GuestAccess { generate() }
+
+    /// `next`, inlined into `fill`, whose loop then keeps the generator's constants in registers.
+    @inline(always)
+    mutating func generate() -> GuestAccess {
         let r = random.next()
         let pick = r >> 32
         let low = r & 0xFFFF_FFFF
@@ -171,6 +177,6 @@ public struct AccessStream: Sendable {
 
     /// Fills `buffer` with the next accesses.
     public mutating func fill(_ buffer: UnsafeMutableBufferPointer<GuestAccess>) {
-        for i in buffer.indices { buffer[i] = next() }
+        for i in buffer.indices { buffer[i] = generate() }
     }
 }

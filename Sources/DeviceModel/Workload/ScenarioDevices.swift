@@ -88,15 +88,25 @@ public final class GTTShadowDevice: EmulatedDevice {
 
     /// `deliver` on a device the engine's published view holds unretained: no closure over
     /// `guestMemory` (a closure capturing it retains and releases it on every access).
-    @inline(__always)
-    static func deliver(_ d: Unmanaged<GTTShadowDevice>, _ ioreq: Ioreq,
-                        _ guestMemory: GuestMemoryAccess) throws(GuestMemoryFault) -> UInt64 {
+    ///
+    /// `committed`, when given, is the guest RAM at the ioreq's address as the engine's walk for
+    /// this access found it: the model reads and writes there instead of walking again.
+    @inline(always)
+    static func deliver(_ d: Unmanaged<GTTShadowDevice>, _ ioreq: Ioreq, _ guestMemory: GuestMemoryAccess,
+                        committed: UnsafeMutableRawPointer? = nil) throws(GuestMemoryFault) -> UInt64 {
         switch ioreq.route {
         case .typeClaim, .rangeset(.wpMem):
             let size = Int(truncatingIfNeeded: ioreq.size)
             // A read claimed by type (read flag): the entry as the guest wrote it.
-            guard ioreq.direction == .write else { return try guestMemory.load(ioreq.address, size: size) }
-            try guestMemory.store(ioreq.address, size: size, ioreq.data)
+            guard ioreq.direction == .write else {
+                if let committed { return GuestMemoryAccess.load(committed, size: size) }
+                return try guestMemory.load(ioreq.address, size: size)
+            }
+            if let committed {
+                GuestMemoryAccess.store(committed, size: size, ioreq.data)
+            } else {
+                try guestMemory.store(ioreq.address, size: size, ioreq.data)
+            }
             let shadow = d._withUnsafeGuaranteedRef { $0.shadow }
             shadow.pointee.updates &+= 1
             shadow.pointee.digest = (shadow.pointee.digest ^ ioreq.data) &* 0x100_0000_01B3
