@@ -167,10 +167,10 @@ extension SteeringEngine {
         return CarriedWalk(translation: t, bytes: p)
     }
 
-    /// Carries out `access` as `decision` says, through view `v`.
+    /// Carries out `access` as `decision` says, through view `v`. `bytes`, when given, is where
+    /// the access's first byte lies in guest RAM, by a walk of the p2m as it still is
+    /// (`CarriedWalk`); the decision says whether the access may reach it.
     @inline(always)
-    /// `bytes`, when given, is where the access's first byte lies in guest RAM, by a walk of
-    /// the p2m as it still is (`CarriedWalk`); the decision says whether the access may reach it.
     static func perform(_ access: GuestAccess, _ decision: SteeringDecision, _ v: UnsafeMutablePointer<SteeringView>,
                         _ memory: GuestMemoryAccess, bytes: UnsafeMutableRawPointer? = nil) throws(SteeringError) -> AccessResult {
         switch decision {

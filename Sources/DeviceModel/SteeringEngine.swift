@@ -228,22 +228,15 @@ public final class SteeringEngine {
     /// The decision against view `v` (what `SteeringVCPU.decide` calls too).
     @inlinable @inline(__always)
     static func decide(_ access: GuestAccess, _ v: UnsafeMutablePointer<SteeringView>, _ p2m: P2M) -> SteeringDecision {
-        switch access.space {
-        case .memory:
-            return decideMemory(access, v, p2m)
-        case .port:
-            return select(.port, first: access.address, last: access.lastByte, space: .port, v)
-        case .pciConfig:
-            let sbdf = access.address &>> 32
-            return select(.pciConfig, first: sbdf, last: sbdf, space: .pciConfig, v)
-        }
+        decideInline(access, v, p2m)
     }
 
     /// `decide`, inlined wherever it is called (`@inline(always)`; `@inline(__always)` is a hint
     /// the optimiser drops for a function this size): for the batch path, whose loop would
     /// otherwise call it and its memory half, spilling the loop's values around each call.
-    /// The decision kernels keep `decide`, where the hint holds and the code is tighter.
-    @inline(always)
+    /// Other callers keep `decide`, left to the optimiser, which inlines it into the decision
+    /// kernels with tighter code than a forced inline gives there.
+    @inlinable @inline(always)
     static func decideInline(_ access: GuestAccess, _ v: UnsafeMutablePointer<SteeringView>, _ p2m: P2M) -> SteeringDecision {
         switch access.space {
         case .memory:
@@ -255,12 +248,6 @@ public final class SteeringEngine {
             let sbdf = access.address &>> 32
             return select(.pciConfig, first: sbdf, last: sbdf, space: .pciConfig, v)
         }
-    }
-
-    @inlinable @inline(__always)
-    static func decideMemory(_ access: GuestAccess, _ v: UnsafeMutablePointer<SteeringView>, _ p2m: P2M) -> SteeringDecision {
-        let gfn = Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)
-        return decideMemory(access, gfn, p2m.translate(gfn), v)
     }
 
     /// `decideMemory` given the p2m's translation of the access's gfn (nil: nothing mapped),
