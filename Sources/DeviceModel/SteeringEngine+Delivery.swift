@@ -100,8 +100,9 @@ extension SteeringEngine {
     /// access is a cache miss twice over. While it carries out access i the batch asks the
     /// cache for the p2m entry access i + 16 will end its walk on, and walks access i + 8 (that
     /// entry now cached) to ask for the guest RAM byte it will touch: the misses overlap instead
-    /// of stalling one after another. That walk is carried to the access in a ring of 8
-    /// (`CarriedWalk`): its decision, direct access and the vGPU's commit use it instead of
+    /// of stalling one after another. That walk is carried to the access in a ring of 16
+    /// (`CarriedWalk`; access i + 8 takes a slot other than access i's, so nothing of access i
+    /// waits in a register across the walk): its decision, direct access and the vGPU's commit use it instead of
     /// walking again, while the p2m's generation is the batch's (a device model may change the
     /// p2m in mid-batch: from then on each access walks for itself).
     public func handle(_ accesses: UnsafeBufferPointer<GuestAccess>,
@@ -126,9 +127,10 @@ extension SteeringEngine {
         for i in 0..<min(near, n) { ring[i] = walk(accesses[i]) }
         for i in 0..<n {
             if i &+ far < n { prefetchWalk(accesses[i &+ far]) }
-            let slot = i & (near &- 1)
-            let c = ring[slot]
-            if i &+ near < n { ring[slot] = walk(accesses[i &+ near]) }
+            // Access i + 8's walk goes in a slot of its own before access i's is read, so no
+            // value of access i waits in a register while the walk runs.
+            if i &+ near < n { ring[(i &+ near) & (far &- 1)] = walk(accesses[i &+ near]) }
+            let c = ring[i & (far &- 1)]
             let access = accesses[i]
             let decision: SteeringDecision
             var bytes: UnsafeMutableRawPointer?
@@ -185,8 +187,6 @@ extension SteeringEngine {
             }
             return try directOnBacking(access, mfn, memory)
         case let .emulate(server, route):
-            let ioreq = Ioreq(access, server: server, route: route)
-            let mask: UInt64 = access.size == 8 ? .max : (1 &<< (UInt64(access.size) &* 8)) &- 1
             let kind: Int?
             let value: UInt64
             switch route {
@@ -198,11 +198,14 @@ extension SteeringEngine {
                 value = 0
             }
             guard let handler = v.pointee.handler(server: Int(truncatingIfNeeded: server.raw), kind: kind, value: value) else {
-                return .unhandled(server: server, data: access.direction == .read ? mask : 0)
+                return .unhandled(server: server, data: access.direction == .read ? Self.sizeMask(access.size) : 0)
             }
+            // Made in each case: the protocol's call takes it in memory, the built-in models
+            // in registers.
             let data: UInt64
             switch handler {
             case let .gttShadow(d):
+                let ioreq = Ioreq(access, server: server, route: route)
                 // The entry's guest RAM, from the carried walk: a type-claimed or wp_mem access
                 // reaches here only on ioreq_server RAM, which the model may write.
                 let committed: UnsafeMutableRawPointer?
@@ -214,15 +217,21 @@ extension SteeringEngine {
                     throw .deviceFailed(device: d.takeUnretainedValue().name, ioreq: ioreq, reason: "\(error)")
                 }
             case let .registerFile(d):
-                data = d._withUnsafeGuaranteedRef { $0.deliver(ioreq) }
+                data = d._withUnsafeGuaranteedRef { $0.deliver(Ioreq(access, server: server, route: route)) }
             case let .device(i):
-                data = try deliver(ioreq, to: v.pointee.devices[i], memory)
+                data = try deliver(Ioreq(access, server: server, route: route), to: v.pointee.devices[i], memory)
             }
-            return .completed(data: access.direction == .read ? data & mask : 0)
+            return .completed(data: access.direction == .read ? data & Self.sizeMask(access.size) : 0)
         case let .fault(f):
             if case .writeDiscarded = f { return .discarded }
             return .fault(f)
         }
+    }
+
+    /// The bits an access of `size` bytes (1, 2, 4 or 8) carries.
+    @inline(__always)
+    static func sizeMask(_ size: UInt8) -> UInt64 {
+        size == 8 ? .max : (1 &<< (UInt64(size) &* 8)) &- 1
     }
 
     /// A device model outside DeviceModel, through the protocol.

@@ -49,7 +49,10 @@ extension SteeringEngine {
     }
 
     /// Destroys a server: its ranges are freed (and credited to the allowance), its claim of
-    /// the ioreq_server type released, its devices unregistered.
+    /// the ioreq_server type released, its devices unregistered. Its emulated accesses stay in
+    /// the decision counters, the vCPUs' included: those are folded in here, so with vCPUs
+    /// steering on other threads destroy a server while they are offline, as when reading
+    /// `counters` (its ranges and claim go at once either way).
     public func destroyServer(_ id: IoreqServerID) throws(SteeringError) {
         defer { publish() }
         let slot = try existing(id)
@@ -75,10 +78,10 @@ extension SteeringEngine {
             hot.pointee.claimFlags = 0
         }
         if hot.pointee.defaultServer == slot { hot.pointee.defaultServer = -1 }
-        serverCounts.advanced(by: slot * ServerCounter.caseCount).update(repeating: 0, count: ServerCounter.caseCount)
-        for v in vcpus {
-            v.serverCounts.advanced(by: slot * ServerCounter.caseCount).update(repeating: 0, count: ServerCounter.caseCount)
-        }
+        // The server's counters start again at zero for the slot's next server; the emulate
+        // decisions they tally stay counted.
+        ServerTally.retire(slot: slot, serverCounts, into: decisionCounts)
+        for v in vcpus { ServerTally.retire(slot: slot, v.serverCounts, into: v.decisionCounts) }
     }
 
     /// Sets `hot.newestID` to the newest server (invariant 2a; each view points its own

@@ -143,10 +143,10 @@ public final class SteeringEngine {
         active.initialize(repeating: 0, count: Self.maxServers)
         decisionCounts = .allocate(capacity: DecisionCounter.caseCount)
         decisionCounts.initialize(repeating: 0, count: DecisionCounter.caseCount)
-        serverCounts = .allocate(capacity: Self.maxServers * ServerCounter.caseCount)
-        serverCounts.initialize(repeating: 0, count: Self.maxServers * ServerCounter.caseCount)
-        carried = .allocate(capacity: Self.near)
-        carried.initialize(repeating: CarriedWalk(translation: nil, bytes: nil), count: Self.near)
+        serverCounts = .allocate(capacity: ServerTally.count)
+        serverCounts.initialize(repeating: 0, count: ServerTally.count)
+        carried = .allocate(capacity: Self.far)
+        carried.initialize(repeating: CarriedWalk(translation: nil, bytes: nil), count: Self.far)
         published = .create(SteeringView.make(hot: hot.pointee, active: active, sets: rangeSets, records: records))
     }
 
@@ -350,14 +350,17 @@ public final class SteeringEngine {
         Self.count(d, access, decisionCounts, serverCounts)
     }
 
+    /// One increment an access: a direct access or fault on its decision counter, an emulated
+    /// one on its server's (route, direction) counter (`ServerTally`), from which `counters`
+    /// derives the emulate decisions and the server's route, read and write counts.
     @inlinable @inline(__always)
     static func count(_ d: SteeringDecision, _ access: GuestAccess, _ decisionCounts: UnsafeMutablePointer<UInt64>,
                       _ serverCounts: UnsafeMutablePointer<UInt64>) {
-        decisionCounts[d.counter.rawValue] &+= 1
         if case let .emulate(server, route) = d {
-            let base = Int(truncatingIfNeeded: server.raw) &* ServerCounter.caseCount
-            serverCounts[base &+ ServerCounter(route).rawValue] &+= 1
-            serverCounts[base &+ (access.direction == .write ? ServerCounter.writes : ServerCounter.reads).rawValue] &+= 1
+            serverCounts[ServerTally.index(server: Int(truncatingIfNeeded: server.raw), route: ServerCounter(route).rawValue,
+                                           direction: Int(truncatingIfNeeded: access.direction.rawValue))] &+= 1
+        } else {
+            decisionCounts[d.counter.rawValue] &+= 1
         }
     }
 }

@@ -30,8 +30,8 @@ public final class SteeringVCPU: @unchecked Sendable {
         slot = engine.reclamation.register()
         decisionCounts = .allocate(capacity: DecisionCounter.caseCount)
         decisionCounts.initialize(repeating: 0, count: DecisionCounter.caseCount)
-        serverCounts = .allocate(capacity: SteeringEngine.maxServers * ServerCounter.caseCount)
-        serverCounts.initialize(repeating: 0, count: SteeringEngine.maxServers * ServerCounter.caseCount)
+        serverCounts = .allocate(capacity: ServerTally.count)
+        serverCounts.initialize(repeating: 0, count: ServerTally.count)
     }
 
     deinit {

@@ -62,4 +62,19 @@ import Testing
         #expect(machine.backing(for: Mfn(uncheckedRaw: 101))?.firstMfn == Mfn(uncheckedRaw: 100))
         try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 99), frames: 1)  // the frames are free again
     }
+
+    /// The direct-access lookup finds a RAM frame's bytes in whichever run holds it, and nothing
+    /// for frames outside every run, with no RAM at all too (before any, and after the last goes).
+    @Test func ramBytesFindsEachRunAndNothingElse() throws {
+        let machine = MachineMemory()
+        for mfn: UInt64 in [0, 1, 0x1000, .max] { #expect(machine.ramBytes(of: Mfn(uncheckedRaw: mfn)) == nil) }
+        let low = try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 0x100), frames: 16)
+        let high = try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 0x1000), frames: 4)
+        #expect(machine.ramBytes(of: Mfn(uncheckedRaw: 0x100)) == low.bytes(of: Mfn(uncheckedRaw: 0x100)))
+        #expect(machine.ramBytes(of: Mfn(uncheckedRaw: 0x10F)) == low.bytes(of: Mfn(uncheckedRaw: 0x10F)))
+        #expect(machine.ramBytes(of: Mfn(uncheckedRaw: 0x1003)) == high.bytes(of: Mfn(uncheckedRaw: 0x1003)))
+        for mfn: UInt64 in [0, 0xFF, 0x110, 0xFFF, 0x1004, .max] { #expect(machine.ramBytes(of: Mfn(uncheckedRaw: mfn)) == nil) }
+        #expect(machine.removeRAM(firstMfn: Mfn(uncheckedRaw: 0x100)) && machine.removeRAM(firstMfn: Mfn(uncheckedRaw: 0x1000)))
+        for mfn: UInt64 in [0, 0x100, 0x1003] { #expect(machine.ramBytes(of: Mfn(uncheckedRaw: mfn)) == nil) }
+    }
 }

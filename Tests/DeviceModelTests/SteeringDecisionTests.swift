@@ -169,6 +169,31 @@ import Testing
         #expect(e.counters.total == 0)
     }
 
+    /// A destroyed server's accesses stay in the decision counts (its own counters go with it),
+    /// on the engine and on its vCPUs; a server created in its slot starts from zero.
+    @Test func countersKeepADestroyedServersDecisions() throws {
+        let (e, _, gpu) = try guest()
+        let vcpu = e.makeVCPU()
+        try e.mapRange(gpu, .port, first: 0x60, last: 0x60)
+        _ = e.steer(try .port(0x60, size: 1, direction: .write, data: 1))
+        _ = e.steer(try .port(0x60, size: 1, direction: .read))
+        _ = vcpu.steer(try .port(0x60, size: 1, direction: .read))
+        #expect(e.counters.servers[gpu]?[.port] == 3 && e.counters.servers[gpu]?[.reads] == 2)
+        vcpu.offline()
+        try e.destroyServer(gpu)
+        vcpu.online()
+        var c = e.counters
+        #expect(c.decisions[.emulatePort] == 3 && c.emulated == 3 && c.total == 3)
+        #expect(c.servers[gpu] == nil)
+        let again = try e.createServer(name: "again")
+        #expect(again == gpu)
+        #expect(e.counters.servers[again]?[.port] == 0 && e.counters.servers[again]?[.writes] == 0)
+        try e.mapRange(again, .port, first: 0x60, last: 0x60)
+        _ = vcpu.steer(try .port(0x60, size: 1, direction: .write, data: 2))
+        c = e.counters
+        #expect(c.decisions[.emulatePort] == 4 && c.servers[again]?[.port] == 1 && c.servers[again]?[.writes] == 1)
+    }
+
     @Test func malformedAccessesAreRefusedWithTheRule() throws {
         #expect(throws: GuestAccessError.size(3)) { try GuestAccess.read(Gpa(0), size: 3) }
         #expect(throws: GuestAccessError.crossesPage(address: 0xFFE, size: 4)) { try GuestAccess.read(Gpa(0xFFE), size: 4) }

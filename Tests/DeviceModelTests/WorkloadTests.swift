@@ -68,6 +68,41 @@ import Testing
         }
     }
 
+    /// RAM accesses fall in the working set, counted across the RAM regions end to end, whether
+    /// it lies inside one region (first, second) or spans the hole between them; over a run
+    /// they reach both of its ends.
+    @Test func ramAccessesStayInTheWorkingSetAcrossRegions() throws {
+        let layout = try PageTableLayout(pages: 16, fragmentation: 0, ram: Self.ram, seed: 3)
+        func index(_ gfn: UInt64) -> UInt64? {
+            var before: UInt64 = 0
+            for r in Self.ram {
+                if r.contains(Gfn(uncheckedRaw: gfn)) { return before + gfn - r.first.raw }
+                before += r.count
+            }
+            return nil
+        }
+        let frames: UInt64 = 64
+        for start: UInt64 in [0x100, 0x4_0000 - 32, 0x4_0000, 0x8_0000 - frames] {
+            let targets = WorkloadTargets(pageTables: layout, ram: Self.ram,
+                                          gpuBar: try GpaRange(start: Gpa(0xE000_0000), size: 16 << 20),
+                                          otherBar: try GpaRange(start: Gpa(0xE100_0000), size: 1 << 20),
+                                          gpuPorts: 0x3C0...0x3DF, otherPorts: [0x60],
+                                          ramWorkingSetStart: start, ramWorkingSetFrames: frames)
+            var stream = try AccessStream(mix: WorkloadMix(pageTable: 0, ram: 1, mmio: 0, port: 0, pageTableWrites: 0),
+                                          targets: targets, seed: start)
+            var seen = Set<UInt64>()
+            for _ in 0..<4_000 {
+                let a = stream.next()
+                guard a.space == .memory, let i = index(a.address >> 12), i >= start, i < start + frames else {
+                    Issue.record("working set at \(start): access \(a) outside it")
+                    return
+                }
+                seen.insert(i - start)
+            }
+            #expect(seen.contains(0) && seen.contains(frames - 1) && seen.count == Int(frames), "working set at \(start)")
+        }
+    }
+
     @Test func rangeModeDegradesAtTheLimitAndTypeModeProtectsEverything() throws {
         let typed = try SteeringScenario(physmap: Self.physmap(), options: ScenarioOptions(mode: .type), domain: DomainID(1))
         #expect(typed.protectedRuns == typed.targets.pageTables.runs.count && typed.unprotectedPages == 0)

@@ -47,6 +47,8 @@ public final class MachineMemory {
 
     /// The RAM runs and their count, behind a `let` pointer: the access path reads them with
     /// plain loads (a `var` of the class would be read under a dynamic exclusivity check).
+    /// `runs` always holds at least one run: with no RAM, one of no frames (`empty`), so the
+    /// lookup reads the first run without testing the count.
     @usableFromInline struct RAMTable {
         @usableFromInline var runs: UnsafeMutablePointer<RAMRun>
         @usableFromInline var count: Int
@@ -56,7 +58,14 @@ public final class MachineMemory {
 
     public init() {
         ram = .allocate(capacity: 1)
-        ram.initialize(to: RAMTable(runs: .allocate(capacity: 1), count: 0))
+        ram.initialize(to: RAMTable(runs: Self.emptyRuns(), count: 0))
+    }
+
+    /// One run of no frames (it holds no mfn), for a table with no RAM.
+    private static func emptyRuns() -> UnsafeMutablePointer<RAMRun> {
+        let runs = UnsafeMutablePointer<RAMRun>.allocate(capacity: 1)
+        runs.initialize(to: RAMRun(first: 0, frames: 0, base: UnsafeMutableRawPointer(runs)))
+        return runs
     }
 
     deinit {
@@ -69,12 +78,12 @@ public final class MachineMemory {
     public func ramBytes(of mfn: Mfn) -> UnsafeMutableRawPointer? {
         let table = ram.pointee
         var i = 0
-        while i < table.count {
+        repeat {
             let r = table.runs[i]
             let k = mfn.raw &- r.first
             if k < r.frames { return r.base + Int(truncatingIfNeeded: k &<< PageOrder.frameShift) }
             i &+= 1
-        }
+        } while i < table.count
         return nil
     }
 
@@ -96,7 +105,11 @@ public final class MachineMemory {
             return nil
         }
         ram.pointee.runs.deallocate()
-        let runs = UnsafeMutablePointer<RAMRun>.allocate(capacity: max(stores.count, 1))
+        guard !stores.isEmpty else {
+            ram.pointee = RAMTable(runs: Self.emptyRuns(), count: 0)
+            return
+        }
+        let runs = UnsafeMutablePointer<RAMRun>.allocate(capacity: stores.count)
         for (i, s) in stores.enumerated() {
             (runs + i).initialize(to: RAMRun(first: s.firstMfn.raw, frames: s.frames, base: s.base))
         }

@@ -84,6 +84,9 @@ public struct AccessStream: Sendable {
     private var random: WyRand
     private let workingSetStart: UInt64
     private let workingSetFrames: UInt64
+    /// The working set's first gfn when it lies inside one RAM region (the usual case), so a
+    /// RAM access is one add; nil when it spans regions (a walk over them per access).
+    private let workingSetGfn: UInt64?
     // Cumulative thresholds, scaled to 2^32.
     private let tPageTable: UInt64, tRAM: UInt64, tMMIO: UInt64, tPTWrite: UInt64
 
@@ -116,6 +119,16 @@ public struct AccessStream: Sendable {
         random = WyRand(seed: seeder.next())
         workingSetStart = targets.ramWorkingSetStart
         workingSetFrames = ws
+        var skip = targets.ramWorkingSetStart
+        var within: UInt64?
+        for r in targets.ram {
+            if skip < r.count {
+                if r.count - skip >= ws { within = r.first.raw + skip }
+                break
+            }
+            skip -= r.count
+        }
+        workingSetGfn = mix.ram == 0 ? nil : within
         let scale = Double(UInt64(1) << 32)
         tPageTable = UInt64(mix.pageTable * scale)
         tRAM = UInt64((mix.pageTable + mix.ram) * scale)
@@ -144,13 +157,16 @@ public struct AccessStream: Sendable {
             return access(page.raw << 12 | offset, size: 8, write: pteWrite, bits: bits)
         }
         if pick < tRAM {
+            let offset = (bits >> 8) & 0xFF8
+            if let base = workingSetGfn {
+                return access((base &+ ((low &* workingSetFrames) >> 32)) << 12 | offset, size: 8, write: write, bits: bits)
+            }
             var x = workingSetStart + ((low &* workingSetFrames) >> 32)
             var i = 0
             while x >= targets.ram[i].count {
                 x -= targets.ram[i].count
                 i += 1
             }
-            let offset = (bits >> 8) & 0xFF8
             return access((targets.ram[i].first.raw + x) << 12 | offset, size: 8, write: write, bits: bits)
         }
         if pick < tMMIO {
