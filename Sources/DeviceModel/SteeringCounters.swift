@@ -1,3 +1,5 @@
+import Atomics
+
 /// Per-server counters: ioreqs by how the server was chosen, and by direction.
 public enum ServerCounter: Int, Sendable, CaseIterable, Codable, CustomStringConvertible {
     case typeClaim, port, mmio, pciConfig, wpMem, defaultServer, reads, writes
@@ -62,7 +64,10 @@ public struct SteeringCounters: Sendable, Equatable {
 /// counts, and the emulate decisions, are sums of these, made when the counters are read.
 ///
 /// Invariant: the emulate decisions counted are `decisionCounts[emulate...]` (those of servers
-/// since destroyed, folded in by `retire`) plus the tallies of the live slots.
+/// since destroyed, folded in by `retire`) plus the tallies of every slot. A table's tallies of
+/// a slot are its current server's when the table has folded every destruction of the slot's
+/// servers (`ServerRetirements`): the engine's always, a vCPU's from its first quiescent point
+/// after the destruction.
 @usableFromInline enum ServerTally {
     /// Counters a slot has: six routes by two directions, padded to a power of two.
     @inlinable static var stride: Int { 16 }
@@ -91,12 +96,51 @@ public struct SteeringCounters: Sendable, Equatable {
     }
 }
 
+/// How many servers each slot has had destroyed. The writer counts a destruction after
+/// publishing the view without the server; each vCPU compares with what it has folded at its
+/// quiescent points and folds its own tallies of the slot (`ServerTally.retire`): a vCPU's
+/// counters are written by its thread alone, while the writer goes on.
+final class ServerRetirements: @unchecked Sendable {
+    private let counts: UnsafeMutablePointer<UnsafeAtomic<UInt64>>
+    let slots: Int
+
+    init(slots: Int) {
+        self.slots = slots
+        counts = .allocate(capacity: slots)
+        for i in 0..<slots { (counts + i).initialize(to: .create(0)) }
+    }
+
+    deinit {
+        for i in 0..<slots { counts[i].destroy() }
+        counts.deallocate()
+    }
+
+    /// Destructions of slot `slot`'s servers so far.
+    func count(_ slot: Int) -> UInt64 {
+        counts[slot].load(ordering: .acquiring)
+    }
+
+    /// Slot `slot`'s server is destroyed (the writer's side).
+    func retire(_ slot: Int) {
+        counts[slot].wrappingIncrement(ordering: .releasing)
+    }
+}
+
 extension SteeringEngine {
     /// The counters since creation or the last `resetCounters()`.
     public var counters: SteeringCounters {
         let tables = [(decisionCounts, serverCounts)] + vcpus.map { ($0.decisionCounts, $0.serverCounts) }
         func tally(_ slot: Int, _ route: Int, _ direction: Int) -> UInt64 {
             tables.reduce(0) { $0 + $1.1[ServerTally.index(server: slot, route: route, direction: direction)] }
+        }
+        // A vCPU that has not folded a destruction of the slot's server yet: its tallies of the
+        // slot count as decisions, but not as the slot's current server's.
+        func current(_ slot: Int, _ route: Int, _ direction: Int) -> UInt64 {
+            var n = serverCounts[ServerTally.index(server: slot, route: route, direction: direction)]
+            for v in vcpus where v.folded[slot] == retirements.count(slot) {
+                n += v.serverCounts[ServerTally.index(server: slot, route: route, direction: direction)]
+            }
+            return n
         }
         var d: [DecisionCounter: UInt64] = [:]
         for c in DecisionCounter.allCases { d[c] = tables.reduce(0) { $0 + $1.0[c.rawValue] } }
@@ -110,7 +154,7 @@ extension SteeringEngine {
             let id = Int(active[i])
             var per: [ServerCounter: UInt64] = [.reads: 0, .writes: 0]
             for route in 0..<ServerTally.routes {
-                let r = tally(id, route, 0), w = tally(id, route, 1)
+                let r = current(id, route, 0), w = current(id, route, 1)
                 per[ServerCounter(rawValue: route).unsafelyUnwrapped] = r + w
                 per[.reads, default: 0] += r
                 per[.writes, default: 0] += w

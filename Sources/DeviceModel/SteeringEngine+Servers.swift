@@ -50,12 +50,17 @@ extension SteeringEngine {
 
     /// Destroys a server: its ranges are freed (and credited to the allowance), its claim of
     /// the ioreq_server type released, its devices unregistered. Its emulated accesses stay in
-    /// the decision counters, the vCPUs' included: those are folded in here, so with vCPUs
-    /// steering on other threads destroy a server while they are offline, as when reading
-    /// `counters` (its ranges and claim go at once either way).
+    /// the decision counters; each vCPU folds its own at its next quiescent point, so vCPUs may
+    /// go on steering meanwhile (a vCPU's accesses to a server made in the slot before that
+    /// point count as decisions, not as the new server's).
     public func destroyServer(_ id: IoreqServerID) throws(SteeringError) {
+        // Counted after the view without the server is published (defers run last first), so a
+        // vCPU that folds has seen that view or a later one.
+        var destroyed: Int?
+        defer { if let destroyed { retirements.retire(destroyed) } }
         defer { publish() }
         let slot = try existing(id)
+        destroyed = slot
         var freed = 0
         for k in 0..<Self.kinds {
             let i = slot * Self.kinds + k
@@ -79,9 +84,8 @@ extension SteeringEngine {
         }
         if hot.pointee.defaultServer == slot { hot.pointee.defaultServer = -1 }
         // The server's counters start again at zero for the slot's next server; the emulate
-        // decisions they tally stay counted.
+        // decisions they tally stay counted. The vCPUs fold their own (ServerRetirements).
         ServerTally.retire(slot: slot, serverCounts, into: decisionCounts)
-        for v in vcpus { ServerTally.retire(slot: slot, v.serverCounts, into: v.decisionCounts) }
     }
 
     /// Sets `hot.newestID` to the newest server (invariant 2a; each view points its own

@@ -84,6 +84,7 @@ public final class SteeringEngine {
     public internal(set) var wpMemLimit: UInt64
     var quotes: [Int: Int] = [:]
     let reclamation = SteeringReclamation()
+    let retirements = ServerRetirements(slots: SteeringEngine.maxServers)
     /// Sets duplicated since the last publication (bit per slot), and the originals they
     /// replace, freed with the view that names them.
     var duplicated: UInt32 = 0

@@ -9,8 +9,9 @@ import GuestMemory
 /// each decision sees the servers and sets as they were after some complete change. Call
 /// `quiescent()` between batches of accesses (it says the vCPU holds no view, so old views can be
 /// freed: SteeringReclamation.swift), and `offline()` when the thread stops steering for long.
-/// Counters are the vCPU's own (no shared line is written per access); the engine's `counters`
-/// add them up when read (read them while the vCPUs are quiescent).
+/// Counters are the vCPU's own (no shared line is written per access), written by its thread
+/// alone (it folds a destroyed server's tallies itself, at its quiescent points); the engine's
+/// `counters` add them up when read (read them while the vCPUs are quiescent).
 public final class SteeringVCPU: @unchecked Sendable {
     public let index: Int
     public let domain: DomainID
@@ -20,6 +21,9 @@ public final class SteeringVCPU: @unchecked Sendable {
     @usableFromInline let serverCounts: UnsafeMutablePointer<UInt64>
     let slot: ReaderSlot
     let reclamation: SteeringReclamation
+    let retirements: ServerRetirements
+    /// Per server slot, the destructions whose tallies this vCPU has folded (its thread's alone).
+    let folded: UnsafeMutablePointer<UInt64>
 
     init(index: Int, engine: SteeringEngine) {
         self.index = index
@@ -32,11 +36,27 @@ public final class SteeringVCPU: @unchecked Sendable {
         decisionCounts.initialize(repeating: 0, count: DecisionCounter.caseCount)
         serverCounts = .allocate(capacity: ServerTally.count)
         serverCounts.initialize(repeating: 0, count: ServerTally.count)
+        retirements = engine.retirements
+        folded = .allocate(capacity: retirements.slots)
+        for i in 0..<retirements.slots { (folded + i).initialize(to: retirements.count(i)) }
     }
 
     deinit {
         decisionCounts.deallocate()
         serverCounts.deallocate()
+        folded.deallocate()
+    }
+
+    /// Folds this vCPU's tallies of servers destroyed since it last looked into its decision
+    /// counters (at its quiescent points: it holds no view of a destroyed server then).
+    func foldDestroyedServers() {
+        for i in 0..<retirements.slots {
+            let n = retirements.count(i)
+            if folded[i] != n {
+                folded[i] = n
+                ServerTally.retire(slot: i, serverCounts, into: decisionCounts)
+            }
+        }
     }
 
     /// Where `access` goes, as `SteeringEngine.decide` says, against the current view.
@@ -55,17 +75,20 @@ public final class SteeringVCPU: @unchecked Sendable {
 
     /// This vCPU holds no view now (call between batches of accesses).
     public func quiescent() {
+        foldDestroyedServers()
         slot.epoch.store(reclamation.epoch.load(ordering: .acquiring), ordering: .releasing)
     }
 
     /// This vCPU stops reading views until `online()`: it holds none, and is not waited for.
     public func offline() {
+        foldDestroyedServers()
         slot.epoch.store(ReaderSlot.offline, ordering: .sequentiallyConsistent)
     }
 
     /// Back to reading views (before the first `decide` after `offline()`).
     public func online() {
         slot.epoch.store(reclamation.epoch.load(ordering: .sequentiallyConsistent), ordering: .sequentiallyConsistent)
+        foldDestroyedServers()
     }
 }
 

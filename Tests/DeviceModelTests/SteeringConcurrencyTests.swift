@@ -162,6 +162,52 @@ import Testing
         #expect(e.viewsAwaitingReclamation == 1)
     }
 
+    /// A device-model thread destroys and re-creates a server while two vCPUs steer to it:
+    /// every access is counted once, and the server of the end counts only accesses made to it.
+    /// The vCPUs fold a destroyed server's tallies themselves, so no thread writes another's
+    /// counters (ThreadSanitizer checks that too).
+    @Test func destroyingAServerWhileVCPUsSteerKeepsEveryAccessCounted() throws {
+        let host = try SteeringHost()
+        let e = try makeGuest(host, domain: 1)
+        let first = try e.createServer(name: "gpu")
+        try e.mapRange(first, .port, first: 0x60, last: 0x6F)
+        let perVCPU = 100_000
+        let handles = [e.makeVCPU(), e.makeVCPU()]
+        nonisolated(unsafe) let engine = e
+        nonisolated(unsafe) var server = first  // the writer's alone until the joins
+        let result = ConcurrentSteering.run(vcpus: 2, changesPerSecond: 0, change: {
+            do {
+                try engine.destroyServer(server)
+                server = try engine.createServer(name: "gpu")
+                try engine.mapRange(server, .port, first: 0x60, last: 0x6F)
+                return true
+            } catch {
+                return false
+            }
+        }) { i in
+            let v = handles[i]
+            var sum: UInt64 = 0
+            for k in 0..<perVCPU {
+                let a = try! GuestAccess.port(UInt16(0x60 + k % 16), size: 1,
+                                              direction: k & 1 == 0 ? .read : .write, data: UInt64(k & 1))
+                sum &+= UInt64(v.steer(a).counter.rawValue)
+                if k % 256 == 255 { v.quiescent() }
+            }
+            v.offline()
+            return (UInt64(perVCPU), sum)
+        }
+        #expect(result.changes > 10 && result.refusedChanges == 0)
+        let c = e.counters
+        #expect(c.total == UInt64(2 * perVCPU))
+        #expect(c.decisions[.emulatePort]! + c.decisions[.faultNoServer]! == c.total)
+        let last = c.servers[server]
+        #expect(last != nil && c.servers.count == 1)
+        if let last {
+            #expect(last[.port]! == last[.reads]! + last[.writes]!)
+            #expect(last[.port]! <= c.decisions[.emulatePort]!)
+        }
+    }
+
     /// A vCPU decides as the engine does and counts into the engine's counters.
     @Test func aVCPUDecidesAsTheEngineAndItsCountsAddUp() throws {
         let host = try SteeringHost()

@@ -170,7 +170,8 @@ import Testing
     }
 
     /// A destroyed server's accesses stay in the decision counts (its own counters go with it),
-    /// on the engine and on its vCPUs; a server created in its slot starts from zero.
+    /// on the engine and on a vCPU still steering; a server created in its slot starts from zero,
+    /// and counts the vCPU's accesses once the vCPU has been quiescent.
     @Test func countersKeepADestroyedServersDecisions() throws {
         let (e, _, gpu) = try guest()
         let vcpu = e.makeVCPU()
@@ -179,19 +180,24 @@ import Testing
         _ = e.steer(try .port(0x60, size: 1, direction: .read))
         _ = vcpu.steer(try .port(0x60, size: 1, direction: .read))
         #expect(e.counters.servers[gpu]?[.port] == 3 && e.counters.servers[gpu]?[.reads] == 2)
-        vcpu.offline()
-        try e.destroyServer(gpu)
-        vcpu.online()
+        try e.destroyServer(gpu)  // the vCPU has not been quiescent since its access
         var c = e.counters
         #expect(c.decisions[.emulatePort] == 3 && c.emulated == 3 && c.total == 3)
         #expect(c.servers[gpu] == nil)
         let again = try e.createServer(name: "again")
         #expect(again == gpu)
-        #expect(e.counters.servers[again]?[.port] == 0 && e.counters.servers[again]?[.writes] == 0)
+        #expect(e.counters.servers[again]?[.port] == 0 && e.counters.servers[again]?[.reads] == 0)
+        vcpu.quiescent()
+        #expect(e.counters.decisions[.emulatePort] == 3 && e.counters.servers[again]?[.port] == 0)
         try e.mapRange(again, .port, first: 0x60, last: 0x60)
         _ = vcpu.steer(try .port(0x60, size: 1, direction: .write, data: 2))
         c = e.counters
         #expect(c.decisions[.emulatePort] == 4 && c.servers[again]?[.port] == 1 && c.servers[again]?[.writes] == 1)
+        // A vCPU made after a destruction has nothing of it to fold.
+        let late = e.makeVCPU()
+        _ = late.steer(try .port(0x60, size: 1, direction: .read))
+        late.quiescent()
+        #expect(e.counters.servers[again]?[.port] == 2 && e.counters.decisions[.emulatePort] == 5)
     }
 
     @Test func malformedAccessesAreRefusedWithTheRule() throws {
