@@ -148,9 +148,21 @@ public struct AccessStream: Sendable {
         let low = r & 0xFFFF_FFFF
         let bits = random.next()
         let write = bits & 1 == 1
+        // Page-table writes and RAM accesses, most of the stream, in random order: both
+        // addresses are computed and one chosen with a mask, since a branch on which it is would
+        // be mispredicted about a third of the time.
+        let pages = targets.pageTables.pages
+        if pick < tRAM, let base = workingSetGfn, !pages.isEmpty {
+            let pte = pages[Int(truncatingIfNeeded: (low &* UInt64(pages.count)) >> 32)].raw
+            let ram = base &+ ((low &* workingSetFrames) >> 32)
+            let isPTE = 0 &- UInt64(pick < tPageTable ? 1 : 0)
+            let frame = (pte & isPTE) | (ram & ~isPTE)
+            let pteWrite = UInt64((bits >> 32) < tPTWrite ? 1 : 0)
+            let w = ((pteWrite & isPTE) | (bits & 1 & ~isPTE)) == 1
+            return access(frame << 12 | (bits >> 8) & 0xFF8, size: 8, write: w, bits: bits)
+        }
         if pick < tPageTable {
             // A PTE: 8 bytes, 8-aligned, in a random page-table page.
-            let pages = targets.pageTables.pages
             let page = pages[Int(truncatingIfNeeded: (low &* UInt64(pages.count)) >> 32)]
             let pteWrite = (bits >> 32) < tPTWrite
             let offset = (bits >> 8) & 0xFF8
