@@ -171,6 +171,21 @@ import Testing
         return try json(r.stdout)
     }
 
+    /// examples/steer/xengt.trace is what the generator writes (scripts/steer-examples): a
+    /// change to the generator's stream shows here, and the example is regenerated with it.
+    @Test func theExampleTraceIsTheGeneratorsOutput() throws {
+        let dir = TempDir()
+        let root = URL(fileURLWithPath: SteerCLITests.example).deletingLastPathComponent()
+        let trace = dir.file("xengt.trace")
+        let r = try SteerCLITests.vpmem(["steer", root.appendingPathComponent("hole-3g.toml").path, "--pages", "256",
+                                         "--mode", "type", "--accesses", "2000", "--write-trace", trace],
+                                        host: dir.file("none"))
+        #expect(r.status == 0, "\(r.stderr)")
+        let written = try Data(contentsOf: URL(fileURLWithPath: trace))
+        let example = try Data(contentsOf: root.appendingPathComponent("steer/xengt.trace"))
+        #expect(written == example, "run scripts/steer-examples after changing the generator")
+    }
+
     @Test(arguments: ["text", "binary"]) func aRecordedRunReplaysFromItsScenarioAndTrace(_ format: String) throws {
         let dir = TempDir()
         let trace = dir.file("run.trace"), scenario = dir.file("run.toml")
