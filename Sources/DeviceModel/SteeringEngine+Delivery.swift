@@ -102,9 +102,9 @@ extension SteeringEngine {
     /// entry now cached) to ask for the guest RAM byte it will touch: the misses overlap instead
     /// of stalling one after another. That walk is carried to the access in a ring of 16
     /// (`CarriedWalk`; access i + 8 takes a slot other than access i's, so nothing of access i
-    /// waits in a register across the walk): its decision, direct access and the vGPU's commit use it instead of
-    /// walking again, while the p2m's generation is the batch's (a device model may change the
-    /// p2m in mid-batch: from then on each access walks for itself).
+    /// waits in a register across the walk): its decision, direct access and the vGPU's commit
+    /// use it instead of walking again, while the p2m's generation is the batch's (a device
+    /// model may change the p2m in mid-batch: from then on each access walks for itself).
     public func handle(_ accesses: UnsafeBufferPointer<GuestAccess>,
                        into results: UnsafeMutableBufferPointer<AccessResult>? = nil) throws(SteeringError) {
         // The ring is the engine's; a batch started from inside a device model's delivery
