@@ -141,8 +141,13 @@ public final class P2M {
         if e & P2MEntry.leafBit != 0 { return UnsafeRawPointer(l3) }
         let l2 = P2MEntry.node(e) + Int(truncatingIfNeeded: (g &>> 9) & P2MEntry.indexMask)
         e = l2.pointee
-        if e & P2MEntry.leafBit != 0 { return UnsafeRawPointer(l2) }
-        return UnsafeRawPointer(P2MEntry.node(e) + Int(truncatingIfNeeded: g & P2MEntry.indexMask))
+        // 2M and 4K leaves mix at random where page-table pages split RAM's superpages: the
+        // choice is a select, not a branch. The L1 address is only computed, never read, so
+        // the leaf's bits forming a nonsense address there does no harm.
+        let isLeaf = 0 &- ((e & P2MEntry.leafBit) &>> UInt64(P2MEntry.leafBit.trailingZeroBitCount))
+        let l1 = UInt(bitPattern: P2MEntry.node(e) + Int(truncatingIfNeeded: g & P2MEntry.indexMask))
+        let chosen = (UInt(bitPattern: l2) & UInt(truncatingIfNeeded: isLeaf)) | (l1 & ~UInt(truncatingIfNeeded: isLeaf))
+        return UnsafeRawPointer(bitPattern: chosen)
     }
 
     /// The leaves covering `count` frames from `gfn`, in gfn order, each clipped to the range.
