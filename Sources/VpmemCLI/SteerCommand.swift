@@ -41,8 +41,10 @@ struct SteerCommand: AsyncParsableCommand {
                 the run measures steering rather than the host kernel's first-touch faults, and the \
                 memory it holds does not grow with --accesses. With --vcpus N (or --changes-per-second), N threads steer at once \
                 (decision and counters, each its own stream of accesses, --accesses split between \
-                them) while a device-model thread maps and unmaps the vGPU's page-table runs in its \
-                wp_mem set at --changes-per-second (default 1000; 0 as fast as it can). \
+                them; with --trace, N contiguous shares of the trace, read into memory first) while a \
+                device-model thread maps and unmaps the vGPU's page-table runs in its wp_mem set (a \
+                scenario file's: the first server with wp_mem ranges, range by range) at \
+                --changes-per-second (default 1000; 0 as fast as it can). \
                 Your own inputs: --scenario FILE sets up the servers a scenario file lists instead of \
                 the built-in ones, --trace FILE replays an access trace instead of the generator \
                 (read a batch at a time, outside the timed window), and --write-trace and \
@@ -108,9 +110,6 @@ struct SteerCommand: AsyncParsableCommand {
             if trace != nil {
                 if workload != nil {
                     throw UsageError(problem: "--workload chooses the generator, but --trace replaces it", fix: "drop --workload, or drop --trace")
-                }
-                if vcpus > 1 || changesPerSecond != nil {
-                    throw UsageError(problem: "--trace replays one vCPU's accesses in order", fix: "drop --vcpus and --changes-per-second, or drop --trace")
                 }
             }
             if writeTrace != nil, vcpus > 1 || changesPerSecond != nil {
@@ -258,10 +257,23 @@ struct SteerCommand: AsyncParsableCommand {
             var digest = ResultDigest()
             var concurrent: ConcurrentSteeringResult?
             if vcpus > 1 || changesPerSecond != nil {
-                guard case let .builtin(s) = setup else { preconditionFailure("checkOptions: --vcpus needs the generator") }
-                concurrent = try Self.steerConcurrently(s, vcpus: vcpus, total: total,
-                                                        changesPerSecond: changesPerSecond ?? 1000)
-                done = total
+                let change = setup.wpMemChanger
+                if change == nil, changesPerSecond != nil {
+                    throw RequestFailure(problem: "--changes-per-second: scenario \(scenario.map { Echo.quoted($0) } ?? "") lists no wp_mem range for the device-model thread to map and unmap",
+                                         fix: "give a server of the scenario a wp_mem range, or drop --changes-per-second (the vCPUs then steer without a writer)")
+                }
+                if let traceReader, let path = trace {
+                    let held = try Self.preload(traceReader, path: path, limit: total)
+                    defer { held.deallocate() }
+                    concurrent = Self.steerConcurrently(engine, accesses: held.accesses, vcpus: vcpus,
+                                                        changesPerSecond: changesPerSecond ?? 1000, change: change)
+                    done = UInt64(held.count)
+                } else {
+                    guard case let .builtin(s) = setup else { preconditionFailure("checkOptions: --scenario needs --trace") }
+                    concurrent = try Self.steerConcurrently(s, vcpus: vcpus, total: total,
+                                                            changesPerSecond: changesPerSecond ?? 1000)
+                    done = total
+                }
             } else {
                 let progress = ProgressBar(total: total, enabled: !json && isatty(STDOUT_FILENO) != 0 && total >= 2_000_000 && total != .max)
                 while done < total {
@@ -325,7 +337,8 @@ struct SteerCommand: AsyncParsableCommand {
             report.writtenScenario = writeScenario
             if let c = concurrent {
                 report.concurrent = .init(vcpus: vcpus, decisionsPerVCPU: c.decisions, changes: c.changes,
-                                          refusedChanges: c.refusedChanges, changesPerSecond: c.changesPerSecond)
+                                          refusedChanges: c.refusedChanges, changesPerSecond: c.changesPerSecond,
+                                          writer: setup.wpMemChanger != nil)
             }
             report.maxRSSBytes = Self.maxRSSBytes()
             if json {
@@ -374,6 +387,91 @@ extension SteerCommand.Run {
             }
             vcpu.offline()
             return (done, sum)
+        }
+        engine.reclaim()
+        return result
+    }
+
+    /// The most accesses `--vcpus` replays from a trace: they are held in memory (24 bytes each,
+    /// 768 MiB at most) so that reading the file stays out of the timed window.
+    static let maxHeldTraceAccesses = 1 << 25
+
+    /// Accesses read into memory: the first `count` of `storage`, which the owner deallocates.
+    struct HeldAccesses {
+        let storage: UnsafeMutableBufferPointer<GuestAccess>
+        let count: Int
+        var accesses: UnsafeBufferPointer<GuestAccess> { UnsafeBufferPointer(rebasing: storage[0..<count]) }
+        func deallocate() { storage.deallocate() }
+    }
+
+    /// The first `limit` accesses of a trace (all when it holds fewer), read into memory for the
+    /// vCPU threads. Throws when the trace holds more than `cap` and `limit` does not cut it
+    /// there: nothing is dropped without being asked for.
+    static func preload(_ reader: AccessTraceReader, path: String, limit: UInt64,
+                        cap capacity: Int = maxHeldTraceAccesses) throws -> HeldAccesses {
+        let cap = UInt64(capacity)
+        var held = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: min(1 << 16, capacity))
+        var count = 0
+        do {
+            while UInt64(count) < limit {
+                if count == held.count {
+                    guard UInt64(count) < cap else {
+                        // Full: the trace must end here, or the user must say where to cut it.
+                        let probe = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: 1)
+                        defer { probe.deallocate() }
+                        let more: Int
+                        do { more = try reader.read(into: probe) } catch {
+                            throw RequestFailure(problem: "\(error)", fix: "correct the trace there")
+                        }
+                        if more == 0 { break }
+                        throw RequestFailure(problem: "trace \(Echo.quoted(path)) holds more than \(cap) accesses, the most --vcpus holds in memory (24 bytes each)",
+                                             fix: "give --accesses \(cap) or fewer to replay its start, or split the trace")
+                    }
+                    let bigger = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: min(held.count * 2, capacity))
+                    _ = bigger.initialize(fromContentsOf: held[0..<count])
+                    held.deallocate()
+                    held = bigger
+                }
+                let want = Int(min(UInt64(held.count - count), limit - UInt64(count)))
+                let n: Int
+                do { n = try reader.read(into: UnsafeMutableBufferPointer(rebasing: held[count..<(count + want)])) } catch {
+                    throw RequestFailure(problem: "\(error)", fix: "correct the trace there")
+                }
+                if n == 0 { break }
+                count += n
+            }
+        } catch {
+            held.deallocate()
+            throw error
+        }
+        guard count > 0 else {
+            held.deallocate()
+            throw RequestFailure(problem: "the trace \(Echo.quoted(path)) holds no accesses", fix: "give a trace with at least one access line")
+        }
+        return HeldAccesses(storage: held, count: count)
+    }
+
+    /// `--vcpus N` with a trace: vCPU i steers the i-th of N contiguous shares of `accesses` (in
+    /// order within its share) while `change`, when given, runs on the device-model thread.
+    static func steerConcurrently(_ engine: SteeringEngine, accesses: UnsafeBufferPointer<GuestAccess>, vcpus: Int,
+                                  changesPerSecond: Double, change: (@Sendable () -> Bool)?) -> ConcurrentSteeringResult {
+        let handles = (0..<vcpus).map { _ in engine.makeVCPU() }
+        nonisolated(unsafe) let all = accesses
+        let share = all.count / vcpus, extra = all.count % vcpus
+        let result = ConcurrentSteering.run(vcpus: vcpus, changesPerSecond: changesPerSecond, change: change) { i in
+            let vcpu = handles[i]
+            let start = i * share + min(i, extra)
+            let mine = all[start..<(start + share + (i < extra ? 1 : 0))]
+            var sum: UInt64 = 0
+            var k = mine.startIndex
+            while k < mine.endIndex {
+                let end = min(k + 4096, mine.endIndex)
+                for j in k..<end { sum &+= UInt64(vcpu.steer(all[j]).counter.rawValue) }
+                vcpu.quiescent()
+                k = end
+            }
+            vcpu.offline()
+            return (UInt64(mine.count), sum)
         }
         engine.reclaim()
         return result
@@ -503,9 +601,11 @@ struct SteerReport: Encodable {
         var changes: UInt64
         var refusedChanges: UInt64
         var changesPerSecond: Double
+        /// False when no device-model thread ran (a scenario without wp_mem ranges).
+        var writer: Bool
 
         enum CodingKeys: String, CodingKey {
-            case vcpus, changes
+            case vcpus, changes, writer
             case decisionsPerVCPU = "decisions_per_vcpu"
             case refusedChanges = "refused_changes"
             case changesPerSecond = "changes_per_second"
@@ -632,8 +732,12 @@ struct SteerReport: Encodable {
         out += "\n\(accesses) accesses in \(String(format: "%.3f", seconds)) s: "
         out += "\(String(format: "%.2f", accessesPerSecond / 1e6))M accesses/s, "
         if let c = concurrent {
-            out += "\(c.vcpus) vCPUs steering (decision and counters) while a device-model thread made "
-            out += "\(c.changes) wp_mem changes (\(String(format: "%.0f", c.changesPerSecond))/s, \(c.refusedChanges) refused); "
+            out += "\(c.vcpus) vCPUs steering (decision and counters) "
+            if c.writer {
+                out += "while a device-model thread made \(c.changes) wp_mem changes (\(String(format: "%.0f", c.changesPerSecond))/s, \(c.refusedChanges) refused); "
+            } else {
+                out += "with no device-model thread (the scenario lists no wp_mem range to change); "
+            }
         } else {
             out += "\(String(format: "%.1f", nanosecondsPerAccess)) ns each (\(traceFile == nil ? "generation, " : "")decision, delivery, device model); "
         }

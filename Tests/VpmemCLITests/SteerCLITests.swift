@@ -214,6 +214,45 @@ import Testing
         #expect(front["accesses"] as? Int == 1000)
     }
 
+    /// A trace on several vCPUs: each steers its contiguous share. Without a wp_mem range to
+    /// change (type mode) nothing moves under them, so they decide exactly as one vCPU does.
+    @Test func aTraceSplitOverVCPUsDecidesAsOneVCPUDoes() throws {
+        let dir = TempDir()
+        let trace = dir.file("type.trace"), scenario = dir.file("type.toml")
+        let recorded = try Self.steer(["--pages", "256", "--mode", "type", "--accesses", "30001",
+                                       "--write-trace", trace, "--trace-format", "binary", "--write-scenario", scenario], dir)
+        let three = try Self.steer(["--scenario", scenario, "--trace", trace, "--vcpus", "3"], dir)
+        let c = three["concurrent"] as? [String: Any] ?? [:]
+        #expect(c["decisions_per_vcpu"] as? [Int] == [10_001, 10_000, 10_000])
+        #expect(c["writer"] as? Bool == false && c["changes"] as? Int == 0)
+        #expect(three["accesses"] as? Int == 30_001 && three["results_digest"] == nil)
+        #expect(three["decisions"] as? [String: Int] == recorded["decisions"] as? [String: Int])
+        // Naming a rate for a writer that has nothing to change is refused.
+        let r = try SteerCLITests.vpmem(["steer", SteerCLITests.example, "--scenario", scenario, "--trace", trace,
+                                         "--vcpus", "2", "--changes-per-second", "100"], host: dir.file("no-host"))
+        #expect(r.status == 1 && r.stderr.contains("--changes-per-second") && r.stderr.contains("no wp_mem range"), "\(r.stderr)")
+        // --accesses takes the front of the trace on vCPUs too.
+        let front = try Self.steer(["--scenario", scenario, "--trace", trace, "--vcpus", "2", "--accesses", "1001"], dir)
+        #expect((front["concurrent"] as? [String: Any])?["decisions_per_vcpu"] as? [Int] == [501, 500])
+    }
+
+    /// The built-in set-up replaying a range-mode trace on two vCPUs, the device-model thread
+    /// toggling the vGPU's wp_mem runs meanwhile: every access is decided once, and while the
+    /// runs are toggled some page-table writes find their run unprotected (direct RAM).
+    @Test func aTraceOnVCPUsRunsWithTheDeviceModelThread() throws {
+        let dir = TempDir()
+        let trace = dir.file("range.trace")
+        let recorded = try Self.steer(["--pages", "256", "--mode", "range", "--accesses", "40K", "--write-trace", trace], dir)
+        let two = try Self.steer(["--pages", "256", "--mode", "range", "--trace", trace, "--vcpus", "2",
+                                  "--changes-per-second", "0"], dir)
+        let c = two["concurrent"] as? [String: Any] ?? [:]
+        #expect(c["decisions_per_vcpu"] as? [Int] == [20_000, 20_000] && c["writer"] as? Bool == true)
+        let d = two["decisions"] as? [String: Int] ?? [:]
+        #expect(d.values.reduce(0, +) == 40_000)
+        let protected = (recorded["decisions"] as? [String: Int])?["emulate_wp_mem"] ?? 0
+        #expect(protected > 10_000 && (d["emulate_wp_mem"] ?? 0) <= protected)
+    }
+
     @Test func theHandWrittenExampleRunsAsItsCommentsSay() throws {
         let dir = TempDir()
         let root = URL(fileURLWithPath: SteerCLITests.example).deletingLastPathComponent().path

@@ -36,7 +36,7 @@ import Testing
         .init(["steer", "g", "--scenario", "@S/scenario.toml"], 2, mentions: ["--scenario needs --trace"], "scenario without trace"),
         .init(["steer", "g", "--scenario", "@S/scenario.toml", "--trace", "@S/good.trace", "--pages", "8"], 2, mentions: ["--pages", "--scenario"], "built-in option with a scenario"),
         .init(["steer", "g", "--trace", "@S/good.trace", "--workload", "mmio"], 2, mentions: ["--workload", "--trace"], "workload with a trace"),
-        .init(["steer", "g", "--trace", "@S/good.trace", "--vcpus", "2"], 2, mentions: ["--trace", "--vcpus"], "trace on several vCPUs"),
+        .init(["steer", "g", "--scenario", "@S/scenario.toml", "--trace", "@S/good.trace", "--vcpus", "2", "--changes-per-second", "10"], 1, mentions: ["--changes-per-second", "no wp_mem range"], "a writer with nothing to change"),
         .init(["steer", "g", "--write-trace", "@S/out.trace", "--vcpus", "2"], 2, mentions: ["--write-trace", "--vcpus"], "recording several vCPUs"),
         .init(["steer", "g", "--trace-format", "binary"], 2, mentions: ["--trace-format", "--write-trace"], "format without an output"),
         .init(["steer", "g", "--write-trace", "@S/out.trace", "--trace-format", "xml"], 2, mentions: ["--trace-format 'xml'", "text or binary"], "unknown trace format"),
