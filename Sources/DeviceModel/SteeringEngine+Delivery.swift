@@ -97,10 +97,11 @@ extension SteeringEngine {
     /// it are done. Every access is decided against the view published when the call began.
     ///
     /// Guest RAM and the p2m leaves of scattered pages are megabytes touched at random, so each
-    /// access is a cache miss twice over. While it carries out access i the batch asks the
-    /// cache for the p2m entry access i + 16 will end its walk on, and walks access i + 8 (that
-    /// entry now cached) to ask for the guest RAM byte it will touch: the misses overlap instead
-    /// of stalling one after another. That walk is carried to the access in a ring of 16
+    /// access is a cache miss twice over. While it carries out access i the batch walks the p2m's
+    /// upper levels for access i + 16 and asks the cache for the entry that walk ends on
+    /// (`P2M.leafEntry`, kept in a ring of its own), and finishes access i + 8's walk from there
+    /// (that entry now cached; no branch on the leaf's level) to ask for the guest RAM byte it
+    /// will touch: the misses overlap instead of stalling one after another. That walk is carried to the access in a ring of 16
     /// (`CarriedWalk`; access i + 8 takes a slot other than access i's, so nothing of access i
     /// waits in a register across the walk): its decision, direct access and the vGPU's commit
     /// use it instead of walking again, while the p2m's generation is the batch's (a device
@@ -121,15 +122,19 @@ extension SteeringEngine {
         let v = view
         let n = accesses.count
         let far = Self.far, near = Self.near
-        let ring = carried
+        let ring = carried, leaves = carriedLeaves
         let generation = p2m.generation
-        for i in 0..<min(far, n) { prefetchWalk(accesses[i]) }
-        for i in 0..<min(near, n) { ring[i] = walk(accesses[i]) }
+        for i in 0..<min(far, n) { leaves[i] = prefetchWalk(accesses[i]) }
+        for i in 0..<min(near, n) { ring[i] = walk(accesses[i], from: leaves[i]) }
         for i in 0..<n {
-            if i &+ far < n { prefetchWalk(accesses[i &+ far]) }
+            // Access i's slot in `leaves` was read by its walk 8 accesses ago.
+            if i &+ far < n { leaves[i & (far &- 1)] = prefetchWalk(accesses[i &+ far]) }
             // Access i + 8's walk goes in a slot of its own before access i's is read, so no
             // value of access i waits in a register while the walk runs.
-            if i &+ near < n { ring[(i &+ near) & (far &- 1)] = walk(accesses[i &+ near]) }
+            if i &+ near < n {
+                let k = (i &+ near) & (far &- 1)
+                ring[k] = walk(accesses[i &+ near], from: leaves[k])
+            }
             let c = ring[i & (far &- 1)]
             let access = accesses[i]
             let decision: SteeringDecision
@@ -150,19 +155,24 @@ extension SteeringEngine {
     /// the ring's size).
     static let far = 16, near = 8
 
-    /// Asks the cache for the p2m entry a memory access's walk ends on (nothing for others).
+    /// The first half of a memory access's p2m walk (`P2M.leafEntry`), its last entry asked
+    /// of the cache; 0 for other accesses.
     @inline(__always)
-    func prefetchWalk(_ access: GuestAccess) {
-        guard access.space == .memory, let e = p2m.lastEntryAddress(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift)) else { return }
-        vpmem_prefetch_read(e)
+    func prefetchWalk(_ access: GuestAccess) -> UInt {
+        guard access.space == .memory else { return 0 }
+        let at = p2m.leafEntry(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift))
+        if let e = UnsafeRawPointer(bitPattern: at & ~3) { vpmem_prefetch_read(e) }
+        return at
     }
 
-    /// Walks the p2m for a memory access and asks the cache for the guest RAM byte it will
+    /// Finishes a memory access's p2m walk from its first half (`prefetchWalk`, made while the
+    /// p2m's generation was the batch's) and asks the cache for the guest RAM byte it will
     /// touch (nothing for other accesses).
     @inline(__always)
-    func walk(_ access: GuestAccess) -> CarriedWalk {
-        guard access.space == .memory else { return CarriedWalk(translation: nil, bytes: nil) }
-        let t = p2m.translate(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift))
+    func walk(_ access: GuestAccess, from leaf: UInt) -> CarriedWalk {
+        // 0 for an access that is not to memory, as for a gfn beyond the p2m.
+        guard leaf != 0 else { return CarriedWalk(translation: nil, bytes: nil) }
+        let t = p2m.translate(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift), from: leaf)
         guard let mfn = t?.mfn, let page = memory.machine.ramBytes(of: mfn) else { return CarriedWalk(translation: t, bytes: nil) }
         let p = page + Int(truncatingIfNeeded: access.address & (PageOrder.frameBytes &- 1))
         vpmem_prefetch_write(p)

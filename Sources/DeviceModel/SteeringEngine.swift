@@ -70,8 +70,10 @@ public final class SteeringEngine {
     @usableFromInline let published: UnsafeAtomic<UnsafeMutablePointer<SteeringView>>
     @usableFromInline let decisionCounts: UnsafeMutablePointer<UInt64>
     @usableFromInline let serverCounts: UnsafeMutablePointer<UInt64>
-    /// The batch path's ring of walks made ahead (`CarriedWalk`), and whether a batch is using it.
+    /// The batch path's rings: the walks made ahead (`CarriedWalk`) and, before them, where
+    /// each walk ends (`P2M.leafEntry`); and whether a batch is using them.
     let carried: UnsafeMutablePointer<CarriedWalk>
+    let carriedLeaves: UnsafeMutablePointer<UInt>
     var batchRunning = false
 
     // The writer's state.
@@ -148,6 +150,8 @@ public final class SteeringEngine {
         serverCounts.initialize(repeating: 0, count: ServerTally.count)
         carried = .allocate(capacity: Self.far)
         carried.initialize(repeating: CarriedWalk(translation: nil, bytes: nil), count: Self.far)
+        carriedLeaves = .allocate(capacity: Self.far)
+        carriedLeaves.initialize(repeating: 0, count: Self.far)
         published = .create(SteeringView.make(hot: hot.pointee, active: active, sets: rangeSets, records: records))
     }
 
@@ -165,6 +169,7 @@ public final class SteeringEngine {
         decisionCounts.deallocate()
         serverCounts.deallocate()
         carried.deallocate()
+        carriedLeaves.deallocate()
     }
 
     // MARK: Publication (the writer side)

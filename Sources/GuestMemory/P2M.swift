@@ -132,22 +132,47 @@ public final class P2M {
     /// usually cached) and reads nothing at the address returned. nil beyond `maxGfn`.
     @inlinable @inline(__always)
     public func lastEntryAddress(_ gfn: Gfn) -> UnsafeRawPointer? {
+        UnsafeRawPointer(bitPattern: leafEntry(gfn) & ~3)
+    }
+
+    /// Where the walk for `gfn` ends: the address of the entry `translate(gfn)` reads last,
+    /// with that entry's level (0 for L1, 1 for a 2M leaf, 2 for a 1G leaf) in its low two bits
+    /// (entries are 8-byte aligned); 0 beyond `maxGfn`. The first half of a walk, for a caller
+    /// that prefetches the entry now and finishes with `translate(_:from:)` later.
+    ///
+    /// 2M and 4K leaves mix at random where pages of another type split RAM's superpages, so
+    /// the L2 level is chosen with a select, not a branch. The L1 address is computed from an
+    /// L2 leaf's bits too, and then dropped: it is never read.
+    @inlinable @inline(__always)
+    public func leafEntry(_ gfn: Gfn) -> UInt {
         let g = gfn.raw
         let root = self.root
         let top = g &>> P2MEntry.rootShift
-        guard top < 512 else { return nil }
+        guard top < 512 else { return 0 }
         let l3 = P2MEntry.node(root[Int(truncatingIfNeeded: top)]) + Int(truncatingIfNeeded: (g &>> 18) & P2MEntry.indexMask)
-        var e = l3.pointee
-        if e & P2MEntry.leafBit != 0 { return UnsafeRawPointer(l3) }
-        let l2 = P2MEntry.node(e) + Int(truncatingIfNeeded: (g &>> 9) & P2MEntry.indexMask)
-        e = l2.pointee
-        // 2M and 4K leaves mix at random where page-table pages split RAM's superpages: the
-        // choice is a select, not a branch. The L1 address is only computed, never read, so
-        // the leaf's bits forming a nonsense address there does no harm.
-        let isLeaf = 0 &- ((e & P2MEntry.leafBit) &>> UInt64(P2MEntry.leafBit.trailingZeroBitCount))
-        let l1 = UInt(bitPattern: P2MEntry.node(e) + Int(truncatingIfNeeded: g & P2MEntry.indexMask))
-        let chosen = (UInt(bitPattern: l2) & UInt(truncatingIfNeeded: isLeaf)) | (l1 & ~UInt(truncatingIfNeeded: isLeaf))
-        return UnsafeRawPointer(bitPattern: chosen)
+        let e3 = l3.pointee
+        if e3 & P2MEntry.leafBit != 0 { return UInt(bitPattern: l3) | 2 }
+        let l2 = P2MEntry.node(e3) + Int(truncatingIfNeeded: (g &>> 9) & P2MEntry.indexMask)
+        let e2 = l2.pointee
+        // All ones at a 2M leaf, else zero.
+        let big = UInt(truncatingIfNeeded: 0 &- ((e2 & P2MEntry.leafBit) &>> UInt64(P2MEntry.leafBit.trailingZeroBitCount)))
+        let l1 = UInt(bitPattern: P2MEntry.node(e2) + Int(truncatingIfNeeded: g & P2MEntry.indexMask))
+        return ((UInt(bitPattern: l2) | 1) & big) | (l1 & ~big)
+    }
+
+    /// `translate(gfn)` finished from `at`, what `leafEntry(gfn)` returned while `generation`
+    /// was what it still is: one load, and no branch on the level. With the table changed
+    /// since, the answer is meaningless (but `at` still points into the table's nodes, which
+    /// live as long as the table, so the load itself is safe).
+    @inlinable @inline(__always)
+    public func translate(_ gfn: Gfn, from at: UInt) -> P2MTranslation? {
+        guard at != 0 else { return nil }
+        let level = UInt64(at & 3)
+        let e = UnsafePointer<UInt64>(bitPattern: at & ~3).unsafelyUnwrapped.pointee
+        guard e & P2MEntry.leafBit != 0 else { return nil }
+        // 0, 511 or 2^18 - 1: the frames below the leaf's first.
+        let below = (UInt64(1) &<< (level &* 9)) &- 1
+        return P2MTranslation(entry: e, frame: P2MEntry.leafFrame(e, gfn.raw, mask: below), level: UInt8(truncatingIfNeeded: level))
     }
 
     /// The leaves covering `count` frames from `gfn`, in gfn order, each clipped to the range.

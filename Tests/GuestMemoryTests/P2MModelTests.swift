@@ -196,6 +196,10 @@ import Testing
                     && t?.mfn?.raw == (typeOf(w).hasMachineFrame ? mfnOf(w) : nil)
             }
             guard ok else { throw fail("translate(gfn \(base + x)) = \(String(describing: t)), model 0x\(String(w, radix: 16))") }
+            // The walk in two halves (the steering batch's) gives the same answer.
+            let g = Gfn(uncheckedRaw: base + x)
+            let halves = p2m.translate(g, from: p2m.leafEntry(g))
+            guard halves == t else { throw fail("translate(gfn \(base + x), from: leafEntry) = \(String(describing: halves)), translate \(String(describing: t))") }
         }
 
         // Stats equal the canonical shape's.

@@ -46,6 +46,11 @@ import Testing
         let empty = try #require(p2m.lastEntryAddress(gfn(0x103)))
         #expect(empty.load(as: UInt64.self) & (1 << 11) == 0 && p2m.translate(gfn(0x103)) == nil)
         #expect(p2m.lastEntryAddress(Gfn(uncheckedRaw: P2M.maxGfn.raw + 1)) == nil)
+        // The walk's first half carries the level in the address's low bits; beyond the last
+        // gfn it is 0, and the second half answers nil, as translate does.
+        #expect(p2m.leafEntry(gfn(0x100)) & 3 == 0 && p2m.leafEntry(gfn(0x200)) & 3 == 1 && p2m.leafEntry(gfn(0x40000)) & 3 == 2)
+        let beyond = Gfn(uncheckedRaw: P2M.maxGfn.raw + 1)
+        #expect(p2m.leafEntry(beyond) == 0 && p2m.translate(beyond, from: 0) == nil)
     }
 
     /// The steering engine's shortcuts read the entry's bits directly: they must say exactly
