@@ -116,8 +116,9 @@ public final class GuestMemoryAccess {
     /// Loads `size` bytes at `p`, little-endian, any alignment.
     @inlinable @inline(__always)
     static func load(_ p: UnsafeRawPointer, size: Int) -> UInt64 {
+        // Page-table entries and most RAM traffic are 8 bytes: that case is tested first.
+        if _fastPath(size == 8) { return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)) }
         switch size {
-        case 8: return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
         case 4: return UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
         case 2: return UInt64(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self)))
         default: return UInt64(p.load(as: UInt8.self))
@@ -127,8 +128,8 @@ public final class GuestMemoryAccess {
     /// Stores the low `size` bytes of `value` at `p`, little-endian, any alignment.
     @inlinable @inline(__always)
     static func store(_ p: UnsafeMutableRawPointer, size: Int, _ value: UInt64) {
+        if _fastPath(size == 8) { return p.storeBytes(of: value.littleEndian, as: UInt64.self) }
         switch size {
-        case 8: p.storeBytes(of: value.littleEndian, as: UInt64.self)
         case 4: p.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
         case 2: p.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
         default: p.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
