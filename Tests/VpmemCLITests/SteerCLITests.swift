@@ -247,6 +247,7 @@ import Testing
                                   "--changes-per-second", "0"], dir)
         let c = two["concurrent"] as? [String: Any] ?? [:]
         #expect(c["decisions_per_vcpu"] as? [Int] == [20_000, 20_000] && c["writer"] as? Bool == true)
+        #expect((c["changes"] as? Int ?? 0) + (c["refused_changes"] as? Int ?? 0) > 0, "the device-model thread ran")
         let d = two["decisions"] as? [String: Int] ?? [:]
         #expect(d.values.reduce(0, +) == 40_000)
         let protected = (recorded["decisions"] as? [String: Int])?["emulate_wp_mem"] ?? 0
