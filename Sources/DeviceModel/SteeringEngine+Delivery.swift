@@ -165,8 +165,8 @@ extension SteeringEngine {
         return at
     }
 
-    /// Finishes a memory access's p2m walk from its first half (`prefetchWalk`, made while the
-    /// p2m's generation was the batch's) and asks the cache for the guest RAM byte it will
+    /// Finishes a memory access's p2m walk from its first half (`prefetchWalk`; after a change
+    /// in mid-batch the answer is stale and the access does not use it) and asks the cache for the guest RAM byte it will
     /// touch (nothing for other accesses).
     @inline(__always)
     func walk(_ access: GuestAccess, from leaf: UInt) -> CarriedWalk {

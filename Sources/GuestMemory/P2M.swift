@@ -156,10 +156,12 @@ public final class P2M {
         let e2 = l2.pointee
         // All ones at a 2M leaf, else zero.
         let big = UInt(truncatingIfNeeded: 0 &- ((e2 & P2MEntry.leafBit) &>> UInt64(P2MEntry.leafBit.trailingZeroBitCount)))
-        let l1 = UInt(bitPattern: P2MEntry.node(e2) + Int(truncatingIfNeeded: g & P2MEntry.indexMask))
+        // As an integer: at a leaf these bits are no pointer.
+        let l1 = UInt(truncatingIfNeeded: e2) &+ UInt(truncatingIfNeeded: (g & P2MEntry.indexMask) &<< 3)
         return ((UInt(bitPattern: l2) | 1) & big) | (l1 & ~big)
     }
 
+    /// Precondition: `at` is 0 or `leafEntry(gfn)` of this table (it is dereferenced).
     /// `translate(gfn)` finished from `at`, what `leafEntry(gfn)` returned while `generation`
     /// was what it still is: one load, and no branch on the level. With the table changed
     /// since, the answer is meaningless (but `at` still points into the table's nodes, which

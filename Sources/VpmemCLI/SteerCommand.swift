@@ -39,7 +39,7 @@ struct SteerCommand: AsyncParsableCommand {
                 the model's work. The guest has run before: its page tables and RAM \
                 working set (--working-set, 64M) are made resident when the workload is set up, so \
                 the run measures steering rather than the host kernel's first-touch faults, and the \
-                memory it holds does not grow with --accesses. With --vcpus N (or --changes-per-second), N threads steer at once \
+                memory it holds does not grow with --accesses (a trace on --vcpus is held in memory). With --vcpus N (or --changes-per-second), N threads steer at once \
                 (decision and counters, each its own stream of accesses, --accesses split between \
                 them; with --trace, N contiguous shares of the trace, read into memory first) while a \
                 device-model thread maps and unmaps the vGPU's page-table runs in its wp_mem set (a \
@@ -47,7 +47,7 @@ struct SteerCommand: AsyncParsableCommand {
                 --changes-per-second (default 1000; 0 as fast as it can). \
                 Your own inputs: --scenario FILE sets up the servers a scenario file lists instead of \
                 the built-in ones, --trace FILE replays an access trace instead of the generator \
-                (read a batch at a time, outside the timed window), and --write-trace and \
+                (read a batch at a time, outside the timed window; with --vcpus, whole before it), and --write-trace and \
                 --write-scenario record a run so it can be replayed (the same results_digest). \
                 Examples: vpmem steer hole-3g --host DIR --workload xengt --pages 8192 --fragmentation 0.5 --accesses 10M; \
                 vpmem steer examples/hole-3g.toml --scenario examples/steer/nic.toml --trace examples/steer/nic.trace
@@ -72,7 +72,7 @@ struct SteerCommand: AsyncParsableCommand {
         var seed: UInt64?
         @Option(name: .customLong("working-set"), help: "The guest's hot RAM, where ordinary RAM accesses fall (default 64M; whole pages, at most its RAM).")
         var workingSet: String?
-        @Option(help: "vCPU threads steering at once (1 to 64); above 1 a device-model thread changes wp_mem ranges meanwhile.")
+        @Option(help: "vCPU threads steering at once (1 to 64); above 1 a device-model thread changes wp_mem ranges meanwhile (none when the scenario has no wp_mem range). vCPUs decide and count; they do not carry accesses out.")
         var vcpus: Int = 1
         @Option(name: .customLong("changes-per-second"), help: "wp_mem changes a second the device-model thread makes while the vCPUs steer (default 1000 with --vcpus above 1; 0: as fast as it can).")
         var changesPerSecond: Double?
