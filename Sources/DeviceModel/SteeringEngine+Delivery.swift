@@ -124,8 +124,11 @@ extension SteeringEngine {
         let far = Self.far, near = Self.near
         let ring = carried, leaves = carriedLeaves
         let generation = p2m.generation
+        // The backings stay as they are for the batch (they change only while no access is
+        // performed), so the RAM runs are read once.
+        let ram = memory.machine.ramTable
         for i in 0..<min(far, n) { leaves[i] = prefetchWalk(accesses[i]) }
-        for i in 0..<min(near, n) { ring[i] = walk(accesses[i], from: leaves[i]) }
+        for i in 0..<min(near, n) { ring[i] = walk(accesses[i], from: leaves[i], ram) }
         for i in 0..<n {
             // Access i's slot in `leaves` was read by its walk 8 accesses ago.
             if i &+ far < n { leaves[i & (far &- 1)] = prefetchWalk(accesses[i &+ far]) }
@@ -133,7 +136,7 @@ extension SteeringEngine {
             // value of access i waits in a register while the walk runs.
             if i &+ near < n {
                 let k = (i &+ near) & (far &- 1)
-                ring[k] = walk(accesses[i &+ near], from: leaves[k])
+                ring[k] = walk(accesses[i &+ near], from: leaves[k], ram)
             }
             let c = ring[i & (far &- 1)]
             let access = accesses[i]
@@ -161,7 +164,8 @@ extension SteeringEngine {
     func prefetchWalk(_ access: GuestAccess) -> UInt {
         guard access.space == .memory else { return 0 }
         let at = p2m.leafEntry(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift))
-        if let e = UnsafeRawPointer(bitPattern: at & ~3) { vpmem_prefetch_read(e) }
+        // A hint: for 0 (no entry) it asks for nothing that exists, and never faults.
+        vpmem_prefetch_read(UnsafeRawPointer(bitPattern: at & ~3))
         return at
     }
 
@@ -169,11 +173,11 @@ extension SteeringEngine {
     /// in mid-batch the answer is stale and the access does not use it) and asks the cache for the guest RAM byte it will
     /// touch (nothing for other accesses).
     @inline(__always)
-    func walk(_ access: GuestAccess, from leaf: UInt) -> CarriedWalk {
+    func walk(_ access: GuestAccess, from leaf: UInt, _ ram: MachineMemory.RAMTable) -> CarriedWalk {
         // 0 for an access that is not to memory, as for a gfn beyond the p2m.
         guard leaf != 0 else { return CarriedWalk(translation: nil, bytes: nil) }
         let t = p2m.translate(Gfn(uncheckedRaw: access.address &>> PageOrder.frameShift), from: leaf)
-        guard let mfn = t?.mfn, let page = memory.machine.ramBytes(of: mfn) else { return CarriedWalk(translation: t, bytes: nil) }
+        guard let mfn = t?.mfn, let page = ram.bytes(of: mfn) else { return CarriedWalk(translation: t, bytes: nil) }
         let p = page + Int(truncatingIfNeeded: access.address & (PageOrder.frameBytes &- 1))
         vpmem_prefetch_write(p)
         return CarriedWalk(translation: t, bytes: p)

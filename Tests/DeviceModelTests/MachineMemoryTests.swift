@@ -70,6 +70,11 @@ import Testing
         for mfn: UInt64 in [0, 1, 0x1000, .max] { #expect(machine.ramBytes(of: Mfn(uncheckedRaw: mfn)) == nil) }
         let low = try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 0x100), frames: 16)
         let high = try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 0x1000), frames: 4)
+        let third = try machine.addRAM(firstMfn: Mfn(uncheckedRaw: 0x2000), frames: 2)
+        #expect(machine.ramBytes(of: Mfn(uncheckedRaw: 0x2001)) == third.bytes(of: Mfn(uncheckedRaw: 0x2001)))
+        #expect(machine.ramBytes(of: Mfn(uncheckedRaw: 0x2002)) == nil)
+        #expect(machine.removeRAM(firstMfn: Mfn(uncheckedRaw: 0x2000)))
+        #expect(machine.ramBytes(of: Mfn(uncheckedRaw: 0x2001)) == nil)
         #expect(machine.ramBytes(of: Mfn(uncheckedRaw: 0x100)) == low.bytes(of: Mfn(uncheckedRaw: 0x100)))
         #expect(machine.ramBytes(of: Mfn(uncheckedRaw: 0x10F)) == low.bytes(of: Mfn(uncheckedRaw: 0x10F)))
         #expect(machine.ramBytes(of: Mfn(uncheckedRaw: 0x1003)) == high.bytes(of: Mfn(uncheckedRaw: 0x1003)))

@@ -52,9 +52,35 @@ public final class MachineMemory {
     @usableFromInline struct RAMTable {
         @usableFromInline var runs: UnsafeMutablePointer<RAMRun>
         @usableFromInline var count: Int
+
+        /// The bytes of RAM frame `mfn`, or nil: the first run (a guest's one RAM backing, in
+        /// the usual case) with one compare, the others in order.
+        @inlinable @inline(__always)
+        func bytes(of mfn: Mfn) -> UnsafeMutableRawPointer? {
+            let r = runs.pointee
+            let k = mfn.raw &- r.first
+            if k < r.frames { return r.base + Int(truncatingIfNeeded: k &<< PageOrder.frameShift) }
+            return count > 1 ? bytesBeyondFirst(of: mfn) : nil
+        }
+
+        @usableFromInline @inline(never)
+        func bytesBeyondFirst(of mfn: Mfn) -> UnsafeMutableRawPointer? {
+            for i in 1..<count {
+                let r = runs[i]
+                let k = mfn.raw &- r.first
+                if k < r.frames { return r.base + Int(truncatingIfNeeded: k &<< PageOrder.frameShift) }
+            }
+            return nil
+        }
     }
 
     @usableFromInline let ram: UnsafeMutablePointer<RAMTable>
+
+    /// The RAM runs as they are now, for a caller that looks up many frames while the backings
+    /// stay as they are (they change only while no access is performed): `ramTable.bytes(of:)`
+    /// is `ramBytes(of:)` without reading the table's place each time. Stale after any change
+    /// of the backings (its runs are then freed).
+    var ramTable: RAMTable { ram.pointee }
 
     public init() {
         ram = .allocate(capacity: 1)
@@ -76,15 +102,7 @@ public final class MachineMemory {
     /// The bytes of RAM frame `mfn`, or nil when no RAM backing holds it (pmem, or nothing).
     @inlinable @inline(__always)
     public func ramBytes(of mfn: Mfn) -> UnsafeMutableRawPointer? {
-        let table = ram.pointee
-        var i = 0
-        repeat {
-            let r = table.runs[i]
-            let k = mfn.raw &- r.first
-            if k < r.frames { return r.base + Int(truncatingIfNeeded: k &<< PageOrder.frameShift) }
-            i &+= 1
-        } while i < table.count
-        return nil
+        ram.pointee.bytes(of: mfn)
     }
 
     /// Backs the RAM frames among `[mfn, mfn + frames)` with host memory now (pmem and frames

@@ -87,6 +87,11 @@ public struct AccessStream: Sendable {
     /// The working set's first gfn when it lies inside one RAM region (the usual case), so a
     /// RAM access is one add; nil when it spans regions (a walk over them per access).
     private let workingSetGfn: UInt64?
+    /// `targets.pageTables.pages`, where the generator reads them with no bounds check.
+    private let pageTable: PageTableCopy
+    /// `tRAM` when the page-table-or-RAM pick below it takes the fast path (the working set
+    /// inside one region, and page-table pages to pick from), else 0: one compare decides it.
+    private let tPageTableOrRAM: UInt64
     // Cumulative thresholds, scaled to 2^32.
     private let tPageTable: UInt64, tRAM: UInt64, tMMIO: UInt64, tPTWrite: UInt64
 
@@ -100,6 +105,9 @@ public struct AccessStream: Sendable {
             throw .invalid(option: "mix", value: "\(sum)", rule: "page-table, RAM, MMIO and port fractions that sum to 1")
         }
         guard !targets.ram.isEmpty || mix.ram == 0 else { throw .invalid(option: "ram", value: "none", rule: "a guest with RAM") }
+        guard !targets.pageTables.pages.isEmpty || mix.pageTable == 0 else {
+            throw .invalid(option: "pages", value: "0", rule: "at least one page-table page for a mix with page-table accesses")
+        }
         guard !targets.otherPorts.isEmpty else { throw .invalid(option: "ports", value: "none", rule: "at least one port") }
         let ramFrames = targets.ram.reduce(UInt64(0)) { $0 + $1.count }
         let ws = min(targets.ramWorkingSetFrames, ramFrames)
@@ -134,15 +142,18 @@ public struct AccessStream: Sendable {
         tRAM = UInt64((mix.pageTable + mix.ram) * scale)
         tMMIO = UInt64((mix.pageTable + mix.ram + mix.mmio) * scale)
         tPTWrite = UInt64(mix.pageTableWrites * scale)
+        pageTable = PageTableCopy(targets.pageTables.pages)
+        tPageTableOrRAM = workingSetGfn != nil && !targets.pageTables.pages.isEmpty ? tRAM : 0
     }
 
     /// The next access. Two draws of the generator: one picks the kind (its high half) and the
     /// page or frame (its low half, scaled), the other gives the offset, direction and data.
-    public mutating func next() -> GuestAccess { generate() }
+    public mutating func next() -> GuestAccess { generate(pageTable.pages) }
 
     /// `next`, inlined into `fill`, whose loop then keeps the generator's constants in registers.
+    /// `pages` is `targets.pageTables.pages`.
     @inline(always)
-    mutating func generate() -> GuestAccess {
+    mutating func generate(_ pages: UnsafeBufferPointer<Gfn>) -> GuestAccess {
         let r = random.next()
         let pick = r >> 32
         let low = r & 0xFFFF_FFFF
@@ -151,10 +162,10 @@ public struct AccessStream: Sendable {
         // Page-table writes and RAM accesses, most of the stream, in random order: both
         // addresses are computed and one chosen with a mask, since a branch on which it is would
         // be mispredicted about a third of the time.
-        let pages = targets.pageTables.pages
-        if pick < tRAM, let base = workingSetGfn, !pages.isEmpty {
-            let pte = pages[Int(truncatingIfNeeded: (low &* UInt64(pages.count)) >> 32)].raw
-            let ram = base &+ ((low &* workingSetFrames) >> 32)
+        if pick < tPageTableOrRAM {
+            // An index below the count (a 32-bit fraction of it), so the read needs no check.
+            let pte = pages[Int(truncatingIfNeeded: (low &* UInt64(truncatingIfNeeded: pages.count)) >> 32)].raw
+            let ram = workingSetGfn.unsafelyUnwrapped &+ ((low &* workingSetFrames) >> 32)
             let isPTE = 0 &- UInt64(pick < tPageTable ? 1 : 0)
             let frame = (pte & isPTE) | (ram & ~isPTE)
             let pteWrite = UInt64((bits >> 32) < tPTWrite ? 1 : 0)
@@ -163,7 +174,7 @@ public struct AccessStream: Sendable {
         }
         if pick < tPageTable {
             // A PTE: 8 bytes, 8-aligned, in a random page-table page.
-            let page = pages[Int(truncatingIfNeeded: (low &* UInt64(pages.count)) >> 32)]
+            let page = pages[Int(truncatingIfNeeded: (low &* UInt64(truncatingIfNeeded: pages.count)) >> 32)]
             let pteWrite = (bits >> 32) < tPTWrite
             let offset = (bits >> 8) & 0xFF8
             return access(page.raw << 12 | offset, size: 8, write: pteWrite, bits: bits)
@@ -205,6 +216,21 @@ public struct AccessStream: Sendable {
 
     /// Fills `buffer` with the next accesses.
     public mutating func fill(_ buffer: UnsafeMutableBufferPointer<GuestAccess>) {
-        for i in buffer.indices { buffer[i] = generate() }
+        let pages = pageTable.pages
+        for i in buffer.indices { buffer[i] = generate(pages) }
     }
+}
+
+/// A copy of a page-table layout's pages that the generator indexes without a bounds check (its
+/// index is a 32-bit fraction of the count, so always below it). Immutable once made.
+private final class PageTableCopy: @unchecked Sendable {
+    let pages: UnsafeBufferPointer<Gfn>
+
+    init(_ pages: [Gfn]) {
+        let copy = UnsafeMutableBufferPointer<Gfn>.allocate(capacity: pages.count)
+        _ = copy.initialize(from: pages)
+        self.pages = UnsafeBufferPointer(copy)
+    }
+
+    deinit { pages.deallocate() }
 }
