@@ -28,6 +28,8 @@ public enum AccessTraceFormat: String, Sendable, CaseIterable {
     static let version: UInt32 = 1
     static let recordBytes = 24
     static let headerBytes = 16
+    /// The shortest text line, `mem 0 1 r`, with its newline.
+    static let shortestLineBytes = 10
 
     static var header: [UInt8] {
         var h = magic

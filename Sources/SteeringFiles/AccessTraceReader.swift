@@ -20,6 +20,10 @@ public final class AccessTraceReader {
     private var pendingError: AccessTraceError?
     /// Accesses returned so far.
     public private(set) var accessesRead: UInt64 = 0
+    /// At most this many accesses are in the file as it was when opened: exact for a binary
+    /// trace, its bytes over the shortest line's (`mem 0 1 r` and a newline) for text; nil when
+    /// the trace is a pipe, whose length is not known ahead.
+    public private(set) var accessBound: UInt64?
 
     public static let defaultBufferBytes = 1 << 20
     let bufferBytes: Int
@@ -33,6 +37,14 @@ public final class AccessTraceReader {
             throw .io(path: path, step: "open the trace", reason: "\(error)")
         }
         buffer = .allocate(byteCount: self.bufferBytes, alignment: 8)
+        // A pipe cannot seek: its length is not known.
+        var bytes: Int64?
+        if let n = try? fd.seek(offset: 0, from: .end) {
+            do { _ = try fd.seek(offset: 0, from: .start) } catch {
+                throw .io(path: path, step: "go back to the trace's start", reason: "\(error)")
+            }
+            bytes = n
+        }
         do {
             try fill()
             let head = Array(UnsafeRawBufferPointer(rebasing: buffer[start..<end]).prefix(AccessTraceFormat.headerBytes))
@@ -47,6 +59,11 @@ public final class AccessTraceReader {
                 }
                 start += AccessTraceFormat.headerBytes
                 format = .binary
+            }
+            accessBound = bytes.map { b in
+                let n = UInt64(max(0, b))
+                return format == .binary ? (n - UInt64(AccessTraceFormat.headerBytes)) / UInt64(AccessTraceFormat.recordBytes)
+                    : (n + 1) / UInt64(AccessTraceFormat.shortestLineBytes)
             }
         } catch let e as AccessTraceError {
             // Every stored property is set: deinit runs and frees the buffer and the descriptor.

@@ -84,7 +84,7 @@ struct SteerCommand: AsyncParsableCommand {
         var writeTrace: String?
         @Option(name: .customLong("trace-format"), help: "Form of --write-trace: text or binary (24 bytes an access). Default text.")
         var traceFormat: String?
-        @Option(name: .customLong("write-scenario"), help: "Write the set-up (servers, ranges, claim, write-protected and resident pages) to FILE as a scenario file.")
+        @Option(name: .customLong("write-scenario"), help: "Write the set-up (servers, ranges, claim, write-protected and resident pages) to FILE as a scenario file (once the run succeeds).")
         var writeScenario: String?
         @Flag(help: "Print JSON with stable snake_case keys instead of tables.")
         var json = false
@@ -213,14 +213,14 @@ struct SteerCommand: AsyncParsableCommand {
                 setup = .builtin(try SteeringScenario(physmap: g.physmap, ramRegions: g.ramLayout.mappedRAMRegions,
                                                       engine: g.engine, options: options))
             }
-            if let path = writeScenario {
+            // Rendered now, written once the run has succeeded (as --write-trace is): a run refused
+            // or failed on the way leaves no file.
+            let scenarioText: String? = writeScenario.map { _ in
                 var comment = ["The steering set-up of guest '\(g.physmap.config.name)', written by vpmem steer."]
                 if case .builtin = setup {
                     comment.append("Built-in scenario: workload \(kind.rawValue), mode \(steeringMode.rawValue), \(options.pageTablePages) page-table pages, fragmentation \(options.fragmentation), seed \(options.seed).")
                 }
-                do { try AtomicFileWriter.write(ScenarioFile.render(setup.spec, comment: comment), to: path) } catch {
-                    throw RequestFailure(problem: "cannot write the scenario to \(path): \(error)", fix: "give a writable path")
-                }
+                return ScenarioFile.render(setup.spec, comment: comment)
             }
             let engine = setup.engine
             var source: AccessSource
@@ -256,6 +256,13 @@ struct SteerCommand: AsyncParsableCommand {
             var done: UInt64 = 0
             var digest = ResultDigest()
             var concurrent: ConcurrentSteeringResult?
+            // The decision alone is timed on the run's first accesses again. A trace's are kept as
+            // they go by (outside the timed window), so the trace is read once: it may be a pipe.
+            let sampleLimit = 1_000_000
+            let sample: UnsafeMutableBufferPointer<GuestAccess>? = traceReader == nil ? nil
+                : .allocate(capacity: Int(min(UInt64(sampleLimit), total)))
+            defer { sample?.deallocate() }
+            var sampled = 0
             if vcpus > 1 || changesPerSecond != nil {
                 let change = setup.wpMemChanger
                 if change == nil, changesPerSecond != nil {
@@ -265,6 +272,10 @@ struct SteerCommand: AsyncParsableCommand {
                 if let traceReader, let path = trace {
                     let held = try Self.preload(traceReader, path: path, limit: total)
                     defer { held.deallocate() }
+                    if let sample {
+                        sampled = min(sample.count, held.count)
+                        _ = sample.initialize(fromContentsOf: held.accesses[0..<sampled])
+                    }
                     concurrent = Self.steerConcurrently(engine, accesses: held.accesses, vcpus: vcpus,
                                                         changesPerSecond: changesPerSecond ?? 1000, change: change)
                     done = UInt64(held.count)
@@ -288,6 +299,11 @@ struct SteerCommand: AsyncParsableCommand {
                     if source.generatesInTimedWindow { n = try source.fill(slice) }
                     try engine.handle(UnsafeBufferPointer(rebasing: buffer[0..<n]), into: results)
                     elapsed += clock.now - start
+                    if let sample, sampled < sample.count {
+                        let k = min(n, sample.count - sampled)
+                        _ = UnsafeMutableBufferPointer(rebasing: sample[sampled..<(sampled + k)]).initialize(fromContentsOf: buffer[0..<k])
+                        sampled += k
+                    }
                     digest.add(UnsafeBufferPointer(rebasing: results[0..<n]))
                     do { try writer?.write(UnsafeBufferPointer(rebasing: buffer[0..<n])) } catch {
                         throw RequestFailure(problem: "\(error)", fix: "give a writable path with room for the trace")
@@ -301,29 +317,37 @@ struct SteerCommand: AsyncParsableCommand {
                 throw RequestFailure(problem: "the trace \(trace.map { Echo.quoted($0) } ?? "") holds no accesses", fix: "give a trace with at least one access line")
             }
             do { try writer?.finish() } catch { throw RequestFailure(problem: "\(error)", fix: "give a writable path with room for the trace") }
-            // The decision alone, on the same accesses again, read or generated beforehand
-            // (counters untouched).
-            let decideCount = min(done, 1_000_000)
-            var again: AccessSource
-            if let path = trace {
-                do { again = .trace(try AccessTraceReader(path: path)) } catch {
-                    throw RequestFailure(problem: "\(error)", fix: "leave the trace in place until the run ends")
+            if let path = writeScenario, let scenarioText {
+                do { try AtomicFileWriter.write(scenarioText, to: path) } catch {
+                    throw RequestFailure(problem: "cannot write the scenario to \(path): \(error)", fix: "give a writable path")
                 }
-            } else if case let .builtin(s) = setup {
-                again = .generator(try s.stream())
-            } else {
-                preconditionFailure("checkOptions: --scenario needs --trace")
             }
+            // The decision alone, on the run's first accesses again (the generator's made anew,
+            // a trace's as kept), counters untouched.
             var decideElapsed = Duration.zero
             var decided: UInt64 = 0
             var sink: UInt64 = 0
-            while decided < decideCount {
-                let n = try again.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<Int(min(UInt64(batch), decideCount - decided))]))
-                if n == 0 { break }
-                let start = clock.now
-                for i in 0..<n { sink &+= UInt64(engine.decide(buffer[i]).counter.rawValue) }
-                decideElapsed += clock.now - start
-                decided += UInt64(n)
+            if let sample {
+                var i = 0
+                while i < sampled {
+                    let end = min(i + batch, sampled)
+                    let start = clock.now
+                    for j in i..<end { sink &+= UInt64(engine.decide(sample[j]).counter.rawValue) }
+                    decideElapsed += clock.now - start
+                    i = end
+                }
+                decided = UInt64(sampled)
+            } else {
+                guard case let .builtin(s) = setup else { preconditionFailure("checkOptions: --scenario needs --trace") }
+                var again = AccessSource.generator(try s.stream())
+                let decideCount = min(done, UInt64(sampleLimit))
+                while decided < decideCount {
+                    let n = try again.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<Int(min(UInt64(batch), decideCount - decided))]))
+                    let start = clock.now
+                    for i in 0..<n { sink &+= UInt64(engine.decide(buffer[i]).counter.rawValue) }
+                    decideElapsed += clock.now - start
+                    decided += UInt64(n)
+                }
             }
             if let c = concurrent {
                 elapsed = .nanoseconds(Int64(c.seconds * 1e9))
@@ -393,7 +417,8 @@ extension SteerCommand.Run {
     }
 
     /// The most accesses `--vcpus` replays from a trace: they are held in memory (24 bytes each,
-    /// 768 MiB at most) so that reading the file stays out of the timed window.
+    /// 768 MiB at most; a trace from a pipe may briefly need half as much again while its buffer
+    /// grows) so that reading the file stays out of the timed window.
     static let maxHeldTraceAccesses = 1 << 25
 
     /// Accesses read into memory: the first `count` of `storage`, which the owner deallocates.
@@ -406,37 +431,40 @@ extension SteerCommand.Run {
 
     /// The first `limit` accesses of a trace (all when it holds fewer), read into memory for the
     /// vCPU threads. Throws when the trace holds more than `cap` and `limit` does not cut it
-    /// there: nothing is dropped without being asked for.
+    /// there: nothing is dropped without being asked for. A file's length bounds what it holds,
+    /// so its accesses take one buffer of about their size; a pipe's grow one (doubling).
     static func preload(_ reader: AccessTraceReader, path: String, limit: UInt64,
                         cap capacity: Int = maxHeldTraceAccesses) throws -> HeldAccesses {
         let cap = UInt64(capacity)
-        var held = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: min(1 << 16, capacity))
+        let first = max(1, min(reader.accessBound ?? (1 << 16), limit, cap))
+        var held = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: Int(first))
         var count = 0
+        func read(_ into: UnsafeMutableBufferPointer<GuestAccess>) throws -> Int {
+            do { return try reader.read(into: into) } catch {
+                throw RequestFailure(problem: "\(error)", fix: "correct the trace there")
+            }
+        }
         do {
             while UInt64(count) < limit {
                 if count == held.count {
+                    // Full: the trace may end here; if not, it must fit under the cap.
+                    let probe = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: 1)
+                    defer { probe.deallocate() }
+                    if try read(probe) == 0 { break }
                     guard UInt64(count) < cap else {
-                        // Full: the trace must end here, or the user must say where to cut it.
-                        let probe = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: 1)
-                        defer { probe.deallocate() }
-                        let more: Int
-                        do { more = try reader.read(into: probe) } catch {
-                            throw RequestFailure(problem: "\(error)", fix: "correct the trace there")
-                        }
-                        if more == 0 { break }
                         throw RequestFailure(problem: "trace \(Echo.quoted(path)) holds more than \(cap) accesses, the most --vcpus holds in memory (24 bytes each)",
                                              fix: "give --accesses \(cap) or fewer to replay its start, or split the trace")
                     }
-                    let bigger = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: min(held.count * 2, capacity))
+                    let bigger = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: min(max(held.count * 2, 1 << 16), capacity))
                     _ = bigger.initialize(fromContentsOf: held[0..<count])
                     held.deallocate()
                     held = bigger
+                    held[count] = probe[0]
+                    count += 1
+                    continue
                 }
                 let want = Int(min(UInt64(held.count - count), limit - UInt64(count)))
-                let n: Int
-                do { n = try reader.read(into: UnsafeMutableBufferPointer(rebasing: held[count..<(count + want)])) } catch {
-                    throw RequestFailure(problem: "\(error)", fix: "correct the trace there")
-                }
+                let n = try read(UnsafeMutableBufferPointer(rebasing: held[count..<(count + want)]))
                 if n == 0 { break }
                 count += n
             }

@@ -227,13 +227,33 @@ import Testing
         #expect(c["writer"] as? Bool == false && c["changes"] as? Int == 0)
         #expect(three["accesses"] as? Int == 30_001 && three["results_digest"] == nil)
         #expect(three["decisions"] as? [String: Int] == recorded["decisions"] as? [String: Int])
-        // Naming a rate for a writer that has nothing to change is refused.
+        // Naming a rate for a writer that has nothing to change is refused, and the refused run
+        // writes no scenario file.
+        let refusedScenario = dir.file("refused.toml")
         let r = try SteerCLITests.vpmem(["steer", SteerCLITests.example, "--scenario", scenario, "--trace", trace,
-                                         "--vcpus", "2", "--changes-per-second", "100"], host: dir.file("no-host"))
+                                         "--vcpus", "2", "--changes-per-second", "100", "--write-scenario", refusedScenario], host: dir.file("no-host"))
         #expect(r.status == 1 && r.stderr.contains("--changes-per-second") && r.stderr.contains("no wp_mem range"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: refusedScenario))
         // --accesses takes the front of the trace on vCPUs too.
         let front = try Self.steer(["--scenario", scenario, "--trace", trace, "--vcpus", "2", "--accesses", "1001"], dir)
         #expect((front["concurrent"] as? [String: Any])?["decisions_per_vcpu"] as? [Int] == [501, 500])
+    }
+
+    /// A trace from a pipe (`--trace <(zcat run.trace.gz)`) is read once: the decision alone is
+    /// timed on the accesses kept from the run, on one vCPU and on several.
+    @Test func aTraceFromAPipeIsReadOnceAndTheDecisionStillTimed() throws {
+        let dir = TempDir()
+        let trace = dir.file("run.trace")
+        let recorded = try Self.steer(["--pages", "256", "--mode", "range", "--accesses", "20K", "--write-trace", trace], dir)
+        let data = try Data(contentsOf: URL(fileURLWithPath: trace))
+        for vcpus in ["1", "2"] {
+            let pipe = try PipeFeeder(data, at: dir.file("pipe-\(vcpus)"))
+            let piped = try Self.steer(["--pages", "256", "--mode", "range", "--trace", pipe.path, "--vcpus", vcpus], dir)
+            #expect(pipe.wait())
+            #expect(piped["accesses"] as? Int == 20_000)
+            #expect((piped["decision_ns"] as? Double ?? 0) > 0, "vcpus \(vcpus)")
+            if vcpus == "1" { #expect(piped["results_digest"] as? String == recorded["results_digest"] as? String) }
+        }
     }
 
     /// The built-in set-up replaying a range-mode trace on two vCPUs, the device-model thread

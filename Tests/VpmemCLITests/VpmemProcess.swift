@@ -88,3 +88,28 @@ final class TempDir {
 func json(_ text: String) throws -> [String: Any] {
     (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
 }
+
+/// A named pipe at `path` that a thread fills with `data` once a reader opens it: a trace as
+/// `--trace <(zcat trace.gz)` gives it, readable once and of no known length.
+final class PipeFeeder {
+    let path: String
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ data: Data, at path: String) throws {
+        self.path = path
+        guard mkfifo(path, 0o600) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        let done = self.done
+        Thread {
+            // Blocks until the reader opens the pipe.
+            if let h = FileHandle(forWritingAtPath: path) {
+                h.write(data)
+                try? h.close()
+            }
+            done.signal()
+        }.start()
+    }
+
+    /// Waits (a minute at most) for the thread to have written everything: false when no
+    /// reader took it all.
+    func wait() -> Bool { done.wait(timeout: .now() + 60) == .success }
+}
