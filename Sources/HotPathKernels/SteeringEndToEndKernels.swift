@@ -28,8 +28,8 @@ private func endToEnd(_ name: String, _ mode: SteeringMode) -> Kernel {
         let engine = scenario.engine
         // As `vpmem steer` runs: the generator fills a batch, the engine handles it.
         let batch = UnsafeMutableBufferPointer<GuestAccess>.allocate(capacity: 256)
-        // Warm: the device models' register pages exist, as after the first moments of a run
-        // (a first touch allocates and zeroes a page, which would swamp a short measurement).
+        // Warm: caches, predictors and the device models' registers as after the first moments
+        // of a run (the scenario has made its pages and registers resident already).
         for _ in 0..<2000 {
             stream.fill(batch)
             try! engine.handle(UnsafeBufferPointer(batch))

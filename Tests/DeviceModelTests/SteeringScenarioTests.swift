@@ -58,10 +58,20 @@ import Testing
         // Page-table runs lie in RAM apart from each other; the working set may overlap them.
         let resident = ram[0].pagesAllocated
         #expect(resident >= Int(max(workingSet, 1024)) && resident <= Int(workingSet) + 1024)
+        // The devices' registers the workload reaches are backed too, and still read 0: the GPU
+        // BAR's 4,096 pages and one for its VGA ports; the other BAR's 256 and one for the
+        // other ports (all below 0x1000).
+        let gpuPages = s.gtt.registers.registerPages, qemuPages = s.qemuDevice.registerPages
+        #expect(gpuPages == 4096 + 1 && qemuPages == 256 + 1)
+        #expect(s.gtt.registers.register(.copy, s.targets.gpuBar.last.raw &- 7) == 0)
+        #expect(s.qemuDevice.register(.pio, 0x3F8, size: 1) == 0)
         var a = try s.stream()
         for _ in 0..<200_000 { _ = try engine.handle(a.next()) }
         #expect(engine.counters.decisions[.directRAM]! > 10_000)
         #expect(ram[0].pagesAllocated == resident, "the run touched RAM pages beyond the workload's own")
+        #expect(s.gtt.registers.registerPages == gpuPages && s.qemuDevice.registerPages == qemuPages,
+                "the run backed register pages beyond the workload's own")
+        #expect(s.gtt.registers.writes > 1_000)
     }
 
     @Test func anEngineWithADefaultServerIsRefusedUnchanged() throws {

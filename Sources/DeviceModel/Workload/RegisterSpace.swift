@@ -71,6 +71,18 @@ final class RegisterSpace {
         return p
     }
 
+    /// Backs every page holding a key from `first` through `last` now (their registers still
+    /// read 0), as the first write to each would.
+    func makeResident(_ first: UInt64, through last: UInt64) {
+        guard first <= last else { return }
+        var k = first & ~0xFFF
+        while true {
+            _ = page(k, allocate: true)
+            guard k < last & ~0xFFF else { return }
+            k &+= 4096
+        }
+    }
+
     /// The `size` (1, 2, 4 or 8) bytes at `key`, little-endian.
     @inline(__always)
     func load(_ key: UInt64, size: Int) -> UInt64 {

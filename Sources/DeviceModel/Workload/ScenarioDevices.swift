@@ -27,8 +27,15 @@ public final class RegisterFileDevice: EmulatedDevice {
         space.load(Self.key(type, address), size: size)
     }
 
-    /// Pages of registers written so far.
+    /// Pages of registers backed so far (written, or made resident).
     public var registerPages: Int { space.pages }
+
+    /// Backs the registers of ioreq type `type` from `first` through `last` now, as a device
+    /// whose driver has already programmed them has: later first writes then cost no page
+    /// allocation. Their values stay 0. Memory: 4 KiB a page of the range.
+    func makeResident(_ type: IoreqType, first: UInt64, last: UInt64) {
+        space.makeResident(Self.key(type, first), through: Self.key(type, last))
+    }
 
     public func handle(_ ioreq: Ioreq, guestMemory: GuestMemoryAccess) throws -> UInt64 {
         deliver(ioreq)

@@ -105,7 +105,8 @@ public final class SteeringScenario {
                                   ramWorkingSetFrames: workingSet)
         // The guest has been running: its page tables and hot memory are resident, so the run
         // measures steering, not the host kernel's first-touch faults on the model's lazily
-        // backed RAM. (RSS is these pages, whatever --accesses is.)
+        // backed RAM. (RSS is these pages and the devices' registers below, whatever
+        // --accesses is.)
         do {
             for run in layout.runs { try Self.makeResident(run, engine.memory) }
             for run in Self.workingSetRuns(targets) { try Self.makeResident(run, engine.memory) }
@@ -121,6 +122,13 @@ public final class SteeringScenario {
             servers.append(gpu)
             try engine.registerCatchAll(qemuDevice, server: qemu)
             try engine.registerCatchAll(gtt, server: gpu)
+            // The devices have been driven too: the registers the workload reaches exist (17 MiB
+            // of them, for the BARs' 16 and 1 MiB), so a run's first writes to them allocate
+            // nothing and a short run costs per access what a long one does.
+            gtt.registers.makeResident(.copy, first: gpuBar.first.raw, last: gpuBar.last.raw)
+            gtt.registers.makeResident(.pio, first: UInt64(Self.gpuPorts.lowerBound), last: UInt64(Self.gpuPorts.upperBound))
+            qemuDevice.makeResident(.copy, first: otherBar.first.raw, last: otherBar.last.raw)
+            for port in Self.otherPorts { qemuDevice.makeResident(.pio, first: UInt64(port), last: UInt64(port)) }
             try engine.mapRange(gpu, .mmio, first: gpuBar.first.raw, last: gpuBar.last.raw)
             try engine.mapRange(gpu, .port, first: UInt64(Self.gpuPorts.lowerBound), last: UInt64(Self.gpuPorts.upperBound))
             let vga = PciSbdf(raw: 0x10)  // 0000:00:02.0
